@@ -1,0 +1,1 @@
+"""imgsearch core: every piece of search logic, importable and testable without Streamlit."""
