@@ -1,0 +1,260 @@
+"""Command line: python -m imgsearch_core COMMAND ... (see README and shared/README.md section 3).
+
+Errors print one clear line on stderr; exit code 2 for bad input, 1 for internal failures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from imgsearch_core.config import Settings
+from imgsearch_core.embed import ModelLoadError
+from imgsearch_core.store_lock import StoreLockedError
+
+EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
+
+
+class CliError(ValueError):
+    """Bad command-line input."""
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    print(json.dumps(document, default=str, indent=None) if args.json else text)
+
+
+def _store(args: argparse.Namespace):
+    from imgsearch_core.store import Store
+
+    return Store(Settings.from_env(store_dir=args.store))
+
+
+def resolve_collection_name(store, name: str | None) -> str:
+    """An explicit name, else the only collection, else 'default' if present."""
+    if name:
+        return name
+    names = store.collection_names()
+    if len(names) == 1:
+        return names[0]
+    if "default" in names:
+        return "default"
+    if not names:
+        raise CliError("The store is empty: ingest images first (python -m imgsearch_core ingest FOLDER) or run 'demo'.")
+    raise CliError(f"Several collections exist; choose one with --collection: {', '.join(names)}.")
+
+
+def _searcher(store, collection_name: str):
+    from imgsearch_core.embed import Embedder
+    from imgsearch_core.search import Searcher
+
+    collection = store.open(collection_name)
+    return Searcher(collection, Embedder(collection.model.name))
+
+
+def _parse_where(raw: str | None) -> dict | None:
+    if not raw:
+        return None
+    try:
+        where = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--where must be a JSON object such as '{{\"source\": \"archive\"}}': {exc}") from exc
+    if not isinstance(where, dict):
+        raise CliError("--where must be a JSON object.")
+    return where
+
+
+def _hits_text(result) -> str:
+    lines = [result.notice] if result.notice else []
+    for hit in result.hits:
+        parts = []
+        if hit.bm25 is not None:
+            parts.append(f"bm25={hit.bm25:.3f}")
+        if hit.cosine is not None:
+            parts.append(f"cos={hit.cosine:.3f}")
+        lines.append(f"{hit.rank:>3}  {hit.score:.3f}  {hit.id[:12]}  {hit.caption[:70]!r}  ({', '.join(parts)})")
+    return "\n".join(lines) if lines else "No results."
+
+
+# ----- commands -------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from imgsearch_core.embed import Embedder
+    from imgsearch_core.ingest import collect, ingest
+
+    store = _store(args)
+    name = args.collection or "default"
+    if args.model:
+        model = args.model
+    elif name in store.collection_names():
+        model = store.open(name).model.name
+    else:
+        model = store.settings.default_model
+    items, problems = collect(
+        Path(args.source),
+        captions_file=Path(args.captions) if args.captions else None,
+        max_file_bytes=store.settings.max_file_bytes,
+    )
+    embedder = Embedder(model, batch_size=store.settings.embed_batch_size)
+    with tqdm(total=len(items), unit="img", disable=args.json or not sys.stderr.isatty()) as bar:
+
+        def on_progress(progress) -> None:
+            bar.update(progress.done - bar.n)
+
+        report = ingest(store, name, embedder, items, problems=problems, progress=on_progress)
+    summary = (
+        f"{report.added} added, {report.already_stored} already stored, {len(report.problems)} problems "
+        f"in {report.seconds:.1f} s ({report.rate:.1f} img/s) into collection {name!r}"
+    )
+    detail = "\n".join(f"  {p.name}: {p.reason}" for p in report.problems)
+    _emit(args, {"collection": name, **report.to_dict()}, summary + ("\n" + detail if detail else ""))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
+    result = _searcher(store, name).search(args.query, args.mode, args.alpha, args.k, _parse_where(args.where))
+    _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result))
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
+    if (args.image is None) == (args.id is None):
+        raise CliError("Give either an IMAGE_PATH or --id ID.")
+    image_bytes = None
+    if args.image is not None:
+        try:
+            image_bytes = Path(args.image).read_bytes()
+        except OSError as exc:
+            raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
+    result = _searcher(store, name).similar(
+        image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k, where=_parse_where(args.where)
+    )
+    _emit(args, {"collection": name, **result.to_dict()}, _hits_text(result))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store = _store(args)
+    names = [args.collection] if args.collection else store.collection_names()
+    stats = [store.open(n).stats() for n in names]
+    text = "\n".join(
+        f"{s['name']}: {s['items']} items, model {s['model']} ({s['dim']}-d), "
+        f"{s['captioned_share']:.0%} captioned, {s['disk_bytes'] / 2**20:.1f} MiB"
+        for s in stats
+    ) or "The store is empty."
+    _emit(args, {"store": str(store.root), "collections": stats}, text)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
+    if args.all:
+        if not args.yes:
+            raise CliError(f"Deleting collection {name!r} removes all its items; add --yes to confirm.")
+        store.delete_collection(name)
+        _emit(args, {"deleted_collection": name}, f"Deleted collection {name!r}.")
+        return 0
+    if not args.ids:
+        raise CliError("Give the ids to delete, or --all --yes to delete the whole collection.")
+    deleted = store.open(name).delete(args.ids)
+    _emit(args, {"collection": name, "deleted": deleted}, f"Deleted {deleted} of {len(args.ids)} items from {name!r}.")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError("reset deletes every collection in the store; add --yes to confirm.")
+    store = _store(args)
+    store.reset()
+    _emit(args, {"reset": str(store.root)}, f"Reset the store at {store.root}.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from imgsearch_core.demo.collection import build_demo_collection
+
+    store = _store(args)
+    report = build_demo_collection(store, count=args.count)
+    _emit(args, {"collection": "demo", **report.to_dict()}, f"Demo collection: {report.added} added, {report.already_stored} already stored in {report.seconds:.1f} s.")
+    return 0
+
+
+# ----- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store directory (default data/store, env IMGSEARCH_STORE)")
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser = argparse.ArgumentParser(prog="python -m imgsearch_core", description="Semantic image search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", parents=[common], help="build or load the offline demo collection")
+    p.add_argument("--count", type=int, default=2000, help="number of held-out scenes (default 2000)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ingest", parents=[common], help="add a folder, zip or image to a collection")
+    p.add_argument("source", help="folder, .zip file or image file")
+    p.add_argument("--captions", help="caption file: CSV, TSV, JSON or JSONL")
+    p.add_argument("--collection", help="collection name (default 'default')")
+    p.add_argument("--model", help="model name or local path for a new collection (default clip-ViT-B-32)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", parents=[common], help="text to image search")
+    p.add_argument("query")
+    p.add_argument("--mode", choices=["text", "vector", "hybrid"], default="hybrid")
+    p.add_argument("--alpha", type=float, default=0.5, help="hybrid weight: 0 keyword .. 1 semantic")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--collection")
+    p.add_argument("--where", help="metadata filter as a Chroma JSON object")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("similar", parents=[common], help="image to image (optionally with text)")
+    p.add_argument("image", nargs="?", help="query image file")
+    p.add_argument("--id", help="a stored item's id instead of an image file")
+    p.add_argument("--text", help="text to combine with the image")
+    p.add_argument("--alpha", type=float, default=1.0, help="weight of the image (1 = image only)")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--collection")
+    p.add_argument("--where", help="metadata filter as a Chroma JSON object")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("stats", parents=[common], help="collections and their sizes")
+    p.add_argument("--collection")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("delete", parents=[common], help="delete items or a whole collection")
+    p.add_argument("ids", nargs="*")
+    p.add_argument("--collection")
+    p.add_argument("--all", action="store_true", help="delete the whole collection")
+    p.add_argument("--yes", action="store_true", help="confirm deleting a whole collection")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")
+    p.add_argument("--yes", action="store_true")
+    p.set_defaults(func=cmd_reset)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, ModelLoadError, StoreLockedError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the contract is one line on stderr, never a traceback
+        print(f"error: internal failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Settings with defaults that environment variables override.
+
+Why one place: the app, the command line and the tests must agree on where the store lives, which
+Chroma server (if any) to use and which limits protect the machine from hostile files.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "clip-ViT-B-32"
+BUNDLED_MODELS_DIR = PROJECT_ROOT / "data" / "models"
+DEMO_MODEL = "imgsearch-mini"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "store")
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    default_model: str = DEFAULT_MODEL
+    max_pixels: int = 80_000_000
+    max_file_bytes: int = 64 * 2**20
+    embed_batch_size: int = 32
+    candidate_depth: int = 100
+    max_k: int = 100
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then IMGSEARCH_* environment variables, then explicit overrides (e.g. --store)."""
+        env = os.environ
+        settings = cls(
+            store_dir=Path(env.get("IMGSEARCH_STORE") or cls().store_dir),
+            chroma_host=env.get("IMGSEARCH_CHROMA_HOST") or None,
+            chroma_port=_env_int("IMGSEARCH_CHROMA_PORT", 8000),
+            default_model=env.get("IMGSEARCH_MODEL") or DEFAULT_MODEL,
+            max_pixels=_env_int("IMGSEARCH_MAX_PIXELS", cls.max_pixels),
+            max_file_bytes=_env_int("IMGSEARCH_MAX_FILE_BYTES", cls.max_file_bytes),
+            embed_batch_size=_env_int("IMGSEARCH_BATCH_SIZE", cls.embed_batch_size),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        if "store_dir" in clean:
+            clean["store_dir"] = Path(clean["store_dir"])  # type: ignore[arg-type]
+        return replace(settings, **clean)  # type: ignore[arg-type]

@@ -1,0 +1,325 @@
+"""Ingestion: folders, zips and uploads (with caption files or sidecars) into a collection.
+
+Why batches keyed by content hash: ids are the SHA-256 of the image bytes, so a run that is killed and
+started again skips what is stored and embeds only the rest (resumable, idempotent), and each batch
+is written to media, Chroma and BM25 together. A bad file becomes a line in the report, never an abort.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from imgsearch_core.captions import CAPTION_FILE_NAMES, CaptionFileError, CaptionTable, parse_caption_file
+from imgsearch_core.embed import Embedder
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError, decode_image, media_rendition
+from imgsearch_core.store import Collection, Record, Store
+
+SIDECAR_EXTENSION = ".txt"
+_IGNORED_EXTENSIONS = {".txt", ".csv", ".tsv", ".json", ".jsonl", ".md"}
+
+
+class IngestError(ValueError):
+    """The source as a whole cannot be ingested (missing folder, broken zip, bad caption file)."""
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One image to ingest; `read` defers reading the bytes until its batch is processed."""
+
+    name: str  # path relative to the source root, POSIX style
+    source: str
+    read: Callable[[], bytes]
+    caption: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    rate: float  # items per second
+    eta_seconds: float | None
+
+
+@dataclass
+class IngestReport:
+    total: int = 0
+    added: int = 0
+    already_stored: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.added / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "added": self.added,
+            "already_stored": self.already_stored,
+            "problems": [{"name": p.name, "reason": p.reason} for p in self.problems],
+            "seconds": round(self.seconds, 3),
+            "rate": round(self.rate, 2),
+        }
+
+
+# ----- sources ------------------------------------------------------------------------------
+def _is_image_name(name: str) -> bool:
+    return PurePosixPath(name.lower()).suffix in SUPPORTED_EXTENSIONS
+
+
+def _is_hidden(name: str) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
+
+
+def folder_items(folder: Path, problems: list[Problem]) -> tuple[list[SourceItem], CaptionTable | None]:
+    """Images under `folder` (recursive), with sidecar captions and a root captions file if present."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise IngestError(f"Folder {str(folder)!r} does not exist or is not a directory.")
+    items: list[SourceItem] = []
+    captions = None
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if _is_hidden(relative):
+            continue
+        if relative.lower() in CAPTION_FILE_NAMES and captions is None:
+            captions = parse_caption_file(path.read_bytes(), relative)
+        elif _is_image_name(relative):
+            sidecar = path.with_suffix(SIDECAR_EXTENSION)
+            caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
+            items.append(SourceItem(relative, str(folder), path.read_bytes, caption))
+        elif path.suffix.lower() not in _IGNORED_EXTENSIONS:
+            problems.append(Problem(relative, "not a supported image type (skipped)"))
+    return items, captions
+
+
+def zip_items(archive: Path | bytes, name: str, problems: list[Problem], max_file_bytes: int) -> tuple[list[SourceItem], CaptionTable | None]:
+    """Images in a zip. Entries that would escape the archive folder (absolute, '..') are refused."""
+    try:
+        handle = zipfile.ZipFile(archive if isinstance(archive, Path) else io.BytesIO(archive))
+        entries = handle.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(f"{name}: not a readable zip archive ({exc}).") from exc
+    names = {e.filename for e in entries}
+    items: list[SourceItem] = []
+    captions = None
+    for entry in entries:
+        entry_name = entry.filename
+        parts = PurePosixPath(entry_name.replace("\\", "/")).parts
+        if entry_name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            problems.append(Problem(entry_name, "zip entry escapes the archive folder (refused)"))
+            continue
+        if entry.is_dir() or _is_hidden(entry_name):
+            continue
+        if entry.file_size > max_file_bytes:
+            problems.append(Problem(entry_name, f"file of {entry.file_size:,} bytes is over the limit of {max_file_bytes:,}"))
+            continue
+        if entry_name.lower() in CAPTION_FILE_NAMES and captions is None:
+            captions = parse_caption_file(handle.read(entry), entry_name)
+        elif _is_image_name(entry_name):
+            sidecar = str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION))
+            caption = handle.read(sidecar).decode("utf-8", "replace").strip() if sidecar in names else ""
+            items.append(SourceItem(entry_name, name, _zip_reader(handle, entry), caption))
+        elif PurePosixPath(entry_name.lower()).suffix not in _IGNORED_EXTENSIONS:
+            problems.append(Problem(entry_name, "not a supported image type (skipped)"))
+    return items, captions
+
+
+def _zip_reader(handle: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            return handle.read(entry)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise ImageError(f"{entry.filename}: cannot be read from the zip ({exc}).") from exc
+
+    return read
+
+
+def upload_items(files: Iterable[tuple[str, bytes]], source: str = "upload") -> list[SourceItem]:
+    """Uploaded files (name, bytes); non-image names still go through decoding and get reported."""
+    return [SourceItem(os.path.basename(n) or "upload", source, (lambda d=data: d)) for n, data in files]
+
+
+def apply_captions(items: Sequence[SourceItem], captions: CaptionTable | None, problems: list[Problem]) -> list[SourceItem]:
+    """Attach caption-file rows (they win over sidecars); rows naming no image become problems."""
+    if not captions:
+        return list(items)
+    result = []
+    for item in items:
+        row = captions.lookup(item.name)
+        if row is None:
+            result.append(item)
+        else:
+            caption, extra = row
+            result.append(SourceItem(item.name, item.source, item.read, caption or item.caption, dict(extra)))
+    problems.extend(Problem(name, "caption row matches no image") for name in captions.unused())
+    return result
+
+
+def collect(
+    source: Path | str | None = None,
+    *,
+    uploads: Iterable[tuple[str, bytes]] = (),
+    zip_bytes: tuple[str, bytes] | None = None,
+    captions_file: tuple[str, bytes] | Path | None = None,
+    max_file_bytes: int = 64 * 2**20,
+) -> tuple[list[SourceItem], list[Problem]]:
+    """Turn a folder or zip path, an uploaded zip or uploaded files into items with captions."""
+    try:
+        return _collect(source, uploads, zip_bytes, captions_file, max_file_bytes)
+    except CaptionFileError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+def _collect(
+    source: Path | str | None,
+    uploads: Iterable[tuple[str, bytes]],
+    zip_bytes: tuple[str, bytes] | None,
+    captions_file: tuple[str, bytes] | Path | None,
+    max_file_bytes: int,
+) -> tuple[list[SourceItem], list[Problem]]:
+    problems: list[Problem] = []
+    items: list[SourceItem] = []
+    found_captions: CaptionTable | None = None
+    if source is not None:
+        path = Path(source).expanduser()
+        if path.is_file() and path.suffix.lower() == ".zip":
+            items, found_captions = zip_items(path, path.name, problems, max_file_bytes)
+        elif path.is_file() and _is_image_name(path.name):
+            items = [SourceItem(path.name, str(path.parent), path.read_bytes)]
+        elif path.is_dir():
+            items, found_captions = folder_items(path, problems)
+        else:
+            raise IngestError(f"{str(source)!r} is not a folder, a zip file or an image file.")
+    if zip_bytes is not None:
+        zipped, zipped_captions = zip_items(zip_bytes[1], zip_bytes[0], problems, max_file_bytes)
+        items.extend(zipped)
+        found_captions = found_captions or zipped_captions
+    items.extend(upload_items(uploads))
+    if captions_file is not None:
+        try:
+            if isinstance(captions_file, Path):
+                found_captions = parse_caption_file(captions_file.read_bytes(), captions_file.name)
+            else:
+                found_captions = parse_caption_file(captions_file[1], captions_file[0])
+        except OSError as exc:
+            raise IngestError(f"Cannot read caption file {captions_file}: {exc.strerror}") from exc
+    return apply_captions(items, found_captions, problems), problems
+
+
+# ----- the ingest loop -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Prepared:
+    id: str
+    caption: str
+    metadata: dict[str, Any]
+    media: bytes
+    media_ext: str
+    image: Any  # the decoded PIL image to embed
+
+
+def _prepare(item: SourceItem, data: bytes, digest: str, max_pixels: int, max_bytes: int) -> _Prepared:
+    decoded = decode_image(data, name=item.name, max_pixels=max_pixels, max_bytes=max_bytes)
+    media, ext = media_rendition(data, decoded)
+    metadata = {
+        **item.extra,
+        "file_name": PurePosixPath(item.name).name,
+        "source": item.source,
+        "width": decoded.width,
+        "height": decoded.height,
+        "added_at": int(time.time()),
+        "captioned": bool(item.caption),
+    }
+    return _Prepared(digest, item.caption, metadata, media, ext, decoded.image)
+
+
+def _batches(items: Sequence[SourceItem], size: int) -> Iterator[Sequence[SourceItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def ingest(
+    store: Store,
+    collection_name: str,
+    embedder: Embedder,
+    items: Sequence[SourceItem],
+    *,
+    problems: Sequence[Problem] = (),
+    progress: Callable[[Progress], None] | None = None,
+    batch_size: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> IngestReport:
+    """Embed and store `items` into the collection (created and pinned to the embedder's model)."""
+    settings = store.settings
+    batch_size = batch_size or settings.embed_batch_size
+    report = IngestReport(total=len(items), problems=list(problems))
+    started = time.perf_counter()
+    seen: set[str] = set()
+    done = 0
+    with store.writing():
+        collection: Collection = store.open_or_create(collection_name, embedder.identity)
+        collection.recover()
+        for batch in _batches(items, batch_size):
+            if should_stop is not None and should_stop():
+                report.problems.append(Problem("(run)", f"stopped by the user after {done} of {len(items)} items"))
+                break
+            _ingest_batch(collection, embedder, batch, report, seen, settings.max_pixels, settings.max_file_bytes)
+            done += len(batch)
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = (len(items) - done) / rate if rate > 0 else None
+                progress(Progress(done, len(items), rate, eta))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_batch(
+    collection: Collection,
+    embedder: Embedder,
+    batch: Sequence[SourceItem],
+    report: IngestReport,
+    seen: set[str],
+    max_pixels: int,
+    max_bytes: int,
+) -> None:
+    loaded: list[tuple[SourceItem, bytes, str]] = []
+    for item in batch:
+        try:
+            data = item.read()
+        except (OSError, ImageError) as exc:
+            report.problems.append(Problem(item.name, str(exc) if isinstance(exc, ImageError) else f"cannot be read ({exc.strerror})"))
+            continue
+        loaded.append((item, data, hashlib.sha256(data).hexdigest()))
+    stored = collection.existing_ids(sorted({h for _, _, h in loaded}))
+    prepared: list[_Prepared] = []
+    for item, data, digest in loaded:
+        if digest in stored or digest in seen:
+            report.already_stored += 1
+            continue
+        try:
+            prepared.append(_prepare(item, data, digest, max_pixels, max_bytes))
+        except ImageError as exc:
+            report.problems.append(Problem(item.name, str(exc)))
+            continue
+        seen.add(digest)
+    if not prepared:
+        return
+    vectors = embedder.embed_images([p.image for p in prepared])
+    records = [Record(p.id, v, p.caption, p.metadata, p.media, p.media_ext) for p, v in zip(prepared, vectors)]
+    report.added += collection.add(records)

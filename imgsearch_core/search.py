@@ -1,0 +1,276 @@
+"""Text, vector, hybrid, image-to-image and image+text search with explainable scores.
+
+Why two steps: `*_candidates` does the expensive work (embedding the query, BM25 and HNSW look-ups at
+depth >= 100) and `rank` only fuses, so the app can re-rank on every slider move without embedding
+the query again. Fusion follows shared/README.md section 2: min-max normalisation over each side's
+candidates, a missing side counts 0, a side whose max equals its min normalises to 1.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from imgsearch_core.embed import Embedder
+from imgsearch_core.images import ImageError, decode_image
+from imgsearch_core.store import Collection
+from imgsearch_core.text_index import analyze_one
+
+Mode = Literal["text", "vector", "hybrid"]
+MODES: tuple[str, ...] = ("text", "vector", "hybrid")
+MAX_K = 100
+MIN_DEPTH = 100
+STOP_WORDS_NOTICE = (
+    "The query has only common words (stop words), so keyword (BM25) search finds nothing; "
+    "vector search still answers."
+)
+
+
+class SearchError(ValueError):
+    """A bad search request; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result with every part of its score, so a ranking can be explained."""
+
+    rank: int
+    id: str
+    caption: str
+    media_path: Path
+    metadata: dict[str, Any]
+    score: float
+    bm25: float | None
+    bm25_norm: float
+    cosine: float | None
+    cosine_norm: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "caption": self.caption,
+            "media_path": str(self.media_path),
+            "score": self.score,
+            "bm25": self.bm25,
+            "bm25_norm": self.bm25_norm,
+            "cosine": self.cosine,
+            "cosine_norm": self.cosine_norm,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Both sides' candidate lists for one query: what `rank` fuses, cheap to keep and re-rank."""
+
+    bm25: list[tuple[str, float]]
+    cosine: list[tuple[str, float]]
+    query_tokens: list[str]
+    has_text: bool
+    has_vector: bool
+    notice: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    mode: str
+    alpha: float
+    query_tokens: list[str]
+    notice: str | None
+    timings_ms: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "alpha": self.alpha,
+            "query_tokens": self.query_tokens,
+            "notice": self.notice,
+            "timings_ms": self.timings_ms,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+def _normalise(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high == low:
+        return {key: 1.0 for key in scores}
+    return {key: (value - low) / (high - low) for key, value in scores.items()}
+
+
+def fuse(
+    bm25: Sequence[tuple[str, float]], cosine: Sequence[tuple[str, float]], alpha: float
+) -> list[tuple[str, float, float | None, float, float | None, float]]:
+    """Fuse two candidate lists: (id, score, bm25, bm25_norm, cosine, cosine_norm), best first.
+
+    Ties are broken by the raw score of the side that carries the weight, then by id, so hybrid at
+    alpha=0 reproduces the text mode's order and alpha=1 the vector mode's order exactly.
+    """
+    check_alpha(alpha)
+    raw_bm25, raw_cos = dict(bm25), dict(cosine)
+    norm_bm25, norm_cos = _normalise(raw_bm25), _normalise(raw_cos)
+    fused = []
+    for doc_id in raw_bm25.keys() | raw_cos.keys():
+        nb, nc = norm_bm25.get(doc_id, 0.0), norm_cos.get(doc_id, 0.0)
+        fused.append((doc_id, alpha * nc + (1 - alpha) * nb, raw_bm25.get(doc_id), nb, raw_cos.get(doc_id), nc))
+
+    def key(row: tuple) -> tuple:
+        doc_id, score, b, _, c, _ = row
+        lead = c if alpha >= 0.5 else b
+        return (-score, -(lead if lead is not None else -math.inf), doc_id)
+
+    return sorted(fused, key=key)
+
+
+def check_alpha(alpha: float) -> float:
+    if not isinstance(alpha, (int, float)) or math.isnan(alpha) or not 0.0 <= alpha <= 1.0:
+        raise SearchError(f"alpha must be between 0 (keyword) and 1 (semantic), got {alpha!r}.")
+    return float(alpha)
+
+
+def check_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise SearchError(f"The number of results must be between 1 and {MAX_K}, got {k!r}.")
+    return k
+
+
+class Searcher:
+    """Searches one collection with the model it is pinned to."""
+
+    def __init__(self, collection: Collection, embedder: Embedder, depth: int = MIN_DEPTH) -> None:
+        collection.check_model(embedder.identity)
+        self.collection = collection
+        self.embedder = embedder
+        self.depth = max(depth, MIN_DEPTH)
+
+    # ----- candidate retrieval (expensive) ---------------------------------------------------
+    def _bm25_side(self, tokens: list[str], where: dict | None, exclude: str | None) -> list[tuple[str, float]]:
+        if not tokens:
+            return []
+        allowed = self.collection.ids_matching(where) if where else None
+        hits = self.collection.bm25().top(tokens, self.depth + (exclude is not None), allowed_ids=allowed)
+        return [(i, s) for i, s in hits if i != exclude][: self.depth]
+
+    def _vector_side(self, vector: np.ndarray, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
+        hits = self.collection.query_vector(vector, self.depth + len(exclude), where=where)
+        return [(i, c) for i, c in hits if i not in exclude][: self.depth]
+
+    def text_candidates(self, query: str, where: dict | None = None) -> Candidates:
+        if not isinstance(query, str) or not query.strip():
+            raise SearchError("Enter a search query.")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        tokens = analyze_one(query)
+        bm25 = self._bm25_side(tokens, where, None)
+        timings["bm25"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        vector = self.embedder.embed_texts([query.strip()])[0]
+        timings["embed"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        cosine = self._vector_side(vector, where, set())
+        timings["vector"] = (time.perf_counter() - start) * 1000
+        notice = STOP_WORDS_NOTICE if not tokens else None
+        return Candidates(bm25, cosine, tokens, has_text=True, has_vector=True, notice=notice, timings_ms=timings)
+
+    def image_candidates(
+        self,
+        image: Image.Image | bytes | None = None,
+        *,
+        item_id: str | None = None,
+        text: str | None = None,
+        where: dict | None = None,
+    ) -> Candidates:
+        """Image query from a PIL image, raw file bytes or a stored id; optional text for BM25.
+
+        Without `text`, a stored item's own caption feeds the BM25 side. The query item itself is
+        excluded when it is in the collection (by id, or by the SHA-256 of the given bytes).
+        """
+        if (image is None) == (item_id is None):
+            raise SearchError("Give exactly one query image: an uploaded image or a stored item id.")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        exclude: set[str] = set()
+        source_caption = ""
+        if item_id is not None:
+            stored = self.collection.get([item_id])
+            if not stored:
+                raise SearchError(f"No item with id {item_id!r} in collection {self.collection.name!r}.")
+            vector = self.collection.embeddings([item_id])[item_id]
+            source_caption = stored[0].caption
+            exclude.add(item_id)
+        else:
+            if isinstance(image, (bytes, bytearray)):
+                exclude.add(hashlib.sha256(image).hexdigest())
+                try:
+                    image = decode_image(bytes(image), name="query image").image
+                except ImageError as exc:
+                    raise SearchError(str(exc)) from exc
+            vector = self.embedder.embed_images([image])[0]
+        timings["embed"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        cosine = self._vector_side(vector, where, exclude)
+        timings["vector"] = (time.perf_counter() - start) * 1000
+        query_text = text if text and text.strip() else source_caption
+        tokens = analyze_one(query_text) if query_text.strip() else []
+        start = time.perf_counter()
+        bm25 = [(i, s) for i, s in self._bm25_side(tokens, where, None) if i not in exclude]
+        timings["bm25"] = (time.perf_counter() - start) * 1000
+        has_text = bool(query_text.strip())
+        notice = STOP_WORDS_NOTICE if has_text and not tokens else None
+        return Candidates(bm25, cosine, tokens, has_text=has_text, has_vector=True, notice=notice, timings_ms=timings)
+
+    # ----- ranking (cheap) -------------------------------------------------------------------
+    def rank(self, candidates: Candidates, mode: str = "hybrid", alpha: float = 0.5, k: int = 10) -> SearchResult:
+        if mode not in MODES:
+            raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        check_k(k)
+        alpha = {"text": 0.0, "vector": 1.0}.get(mode, check_alpha(alpha))
+        start = time.perf_counter()
+        bm25 = candidates.bm25 if mode != "vector" else []
+        cosine = candidates.cosine if mode != "text" else []
+        rows = fuse(bm25, cosine, alpha)[:k]
+        items = {item.id: item for item in self.collection.get([r[0] for r in rows])}
+        hits = [
+            Hit(rank, doc_id, items[doc_id].caption, items[doc_id].media_path, items[doc_id].metadata, score, b, nb, c, nc)
+            for rank, (doc_id, score, b, nb, c, nc) in enumerate(rows, start=1)
+            if doc_id in items
+        ]
+        timings = dict(candidates.timings_ms, rank=(time.perf_counter() - start) * 1000)
+        notice = candidates.notice if mode != "vector" else None
+        return SearchResult(hits, mode, alpha, candidates.query_tokens, notice, timings)
+
+    # ----- one-call conveniences ---------------------------------------------------------------
+    def search(self, query: str, mode: str = "hybrid", alpha: float = 0.5, k: int = 10, where: dict | None = None) -> SearchResult:
+        if mode not in MODES:
+            raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        check_alpha(alpha)
+        check_k(k)
+        return self.rank(self.text_candidates(query, where), mode, alpha, k)
+
+    def similar(
+        self,
+        image: Image.Image | bytes | None = None,
+        *,
+        item_id: str | None = None,
+        text: str | None = None,
+        alpha: float = 1.0,
+        k: int = 10,
+        where: dict | None = None,
+    ) -> SearchResult:
+        """Image to image (alpha=1) or image+text (alpha<1: BM25 of `text` or the item's caption)."""
+        check_alpha(alpha)
+        check_k(k)
+        candidates = self.image_candidates(image, item_id=item_id, text=text, where=where)
+        mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
+        return self.rank(candidates, mode, alpha, k)

@@ -1,0 +1,50 @@
+"""Test helpers that build real files and real (randomly initialised) models."""
+from __future__ import annotations
+
+import colorsys
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+CAPTION_WORDS = ["red", "green", "blue", "circle", "square", "harbour", "mountain", "city", "portrait", "street"]
+
+
+def build_tiny_clip(directory: Path) -> Path:
+    from imgsearch_core.clip_factory import build_clip, save_clip, train_clip_tokenizer
+
+    tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 4 + ["a photo of the sea"], vocab_size=400)
+    model, processor = build_clip(tokenizer, image_size=32, patch_size=8, vision_width=32, vision_layers=1,
+                                  text_width=32, text_layers=1, heads=2, projection_dim=16)
+    return save_clip(model, processor, directory)
+
+
+def image_bytes(index: int, size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> bytes:
+    """A distinct, deterministic picture: hue and a shape position depend on `index`."""
+    hue = (index * 0.137) % 1.0
+    rgb = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.8, 0.9))
+    image = Image.new("RGB", size, rgb)
+    draw = ImageDraw.Draw(image)
+    x = (index * 7) % (size[0] - 10)
+    draw.rectangle([x, 5, x + 9, 20], fill=(255 - rgb[0], 255 - rgb[1], 255 - rgb[2]))
+    draw.point((index % size[0], size[1] - 1), fill=(index % 256, (index // 256) % 256, 7))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def caption_for(index: int) -> str:
+    words = [CAPTION_WORDS[(index * k + k) % len(CAPTION_WORDS)] for k in (1, 3, 7)]
+    return f"a {words[0]} {words[1]} near the {words[2]}"
+
+
+def write_images(folder: Path, count: int, start: int = 0, sidecars: bool = True) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(start, start + count):
+        path = folder / f"img_{index:04d}.png"
+        path.write_bytes(image_bytes(index))
+        if sidecars:
+            path.with_suffix(".txt").write_text(caption_for(index))
+        paths.append(path)
+    return paths
