@@ -96,9 +96,12 @@ def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+_TEMP_PREFIX = ".tmp-"
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -277,14 +280,22 @@ class Collection:
         _write_atomic(self._journal, "\n".join(ids).encode())
 
     def recover(self) -> None:
-        """Remove media of journaled ids that Chroma does not hold (a write killed halfway)."""
+        """Remove media of journaled ids that Chroma does not hold (a write killed halfway).
+
+        Half-written temporary files in the touched folders go too: the write lock is held, so no
+        other writer can own them.
+        """
         if not self._journal.exists():
             return
         ids = [line for line in self._journal.read_text().splitlines() if line]
         present = self.existing_ids(ids)
+        media = self._store.media_root / self.name
         for item_id in set(ids) - present:
-            for path in (self._store.media_root / self.name / item_id[:2]).glob(f"{item_id}.*"):
+            for path in (media / item_id[:2]).glob(f"{item_id}.*"):
                 path.unlink()
+        for folder in {media / item_id[:2] for item_id in ids}:
+            for path in folder.glob(f"{_TEMP_PREFIX}*"):
+                path.unlink(missing_ok=True)
         self._journal.unlink()
 
     def add(self, records: Sequence[Record]) -> int:

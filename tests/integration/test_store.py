@@ -140,3 +140,18 @@ def test_vectors_round_trip_exactly(filled):
         np.testing.assert_allclose(np.linalg.norm(vectors[item_id]), 1.0, atol=1e-5)
         top_id, cosine = collection.query_vector(vectors[item_id], 1)[0]
         assert top_id == item_id and cosine == pytest.approx(1.0, abs=1e-4)
+
+
+def test_recover_removes_what_a_killed_write_left_behind(filled):
+    """A write killed after its journal and media but before Chroma: orphans and temp files go."""
+    collection, _ = filled
+    kept = collection.page(limit=1)[0]
+    orphan_id = "ab" + "0" * 62
+    shard = kept.media_path.parent.parent / orphan_id[:2]
+    shard.mkdir(exist_ok=True)
+    (shard / f"{orphan_id}.png").write_bytes(b"half an item")
+    (shard / ".tmp-killed").write_bytes(b"half a file")
+    collection._journal.write_text(f"{orphan_id}\n{kept.id}\n")
+    collection.recover()
+    assert not (shard / f"{orphan_id}.png").exists() and not (shard / ".tmp-killed").exists()
+    assert kept.media_path.is_file() and not collection._journal.exists()
