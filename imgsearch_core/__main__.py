@@ -186,6 +186,57 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING, METRICS, evaluate
+
+    if args.save_alpha and args.save_alpha not in METRICS:
+        raise CliError(f"--save-alpha takes one of {', '.join(METRICS)}, got {args.save_alpha!r}.")
+    store = _store(args)
+    searcher = _searcher(store, resolve_collection_name(store, args.collection))
+    relevance = Path(args.relevance).read_bytes() if args.relevance else None
+    result = evaluate(searcher, relevance_file=relevance)
+    if args.save_alpha:
+        searcher.collection.set_setting(DEFAULT_ALPHA_SETTING, result.best[args.save_alpha])
+    text = (
+        f"{result.collection} ({result.model}): {len(result.query_set.queries)} queries from {result.query_set.source}"
+        f" ({result.query_set.dropped_leaks} dropped: their text is indexed)\n"
+        + result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        + "\nbest alpha: " + ", ".join(f"{m} {a:g}" for m, a in result.best.items())
+        + (f"\nimage to image mMP@5: {result.image_to_image['mmp@5']:.3f} ({result.image_to_image['queries']} queries)"
+           if result.image_to_image else "")
+    )
+    _emit(args, result.to_dict(), text)
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from imgsearch_core.finetune import FinetuneSettings, finetune_collection
+
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
+    settings = FinetuneSettings(lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs, seed=args.seed,
+                                max_minutes=args.minutes)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish the step, keep the best weights
+
+    def show(p) -> None:
+        val = f" val MRR@5 {p.val_metric:.3f}" if p.val_metric is not None else ""
+        print(f"step {p.step}/{p.steps} loss {p.loss:.3f} {p.images_per_s:.0f} img/s eta {p.eta / 60:.1f} min{val}",
+              file=sys.stderr, flush=True)
+
+    try:
+        report = finetune_collection(store, name, settings, on_progress=show, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    lines = [f"{m}: {report.before[m]:.3f} -> {report.after[m]:.3f}" for m in report.before]
+    _emit(args, report.to_dict(), f"Fine-tuned model: {report.model_dir}\nNew collection: {report.new_collection}\n"
+          f"Validation ({report.val_images} held-out images): " + "; ".join(lines))
+    return 0
+
+
 # ----- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -234,6 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="delete the whole collection")
     p.add_argument("--yes", action="store_true", help="confirm deleting a whole collection")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("evaluate", parents=[common], help="Recall@k and MRR@k for every mode and alpha")
+    p.add_argument("--collection")
+    p.add_argument("--relevance", help="CSV with a query column and a relevant column (file names or ids, | separated)")
+    p.add_argument("--save-alpha", metavar="METRIC", help="save the best alpha for METRIC (e.g. mrr@5) as the default")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("finetune", parents=[common], help="fine-tune the model on the collection's captions")
+    p.add_argument("--collection")
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping on MRR@5)")
+    p.add_argument("--minutes", type=float, help="stop cleanly after this many minutes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")
     p.add_argument("--yes", action="store_true")

@@ -16,6 +16,8 @@ from typing import Any
 FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_path", "path", "name", "id")
 CAPTION_COLUMNS = ("caption", "text", "description", "alt", "title")
 CAPTION_FILE_NAMES = ("captions.csv", "captions.jsonl", "captions.json")
+ALT_CAPTIONS_KEY = "alt_captions"
+ALT_CAPTIONS_SEPARATOR = "\n"
 
 
 class CaptionFileError(ValueError):
@@ -34,7 +36,19 @@ class CaptionTable:
         return PurePosixPath(name.replace("\\", "/").lstrip("./")).as_posix().lower()
 
     def add(self, name: str, caption: str, extra: dict[str, Any]) -> None:
-        self.rows[self.key(name)] = (caption.strip(), extra)
+        """The first row of a file gives its caption; further rows become alternative captions,
+        which evaluation holds out as queries (they are never indexed)."""
+        key, caption = self.key(name), caption.strip()
+        if key not in self.rows:
+            self.rows[key] = (caption, extra)
+            return
+        first, first_extra = self.rows[key]
+        if caption and caption != first:
+            alternatives = [a for a in str(first_extra.get(ALT_CAPTIONS_KEY, "")).split(ALT_CAPTIONS_SEPARATOR) if a]
+            if caption not in alternatives:
+                alternatives.append(caption)
+            first_extra = {**first_extra, ALT_CAPTIONS_KEY: ALT_CAPTIONS_SEPARATOR.join(alternatives)}
+            self.rows[key] = (first, first_extra)
 
     def lookup(self, relative_path: str) -> tuple[str, dict[str, Any]] | None:
         """Match by relative path first, then by the bare file name."""

@@ -6,12 +6,14 @@ every caller must get L2-normalized float32 so cosine == dot product everywhere.
 """
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -129,6 +131,17 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def clip_parts(self) -> tuple[Any, Any]:
+        """Copies of the underlying transformers CLIPModel and its processor, for fine-tuning.
+
+        Copies, so training never changes the model that live searches use.
+        """
+        first = self._model[0]
+        model, processor = getattr(first, "model", None), getattr(first, "processor", None)
+        if model is None or processor is None or not hasattr(model, "get_image_features"):
+            raise ModelLoadError(f"Model {self.identity.name!r} is not a CLIP model, so it cannot be fine-tuned here.")
+        return copy.deepcopy(model), copy.deepcopy(processor)
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(n, dim) float32, rows of unit length."""

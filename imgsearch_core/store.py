@@ -175,6 +175,13 @@ class Collection:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    def all_items(self, where: dict | None = None) -> list[StoredItem]:
+        """Every item (paged under Chroma's batch limit), for evaluation and re-embedding."""
+        items: list[StoredItem] = []
+        while page := self.page(len(items), self._store.max_batch, where):
+            items.extend(page)
+        return items
+
     def page(self, offset: int = 0, limit: int = 100, where: dict | None = None) -> list[StoredItem]:
         result = self._chroma.get(offset=offset, limit=limit, where=where, include=["documents", "metadatas"])
         return [

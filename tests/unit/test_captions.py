@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from imgsearch_core.captions import CaptionFileError, parse_caption_file
+from imgsearch_core.captions import ALT_CAPTIONS_KEY, ALT_CAPTIONS_SEPARATOR, CaptionFileError, parse_caption_file
 
 
 def test_csv_with_extra_columns_and_bom():
@@ -44,3 +44,12 @@ def test_json_forms():
 def test_bad_caption_files_raise_clear_errors(data, name, message):
     with pytest.raises(CaptionFileError, match=message):
         parse_caption_file(data, name)
+
+
+def test_repeated_rows_become_alternative_captions():
+    data = b"file,caption\na.jpg,Boats in the harbour\na.jpg,Fishing boats at dawn\na.jpg,Boats in the harbour\nb.jpg,Snow\n"
+    table = parse_caption_file(data, "captions.csv")
+    caption, extra = table.lookup("a.jpg")
+    assert caption == "Boats in the harbour"
+    assert extra[ALT_CAPTIONS_KEY].split(ALT_CAPTIONS_SEPARATOR) == ["Fishing boats at dawn"]
+    assert table.lookup("b.jpg") == ("Snow", {})

@@ -1,0 +1,39 @@
+"""imgsearch: the Streamlit app (streamlit run app.py). Navigation and the sidebar; pages are in pages/."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _ui
+
+st.set_page_config(page_title="imgsearch", page_icon=":material/image_search:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page(_ui.TEXT_PAGE, title="Text search", icon=":material/search:", default=True),
+        st.Page(_ui.IMAGE_PAGE, title="Image search", icon=":material/image_search:"),
+        st.Page(_ui.ADMIN_PAGE, title="Admin", icon=":material/settings:"),
+    ]
+)
+
+# A page reads its URL parameters only on arrival; later runs take the widgets' values.
+arrived = st.session_state.get("_page") != page.url_path
+st.session_state["_page"] = page.url_path
+st.session_state["_arrived"] = arrived
+if arrived:
+    st.session_state.pop("_detail", None)
+
+
+def _main() -> None:
+    store = _ui.get_store()
+    link_collection = st.query_params.get("c")
+    if arrived and link_collection:
+        if link_collection in store.collection_names():
+            st.session_state["collection"] = link_collection
+        else:
+            st.error(f"The link names collection {link_collection!r}, which this store does not have.",
+                     icon=":material/error:")
+    page.run()
+    _ui.sidebar(store)
+
+
+_ui.guarded(_main)

@@ -1,0 +1,368 @@
+"""Train the offline demo model imgsearch-mini from generated scenes (one reproducible command).
+
+    python -m imgsearch_core.demo.model --out data/models/imgsearch-mini [--minutes M] [--seed S]
+
+Recipe (see the model card for the measured reasons):
+1. fresh scenes every step (an endless seeded stream; no epochs over a fixed set);
+2. multi-positive contrastive targets computed exactly from the scene descriptions: a text is a positive
+   of every image in the batch whose scene satisfies all it says;
+3. each image comes with its full caption AND a partial caption naming one or two of its objects
+   (the shape of search queries), so queries are in distribution and never false negatives;
+4. a curriculum from one-object scenes to 1-3 objects; objects never overlap (scenes.py);
+5. 64 px input with 8 px patches (64 tokens); scenes are drawn at 128 px and downsampled exactly as the
+   saved CLIPImageProcessor does (``train.pixel_values``);
+6. mild near-duplicate augmentation on part of the images (``queries.augment``).
+
+``--minutes`` is a safety cap on wall time; the schedule is defined in steps, so the default run is
+reproducible (seeded) and ends on its own when it completes its steps.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imgsearch_core.demo import queries as Q
+from imgsearch_core.demo import scenes as S
+from imgsearch_core.train import ContrastiveBatch, Progress, TrainConfig, pixel_values, train_contrastive
+
+
+@dataclass
+class DemoSettings:
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: float = 0.04
+    image_size: int = 64
+    patch_size: int = 8
+    vision_width: int = 128
+    vision_layers: int = 4
+    text_width: int = 128
+    text_layers: int = 2
+    heads: int = 4
+    projection_dim: int = 64
+    max_text_length: int = 48
+    vocab_size: int = 1000
+    render_size: int = S.DISPLAY_SIZE
+    one_object_until: float = 0.1  # fraction of steps with one-object scenes only
+    two_object_until: float = 0.2  # then up to two objects; then 1-3
+    augment_p: float = 0.3
+    views: float = 0.0  # share of scenes that also appear as a second, augmented image (same positives)
+    eval_every: int = 250
+    seed: int = 0
+    workers: int = 1
+
+    def describe(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ----- exact positives ---------------------------------------------------------------------------------
+def _index(names: Iterable[str]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
+
+
+_SIZES = _index(S.SIZES)
+_POSITIONS = _index(S.POSITIONS)
+_BACKGROUNDS = _index(S.BACKGROUNDS)
+
+
+def positives_matrix(
+    specs: list[S.TextSpec], scenes: list[S.Scene], *, vocab: S.Vocabulary = S.DEMO_VOCAB
+) -> np.ndarray:
+    """``out[t, i]`` = scenes[i] satisfies specs[t] (vectorised ``scenes.satisfies``)."""
+    n, slots = len(scenes), 3
+    tables = (_index(vocab.colours), _index(vocab.shapes), _SIZES, _POSITIONS)
+    attrs = np.full((4, n, slots), -1, dtype=np.int16)
+    for i, scene in enumerate(scenes):
+        for j, o in enumerate(scene.objects):
+            attrs[:, i, j] = [table[value] for table, value in zip(tables, (o.colour, o.shape, o.size, o.position))]
+    valid = attrs[0] >= 0
+    n_obj = valid.sum(1)
+    background = np.array([_BACKGROUNDS[s.background] for s in scenes])
+    out = np.zeros((len(specs), n), dtype=bool)
+    for t, spec in enumerate(specs):
+        matches = []
+        for c in spec.constraints:
+            m = valid.copy()
+            for a, (value, table) in enumerate(zip((c.colour, c.shape, c.size, c.position), tables)):
+                if value is not None:
+                    m &= attrs[a] == table[value]
+            matches.append(m)
+        k = len(matches)
+        ok = np.zeros(n, dtype=bool)
+        for perm in itertools.permutations(range(slots), k):
+            acc = np.ones(n, dtype=bool)
+            for m, j in zip(matches, perm):
+                acc &= m[:, j]
+            ok |= acc
+        if spec.exact:
+            ok &= n_obj == k
+        if spec.background is not None:
+            ok &= background == _BACKGROUNDS[spec.background]
+        out[t] = ok
+    return out
+
+
+# ----- the endless stream of fresh scenes ------------------------------------------------------------
+class SceneStream(torch.utils.data.IterableDataset):
+    """Batch ``step`` is a pure function of (seed, step): images, full + partial captions, positives."""
+
+    def __init__(self, processor, settings: DemoSettings, steps: int, start: int = 0) -> None:
+        self.processor, self.settings, self.steps, self.start = processor, settings, steps, start
+
+    def n_objects(self, step: int, rng: np.random.Generator) -> int | None:
+        frac = step / max(1, self.steps)
+        if frac < self.settings.one_object_until:
+            return 1
+        if frac < self.settings.two_object_until:
+            return int(rng.integers(1, 3))
+        return None
+
+    def batch(self, step: int) -> ContrastiveBatch:
+        st = self.settings
+        rng = np.random.default_rng([st.seed, 17, step])
+        scenes = [S.sample_scene(rng, self.n_objects(step, rng), split="train", index=step * st.batch_size + j)
+                  for j in range(st.batch_size)]
+        images = []
+        for scene in scenes:
+            image = S.render(scene, st.render_size)
+            if rng.random() < st.augment_p:
+                image = Q.augment(image, rng, strength=float(rng.uniform(0.3, 1.0)))
+            images.append(image)
+        n_views = int(st.views * len(scenes))
+        images += [Q.augment(S.render(scene, st.render_size), rng, strength=float(rng.uniform(0.5, 1.0)))
+                   for scene in scenes[:n_views]]
+        texts, specs = [], []
+        for scene in scenes:
+            for make in (S.caption, S.partial_caption):
+                text, spec = make(scene, rng)
+                texts.append(text)
+                specs.append(spec)
+        tokens = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        positives = torch.from_numpy(positives_matrix(specs, scenes + scenes[:n_views]))
+        return ContrastiveBatch(pixel_values(images, self.processor.image_processor), tokens["input_ids"],
+                                tokens["attention_mask"], positives)
+
+    def __iter__(self):
+        for step in range(self.start, self.steps):
+            yield self.batch(step)
+
+
+def loader(stream: SceneStream, workers: int):
+    if workers <= 0:
+        return iter(stream)
+    return iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4,
+                                            persistent_workers=False))
+
+
+# ----- validation hook: one- and two-object Recall@5 on the validation split -----------------------------
+class Validator:
+    def __init__(self, processor, n_images: int = 1000, n_queries: int = 300, seed: int = 0) -> None:
+        self.processor = processor
+        self.scenes = S.split_scenes("val", n_images, seed)
+        self.pixels = pixel_values([S.render(s) for s in self.scenes], processor.image_processor)
+        self.queries = Q.one_object_queries(self.scenes, n_queries, seed) + Q.two_object_queries(
+            self.scenes, n_queries // 2, seed)
+        self.relevant = [np.array([S.satisfies(s, q.spec) for s in self.scenes]) for q in self.queries]
+        self.last: dict[str, float] = {}
+
+    @torch.no_grad()
+    def __call__(self, model) -> float:
+        images = torch.cat([model.get_image_features(pixel_values=self.pixels[i:i + 256]).pooler_output
+                            for i in range(0, len(self.pixels), 256)])
+        tokens = self.processor.tokenizer([q.text for q in self.queries], padding=True, truncation=True,
+                                          return_tensors="pt")
+        texts = model.get_text_features(**tokens).pooler_output
+        sims = torch.nn.functional.normalize(texts, dim=-1) @ torch.nn.functional.normalize(images, dim=-1).t()
+        top = sims.topk(5, dim=1).indices.numpy()
+        hits = np.array([rel[row].any() for rel, row in zip(self.relevant, top)])
+        kinds = np.array([q.kind for q in self.queries])
+        self.last = {"one@5": float(hits[kinds == "one"].mean()), "two@5": float(hits[kinds == "two"].mean())}
+        return self.last["one@5"] + 0.5 * self.last["two@5"]
+
+
+# ----- the command -----------------------------------------------------------------------------------
+def caption_corpus(n: int = 20000, seed: int = 0) -> list[str]:
+    """Training captions (full and partial) for the tokenizer: the train split's stream only."""
+    rng = np.random.default_rng([seed, 5])
+    texts = []
+    for i in range(n):
+        scene = S.sample_scene(rng, split="train", index=i)
+        texts.append(S.caption(scene, rng)[0])
+        texts.append(S.partial_caption(scene, rng)[0])
+    return texts
+
+
+def build(settings: DemoSettings):
+    from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
+
+    torch.manual_seed(settings.seed)
+    tokenizer = train_clip_tokenizer(caption_corpus(seed=settings.seed), vocab_size=settings.vocab_size,
+                                     max_length=settings.max_text_length)
+    return build_clip(
+        tokenizer, image_size=settings.image_size, patch_size=settings.patch_size,
+        vision_width=settings.vision_width, vision_layers=settings.vision_layers, text_width=settings.text_width,
+        text_layers=settings.text_layers, heads=settings.heads, projection_dim=settings.projection_dim,
+        max_text_length=settings.max_text_length,
+    )
+
+
+def train_demo_model(settings: DemoSettings, out: Path, minutes: float | None = None, log=print) -> dict:
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    model, processor = build(settings)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params / 1e6:.2f} M parameters; vocabulary {len(processor.tokenizer)}")
+    validator = Validator(processor, seed=settings.seed)
+    config = TrainConfig(
+        steps=settings.steps, lr=settings.lr, optimizer="adamw", weight_decay=settings.weight_decay,
+        warmup=settings.warmup, schedule="cosine", eval_every=settings.eval_every, seed=settings.seed,
+        max_seconds=minutes * 60 if minutes else None, threads=2,
+    )
+    stream = SceneStream(processor, settings, settings.steps)
+
+    def report(p: Progress) -> None:
+        extra = f" val one@5 {validator.last.get('one@5', 0):.3f} two@5 {validator.last.get('two@5', 0):.3f}" \
+            if p.val_metric is not None else ""
+        log(f"step {p.step}/{p.steps} loss {p.loss:.3f} lr {p.lr:.2e} scale {p.logit_scale:.1f} "
+            f"{p.images_per_s:.0f} img/s elapsed {p.elapsed / 60:.1f} min eta {p.eta / 60:.1f} min{extra}")
+
+    result = train_contrastive(model, loader(stream, settings.workers), config, validate=validator,
+                               on_progress=report, progress_every=50)
+    from imgsearch_core.clip_factory import save_clip
+
+    save_clip(model, processor, out)
+    summary = {
+        "settings": settings.describe(), "parameters": n_params, "steps_done": result.steps_done,
+        "stopped": result.stopped, "train_seconds": round(result.seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1), "images_per_s": round(result.images_per_s, 1),
+        "best_step": result.best_step, "best_val": result.best_metric,
+        "val_history": [h for h in result.history if "val" in h],
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+    }
+    (out / "training.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+# ----- model card --------------------------------------------------------------------------------------
+ATTEMPTS_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_attempts.md"
+
+
+def write_model_card(out: Path, summary: dict, report: dict, command: str) -> Path:
+    from imgsearch_core.demo.quality import markdown_table
+
+    st = summary["settings"]
+    attempts = ATTEMPTS_FILE.read_text().strip() if ATTEMPTS_FILE.exists() else "(see benchmarks/demo_attempts.md)"
+    files = sorted(p for p in Path(out).iterdir() if p.is_file())
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+    q = report["summary"]
+    text = f"""# imgsearch-mini
+
+A small CLIP (`transformers.CLIPModel` + `CLIPProcessor`, hub layout) trained from scratch, offline, on
+generated scenes of coloured shapes. It loads like any hub CLIP: `SentenceTransformer("data/models/imgsearch-mini")`
+encodes strings and PIL images into {st["projection_dim"]}-d vectors (not normalised: L2-normalise them).
+It knows only this toy world (8 colours, 6 shapes, sizes, 5 positions, backgrounds; see
+`imgsearch_core/demo/scenes.py`); it is the offline stand-in for a real CLIP, not a general model.
+
+## Headline (held-out test split, {report["images"]} images)
+| check | value |
+|---|---|
+| text to image, vector, one-object queries, Recall@5 | {q["one_object_recall@5"]:.3f} |
+| text to image, vector, two-object queries, Recall@5 | {q["two_object_recall@5"]:.3f} |
+| image to image, augmented copy, top hit shows the same objects | {q["i2i_top1_same_objects"]:.3f} |
+| image to image, mMP@5 | {q["i2i_mmp@5"]:.3f} |
+
+## Reproduce
+```
+{command}
+```
+Seeded and deterministic in its data (every scene and caption is a function of seed and step); the run
+took {summary["train_seconds"] / 60:.1f} min of training ({summary["total_seconds"] / 60:.1f} min in all, tokenizer,
+validation set and saving included) at {summary["images_per_s"]:.0f} img/s on {summary["cpu_count"]} CPU cores
+(torch threads {summary["torch_threads"]}, one data worker; the cores were shared with other work at times).
+Then `python -m imgsearch_core.demo.quality data/models/imgsearch-mini` recomputes the tables below.
+
+## Data
+Scenes from `imgsearch_core/demo/scenes.py`: 1-3 non-overlapping objects, {len(S.SHAPES)} shapes x {len(S.COLOURS)} colours
+(uniform, so every combination is balanced), 2 sizes, 5 positions, counts, plain/gradient/textured backgrounds,
+position/colour/rotation jitter and pixel noise; drawn at {st["render_size"]} px and downsampled by the processor to
+{st["image_size"]} px. Training draws fresh scenes from its own seeded stream for every step:
+{summary["steps_done"]} steps x {st["batch_size"]} = {summary["steps_done"] * st["batch_size"]:,} training images (no image seen twice);
+validation (1,000 images, model selection every {st["eval_every"]} steps) and test ({report["images"]:,} images) are
+separate seeded splits never used for training. Each training image comes with its full caption (varied
+templates and synonyms: crimson/scarlet for red, disc/dot for circle, counts as words, positions, sizes,
+background) and a partial caption naming one or two of its objects.
+
+## Training
+- loss: symmetric InfoNCE with multi-positive targets computed exactly from the scene descriptions (a text
+  is a positive of every image in the batch whose scene satisfies everything it says), learnable logit
+  scale clamped at 100 (`imgsearch_core/train.py`);
+- curriculum: one-object scenes for the first {st["one_object_until"]:.0%} of steps, up to two until {st["two_object_until"]:.0%}, then 1-3;
+- {st["augment_p"]:.0%} of images get a random near-duplicate augmentation (crop, rotation, colour jitter, JPEG), and
+  {st.get("views", 0):.0%} of the scenes appear a second time as an augmented view with the same text positives,
+  which ties an image to its near-duplicates (image-to-image search);
+- AdamW lr {st["lr"]:g}, weight decay {st["weight_decay"]:g}, {st["warmup"]:.0%} warm-up then cosine, batch {st["batch_size"]} images + {2 * st["batch_size"]} texts,
+  gradient clipping 1.0; the best validation checkpoint (step {summary["best_step"]}) is kept.
+- architecture: vision ViT {st["image_size"]} px / patch {st["patch_size"]} ({(st["image_size"] // st["patch_size"]) ** 2} tokens), width {st["vision_width"]}, {st["vision_layers"]} layers;
+  text width {st["text_width"]}, {st["text_layers"]} layers, {st["max_text_length"]} tokens max; {st["heads"]} heads; projection {st["projection_dim"]};
+  {summary["parameters"] / 1e6:.2f} M parameters; byte-level BPE tokenizer trained on training captions
+  (`clip_factory.train_clip_tokenizer`, vocabulary {st["vocab_size"]} max). Files: {size_mb:.1f} MB.
+
+## Quality (held-out test split)
+Queries are generated from held-out scene descriptions with phrasings no caption uses ("crimson disc",
+"disc, crimson", "plum coloured box", "wedge in amber and cobalt dot") and random synonyms; a hit is
+relevant when its scene has objects satisfying every attribute of the query (from metadata).
+{report["rows"][0]["n_queries"]} one-object and {report["rows"][1]["n_queries"]} two-object queries. Recall@k = share of queries with a relevant item in
+the top k; P@k = relevant share of the top k; MRR@10; text (BM25) and hybrid rows need the search module
+over a stored collection and are added by `imgsearch_core.demo.quality.search_rankers`.
+
+{markdown_table(report)}
+
+## What was tried
+{attempts}
+"""
+    path = Path(out) / "README.md"
+    path.write_text(text)
+    (Path(out) / "quality.json").write_text(json.dumps(report, indent=1))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="data/models/imgsearch-mini")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-time cap (the step schedule is the default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a DemoSettings field (experiments)")
+    parser.add_argument("--no-card", action="store_true", help="skip the quality table and model card")
+    args = parser.parse_args(argv)
+    settings = DemoSettings(seed=args.seed)
+    for item in args.set:
+        key, value = item.split("=", 1)
+        kind = type(getattr(settings, key))
+        setattr(settings, key, kind(value))
+    out = Path(args.out)
+    summary = train_demo_model(settings, out, args.minutes)
+    print(json.dumps({k: v for k, v in summary.items() if k != "val_history"}), flush=True)
+    if not args.no_card:
+        from imgsearch_core.demo.quality import quality_report
+
+        report = quality_report(out)
+        write_model_card(out, summary, report, command=" ".join(["python -m imgsearch_core.demo.model", *sys.argv[1:]]))
+        print(json.dumps(report["summary"]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

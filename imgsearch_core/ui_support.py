@@ -1,0 +1,520 @@
+"""Pure helpers behind the Streamlit pages: URL parameters, filters, highlighting, paging, formatting.
+
+Why a separate module: the pages stay thin and everything that can be wrong in them (parsing a shared
+link, a filter typed by hand, which caption words to highlight, which hits a page shows) is testable
+without Streamlit. Nothing here imports Streamlit.
+"""
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+MODES: tuple[str, ...] = ("text", "vector", "hybrid")
+MODE_LABELS = {"text": "Text", "vector": "Vector", "hybrid": "Hybrid"}
+K_CHOICES: tuple[int, ...] = (12, 24, 48, 100)
+ALPHA_STEPS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))  # 0.00, 0.05 ... 1.00
+PER_PAGE = 12
+THUMB_BACKGROUND = (240, 242, 246)
+MAX_QUERY_CHARS = 500
+
+
+class FilterError(ValueError):
+    """A metadata filter that cannot be understood; the message says how to write one."""
+
+
+# ----- URL parameters ---------------------------------------------------------------------------
+def _first(value: Any) -> str | None:
+    """st.query_params gives str; AppTest and hand-made dicts may give lists."""
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else None
+    return None if value is None else str(value)
+
+
+def snap_alpha(value: float) -> float:
+    """The nearest slider step (0.05 apart), so any alpha from a link can be shown on the slider."""
+    return min(ALPHA_STEPS, key=lambda step: abs(step - value))
+
+
+def alpha_label(alpha: float) -> str:
+    """Slider tick text: the ends are named, the middle shows the weight."""
+    if alpha <= 0:
+        return "0 · keyword"
+    if alpha >= 1:
+        return "1 · semantic"
+    return f"{alpha:.2f}"
+
+
+def _parse_alpha(raw: str | None, default: float, errors: list[str]) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        errors.append(f"The link's alpha {raw!r} is not a number from 0 (keyword) to 1 (semantic); using {default}.")
+        return default
+    return snap_alpha(value)
+
+
+def _parse_k(raw: str | None, default: int, errors: list[str]) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value not in K_CHOICES:
+        errors.append(f"The link's number of results {raw!r} is not one of {', '.join(map(str, K_CHOICES))}; using {default}.")
+        return default
+    return value
+
+
+def _parse_page(raw: str | None) -> int:
+    try:
+        return max(1, int(raw)) if raw else 1
+    except ValueError:
+        return 1
+
+
+@dataclass(frozen=True)
+class TextSearchParams:
+    """What a text search link holds: ?q=red+circle&mode=hybrid&alpha=0.3&k=24&where=...&page=2."""
+
+    q: str = ""
+    mode: str = "hybrid"
+    alpha: float = 0.5
+    k: int = 24
+    where: str = ""
+    page: int = 1
+    collection: str = ""
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any]) -> tuple["TextSearchParams", list[str]]:
+        """Parse URL parameters; bad values fall back to defaults and are reported in `errors`."""
+        errors: list[str] = []
+        default = cls()
+        mode = (_first(params.get("mode")) or default.mode).lower()
+        if mode not in MODES:
+            errors.append(f"The link's search mode {mode!r} is not one of {', '.join(MODES)}; using {default.mode}.")
+            mode = default.mode
+        parsed = cls(
+            q=(_first(params.get("q")) or "")[:MAX_QUERY_CHARS],
+            mode=mode,
+            alpha=_parse_alpha(_first(params.get("alpha")), default.alpha, errors),
+            k=_parse_k(_first(params.get("k")), default.k, errors),
+            where=_first(params.get("where")) or "",
+            page=_parse_page(_first(params.get("page"))),
+            collection=_first(params.get("c")) or "",
+        )
+        return parsed, errors
+
+    def to_query(self) -> dict[str, str]:
+        """URL parameters, leaving out defaults so shared links stay short."""
+        out: dict[str, str] = {}
+        if self.collection:
+            out["c"] = self.collection
+        if self.q:
+            out["q"] = self.q
+        if self.mode != "hybrid":
+            out["mode"] = self.mode
+        if self.mode == "hybrid" and self.alpha != 0.5:
+            out["alpha"] = f"{self.alpha:g}"
+        if self.k != 24:
+            out["k"] = str(self.k)
+        if self.where:
+            out["where"] = self.where
+        if self.page > 1:
+            out["page"] = str(self.page)
+        return out
+
+
+@dataclass(frozen=True)
+class ImageSearchParams:
+    """What an image search link holds: ?item=<id>&text=...&alpha=0.7&k=24 (uploads cannot be linked)."""
+
+    item: str = ""
+    text: str = ""
+    alpha: float = 1.0
+    k: int = 24
+    page: int = 1
+    collection: str = ""
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any]) -> tuple["ImageSearchParams", list[str]]:
+        errors: list[str] = []
+        default = cls()
+        item = _first(params.get("item")) or ""
+        if item and not re.fullmatch(r"[0-9a-fA-F]{8,128}", item):
+            errors.append(f"The link's item id {item[:80]!r} is not a valid id.")
+            item = ""
+        parsed = cls(
+            item=item,
+            text=(_first(params.get("text")) or "")[:MAX_QUERY_CHARS],
+            alpha=_parse_alpha(_first(params.get("alpha")), default.alpha, errors),
+            k=_parse_k(_first(params.get("k")), default.k, errors),
+            page=_parse_page(_first(params.get("page"))),
+            collection=_first(params.get("c")) or "",
+        )
+        return parsed, errors
+
+    def to_query(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.collection:
+            out["c"] = self.collection
+        if self.item:
+            out["item"] = self.item
+        if self.text:
+            out["text"] = self.text
+        if self.alpha != 1.0:
+            out["alpha"] = f"{self.alpha:g}"
+        if self.k != 24:
+            out["k"] = str(self.k)
+        if self.page > 1:
+            out["page"] = str(self.page)
+        return out
+
+
+def with_page(params: TextSearchParams | ImageSearchParams, page: int):
+    return replace(params, page=page)
+
+
+# ----- metadata filter ----------------------------------------------------------------------------
+_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(==|!=|>=|<=|=|>|<|\bin\b|\bnot in\b)\s*(.+?)\s*$", re.IGNORECASE)
+_OPERATORS = {"=": "$eq", "==": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "in": "$in", "not in": "$nin"}
+FILTER_HELP = (
+    "Filter on metadata, e.g. `source = archive`, `year >= 2020, place = harbour` or "
+    '`tag in (city, street)`; clauses separated by commas must all hold. A JSON Chroma filter such as '
+    '`{"source": "archive"}` works too.'
+)
+
+
+def _filter_value(text: str) -> str | int | float | bool:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if not text:
+        raise FilterError("A filter value is empty. " + FILTER_HELP)
+    return text
+
+
+def _split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Split on `separator` outside brackets and quotes."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == separator and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_filter(text: str | None) -> dict | None:
+    """A metadata filter typed by a user -> a Chroma `where` dict (None when empty).
+
+    Raises FilterError with a message that shows the accepted forms.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.startswith("{"):
+        try:
+            where = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FilterError(f"The filter is not valid JSON ({exc.msg} at character {exc.pos}). " + FILTER_HELP) from None
+        if not isinstance(where, dict) or not where:
+            raise FilterError("A JSON filter must be a non-empty object. " + FILTER_HELP)
+        return where
+    clauses = []
+    for raw in _split_top_level(text):
+        if not raw.strip():
+            continue
+        match = _CLAUSE.match(raw)
+        if not match:
+            raise FilterError(f"Cannot read the filter part {raw.strip()!r}. " + FILTER_HELP)
+        key, op, value = match.group(1), " ".join(match.group(2).lower().split()), match.group(3)
+        operator = _OPERATORS[op]
+        if operator in ("$in", "$nin"):
+            inner = value.strip()
+            if not (inner.startswith(("(", "[")) and inner.endswith((")", "]"))):
+                raise FilterError(f"'{op}' needs a list in brackets, e.g. `tag in (city, street)`. " + FILTER_HELP)
+            values = [_filter_value(v) for v in _split_top_level(inner[1:-1]) if v.strip()]
+            if not values:
+                raise FilterError(f"The list after '{op}' is empty. " + FILTER_HELP)
+            clauses.append({key: {operator: values}})
+        else:
+            parsed = _filter_value(value)
+            if operator in ("$gt", "$gte", "$lt", "$lte") and not isinstance(parsed, (int, float)):
+                raise FilterError(f"'{op}' compares numbers, got {value.strip()!r}. " + FILTER_HELP)
+            clauses.append({key: {operator: parsed}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def filter_key(where: dict | None) -> str:
+    """A stable text form of a filter, for cache keys."""
+    return json.dumps(where, sort_keys=True) if where else ""
+
+
+# ----- captions ---------------------------------------------------------------------------------
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:^=])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape everything Streamlit's markdown would interpret (incl. :color[...] and $math$)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def highlight_segments(
+    caption: str, query_tokens: Sequence[str], analyzer: Callable[[Sequence[str]], list[list[str]]] | None = None
+) -> list[tuple[str, bool]]:
+    """Split a caption into (text, matches_query) pieces.
+
+    A word matches when it normalises (same analyzer as the BM25 index: lemma, lower case) to one of
+    the query's tokens, so "circles" is highlighted for a query "circle".
+    """
+    if not caption:
+        return []
+    wanted = {t for t in query_tokens if t}
+    if not wanted:
+        return [(caption, False)]
+    if analyzer is None:
+        from imgsearch_core.text_index import analyze as analyzer  # noqa: PLC0415 - spaCy only when needed
+    words = list(_WORD.finditer(caption))
+    normalised = analyzer([w.group(0) for w in words]) if words else []
+    segments: list[tuple[str, bool]] = []
+    position = 0
+    for word, tokens in zip(words, normalised):
+        if not any(t in wanted for t in tokens):
+            continue
+        if word.start() > position:
+            segments.append((caption[position : word.start()], False))
+        segments.append((word.group(0), True))
+        position = word.end()
+    if position < len(caption):
+        segments.append((caption[position:], False))
+    return segments
+
+
+def caption_markdown(
+    caption: str,
+    query_tokens: Sequence[str] = (),
+    analyzer: Callable[[Sequence[str]], list[list[str]]] | None = None,
+    max_chars: int | None = None,
+) -> str:
+    """Markdown for a caption with query terms highlighted; '(no caption)' when empty."""
+    if not caption.strip():
+        return ":gray[*(no caption)*]"
+    if max_chars is not None and len(caption) > max_chars:
+        caption = caption[: max_chars - 1].rstrip() + "…"
+    return "".join(
+        f":orange-background[**{escape_markdown(text)}**]" if hit else escape_markdown(text)
+        for text, hit in highlight_segments(caption, query_tokens, analyzer)
+    )
+
+
+# ----- paging and caching -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PageSlice:
+    page: int  # 1-based, clamped
+    pages: int
+    start: int  # index of the first item shown
+    end: int  # one past the last item shown
+
+
+def page_slice(total: int, page: int, per_page: int = PER_PAGE) -> PageSlice:
+    pages = max(1, math.ceil(total / per_page)) if per_page > 0 else 1
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    return PageSlice(page, pages, min(start, total), min(start + per_page, total))
+
+
+def rows_of(items: Sequence[Any], columns: int) -> list[list[Any]]:
+    return [list(items[i : i + columns]) for i in range(0, len(items), columns)]
+
+
+class LRU:
+    """A tiny least-recently-used map kept in a session (query candidates, query thumbnails)."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        if key not in self._data:
+            return None
+        self._data.move_to_end(key)
+        return self._data[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def with_text_side(image: Any, text: Any, exclude: Iterable[str] = ()) -> Any:
+    """An uploaded image's candidates plus the keyword side of a text query (image + text search).
+
+    Gives what Searcher.image_candidates(image, text=...) gives, from two cached halves, so typing a
+    different text never embeds the uploaded image again. `exclude`: the upload's own id.
+    """
+    drop = set(exclude)
+    return replace(
+        image,
+        bm25=[(i, s) for i, s in text.bm25 if i not in drop],
+        query_tokens=list(text.query_tokens),
+        has_text=True,
+        notice=text.notice,
+        timings_ms={**image.timings_ms, "bm25": text.timings_ms.get("bm25", 0.0)},
+    )
+
+
+# ----- formatting -------------------------------------------------------------------------------
+def format_bytes(count: int | float) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def progress_text(done: int, total: int, rate: float, eta_seconds: float | None) -> str:
+    """'120 of 400 images · 35.2 images/s · about 8 s left'."""
+    parts = [f"{done:,} of {total:,} images"]
+    if rate > 0:
+        parts.append(f"{rate:.1f} images/s")
+    if done < total:
+        parts.append(f"about {format_duration(eta_seconds)} left" if eta_seconds is not None else "estimating time left")
+    return " · ".join(parts)
+
+
+def progress_fraction(done: int, total: int) -> float:
+    return 1.0 if total <= 0 else min(1.0, max(0.0, done / total))
+
+
+def score_rows(hit: Any, mode: str, alpha: float) -> list[dict[str, str]]:
+    """The score breakdown of one hit as table rows (raw and normalised BM25 and cosine, fused)."""
+
+    def raw(value: float | None) -> str:
+        return "—" if value is None else f"{value:.4f}"
+
+    rows = []
+    if mode != "vector":
+        rows.append({"part": "BM25 (keyword)", "raw": raw(hit.bm25), "normalised": f"{hit.bm25_norm:.3f}", "weight": f"{1 - alpha:.2f}"})
+    if mode != "text":
+        rows.append({"part": "cosine (semantic)", "raw": raw(hit.cosine), "normalised": f"{hit.cosine_norm:.3f}", "weight": f"{alpha:.2f}"})
+    rows.append({"part": "fused score", "raw": "", "normalised": f"{hit.score:.4f}", "weight": ""})
+    return rows
+
+
+def score_markdown(hit: Any, mode: str, alpha: float) -> str:
+    """The breakdown as a small markdown table plus the formula that produced the fused score."""
+    lines = ["| | raw | normalised | weight |", "|---|---:|---:|---:|"]
+    for row in score_rows(hit, mode, alpha):
+        name = f"**{row['part']}**" if row["part"] == "fused score" else row["part"]
+        lines.append(f"| {name} | {row['raw']} | {row['normalised']} | {row['weight']} |")
+    if mode == "hybrid":
+        formula = (
+            f"{alpha:.2f} × {hit.cosine_norm:.3f} + {1 - alpha:.2f} × {hit.bm25_norm:.3f} = **{hit.score:.4f}**"
+        )
+    elif mode == "text":
+        formula = "Text mode ranks by BM25 alone."
+    else:
+        formula = "Vector mode ranks by cosine alone."
+    note = "Normalised = min-max over each side's top candidates; a side that did not find the image counts 0."
+    return "\n".join(lines) + f"\n\n{formula}\n\n:gray[{note}]"
+
+
+def metadata_rows(metadata: Mapping[str, Any], hidden: Sequence[str] = ("media",)) -> list[dict[str, str]]:
+    """All metadata fields as rows, sorted; `added_at` (epoch seconds) shown as a date and time."""
+
+    def shown(key: str, value: Any) -> str:
+        if key == "added_at" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+        return str(value)
+
+    return [{"field": str(k), "value": shown(k, v)} for k, v in sorted(metadata.items()) if k not in hidden]
+
+
+def password_matches(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; an unset password never matches."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+# ----- thumbnails ---------------------------------------------------------------------------------
+def thumbnail_jpeg(path: str | Path, size: int, square: bool = False, quality: int = 85) -> bytes:
+    """A JPEG thumbnail (longest side `size`) of a stored media file, via imgsearch_core.images.thumbnail.
+
+    `square` centres it on a light `size` x `size` canvas so a grid of mixed shapes lines up. Stored
+    media were decoded and checked at ingest; a missing or unreadable file raises OSError.
+    """
+    from PIL import Image
+
+    from imgsearch_core.images import thumbnail
+
+    image = thumbnail(Path(path), size)  # RGB, upright
+    if square:
+        canvas = Image.new("RGB", (size, size), THUMB_BACKGROUND)
+        if max(image.size) < size:  # small pictures are scaled up to fill the cell like the others
+            scale = size / max(image.size)
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+        canvas.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
+        image = canvas
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()

@@ -1,0 +1,358 @@
+"""Streamlit pieces the pages share: cached store and models, the sidebar, result grids, dialogs.
+
+Why here: pages stay thin (read widgets, call imgsearch_core, render). Everything that loads something
+expensive is cached once per process (store, models, thumbnails) or per session (query candidates), so
+a rerun never embeds what it already has. Pure logic lives in imgsearch_core.ui_support.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from imgsearch_core import ui_support as ui
+from imgsearch_core.config import Settings
+from imgsearch_core.embed import Embedder, ModelLoadError
+from imgsearch_core.store import Collection, Store, StoreError
+from imgsearch_core.store_lock import StoreLockedError
+
+log = logging.getLogger("imgsearch.app")
+
+TEXT_PAGE = "pages/text_search.py"
+IMAGE_PAGE = "pages/image_search.py"
+ADMIN_PAGE = "pages/admin.py"
+GRID_THUMB = 320
+DETAIL_THUMB = 960
+QUERY_THUMB = 480
+CAPTION_HEIGHT = 76  # px: three lines, so every card of a grid row has the same height
+CAPTION_CHARS = 80
+
+
+# ----- errors -----------------------------------------------------------------------------------
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from imgsearch_core.captions import CaptionFileError
+    from imgsearch_core.images import ImageError
+    from imgsearch_core.ingest import IngestError
+    from imgsearch_core.search import SearchError
+
+    return (StoreError, StoreLockedError, ModelLoadError, SearchError, IngestError, CaptionFileError,
+            ImageError, ui.FilterError)
+
+
+def guarded(body: Callable[[], None]) -> None:
+    """Run a page body; any failure ends as one st.error, never as a traceback on the page."""
+    try:
+        body()
+    except _user_errors() as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - the contract is: no page ever raises
+        log.exception("Page failed")
+        st.error(f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log.",
+                 icon=":material/error:")
+
+
+# ----- store and models (once per process) ------------------------------------------------------
+@st.cache_resource(show_spinner="Opening the store…", max_entries=4)
+def _open_store(_settings: Settings, key: str) -> Store:
+    return Store(_settings)
+
+
+def get_store() -> Store:
+    settings = Settings.from_env()
+    return _open_store(settings, repr(settings))
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
+def _load_embedder(name: str, batch_size: int) -> Embedder:
+    return Embedder(name, batch_size=batch_size)
+
+
+def get_embedder(store: Store, name: str) -> Embedder:
+    """The model by name or path, loaded once per server; raises ModelLoadError with a clear message."""
+    return _load_embedder(name, store.settings.embed_batch_size)
+
+
+def get_searcher(store: Store, collection: Collection):
+    from imgsearch_core.search import Searcher
+
+    return Searcher(collection, get_embedder(store, collection.model.name))
+
+
+# ----- current collection -----------------------------------------------------------------------
+def current_collection_name(store: Store) -> str | None:
+    """The sidebar's collection; a stale or missing choice falls back to demo, default, then the first."""
+    names = store.collection_names()
+    chosen = st.session_state.get("collection")
+    if chosen not in names:
+        chosen = next((n for n in ("demo", "default") if n in names), names[0] if names else None)
+        st.session_state["collection"] = chosen
+    return chosen
+
+
+def sidebar(store: Store) -> None:
+    """Collection picker with the current collection's model and size (rendered after the page)."""
+    names = store.collection_names()
+    with st.sidebar:
+        if not names:
+            st.caption("The store is empty.")
+            return
+        current_collection_name(store)
+        name = st.selectbox("Collection", names, key="collection")
+        collection = store.open(name)
+        model = collection.model
+        short = Path(model.name).name if os.sep in model.name else model.name
+        st.caption(f":material/neurology: model **{short}** · {model.dim}-d", help=model.name)
+        st.caption(f":material/photo_library: **{collection.count():,}** items")
+
+
+# ----- page state <-> URL -----------------------------------------------------------------------
+def arrived() -> bool:
+    """True on the first run of a page after coming from another page or opening the app."""
+    return bool(st.session_state.get("_arrived", True))
+
+
+def keep_widget_state(keys: Sequence[str]) -> None:
+    """Keep these widgets' values while they are hidden or the user is on another page."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def write_url(params: dict[str, str]) -> None:
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
+def alpha_slider(label: str, key: str, low: str, high: str, help: str) -> float:
+    """The alpha slider with its two ends named under it (0 = keyword, 1 = semantic)."""
+    value = st.select_slider(label, ui.ALPHA_STEPS, format_func=ui.alpha_label, key=key, help=help)
+    with st.container(horizontal=True, horizontal_alignment="distribute", gap=None):
+        st.caption(f"← {low}", width="content")
+        st.caption(f"{high} →", width="content")
+    return value
+
+
+def pager(key: str, total: int, page: int, per_page: int = ui.PER_PAGE) -> ui.PageSlice:
+    """Previous / next buttons under a grid; the page number lives in session_state[key]."""
+    window = ui.page_slice(total, page, per_page)
+    if window.pages <= 1:
+        return window
+
+    def move(step: int) -> None:
+        st.session_state[key] = max(1, min(window.pages, window.page + step))
+
+    with st.container(horizontal=True, horizontal_alignment="center", vertical_alignment="center"):
+        st.button("Previous", icon=":material/chevron_left:", key=f"{key}_prev", disabled=window.page <= 1,
+                  on_click=move, args=(-1,))
+        st.markdown(f"Page **{window.page}** of {window.pages} · results {window.start + 1}–{window.end} of {total}")
+        st.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next",
+                  disabled=window.page >= window.pages, on_click=move, args=(1,))
+    return window
+
+
+# ----- query candidates (per session) -----------------------------------------------------------
+def cached(kind: str, key: tuple, compute: Callable[[], Any]) -> tuple[Any, bool, float]:
+    """(value, computed_now, milliseconds): reuse a query's candidates so a rerun never re-embeds."""
+    lru = st.session_state.setdefault("_candidates", ui.LRU(32))
+    full_key = (kind, *key)
+    value = lru.get(full_key)
+    if value is not None:
+        return value, False, 0.0
+    start = time.perf_counter()
+    value = compute()
+    lru.put(full_key, value)
+    return value, True, (time.perf_counter() - start) * 1000
+
+
+def forget_candidates() -> None:
+    """After a write (ingest, delete) cached candidates may miss new items: drop them."""
+    if "_candidates" in st.session_state:
+        st.session_state["_candidates"].clear()
+
+
+def collection_key(store: Store, collection: Collection) -> tuple:
+    """Changes whenever the collection's content does (count after any add or delete)."""
+    return (str(store.root), collection.name, collection.count())
+
+
+# ----- thumbnails (once per process) ------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=3000)
+def _thumbnail(path: str, size: int, square: bool, mtime: float) -> bytes:
+    return ui.thumbnail_jpeg(path, size, square=square)
+
+
+def thumbnail(path: Path | str, size: int, square: bool = False) -> bytes | None:
+    try:
+        mtime = os.stat(path).st_mtime
+        return _thumbnail(str(path), size, square, mtime)
+    except Exception:  # noqa: BLE001 - a missing or unreadable media file shows a placeholder
+        log.warning("No thumbnail for %s", path, exc_info=True)
+        return None
+
+
+def show_image(path: Path | str, size: int, alt: str, square: bool = False, upscale: int | None = None) -> None:
+    """A cached thumbnail filling its column; with `upscale`, small pictures grow at most that many times."""
+    data = thumbnail(path, size, square)
+    if data is None:
+        st.caption(":material/broken_image: image file missing")
+        return
+    width: int | str = "stretch"
+    if upscale:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * upscale < size:
+                width = image.width * upscale
+    st.image(data, width=width, alt=alt)
+
+
+# ----- results grid -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridContext:
+    """What a grid needs to explain and link its hits."""
+
+    collection: str
+    mode: str
+    alpha: float
+    query_tokens: tuple[str, ...]
+    key: str  # widget-key prefix of the page
+
+
+def go_similar(collection: str, item_id: str) -> None:
+    st.session_state.pop("_detail", None)
+    st.switch_page(IMAGE_PAGE, query_params={"item": item_id, "c": collection})
+
+
+def _open_detail(ctx: GridContext, hit: Any) -> None:
+    st.session_state["_detail"] = {"ctx": ctx, "hit": hit}
+
+
+def _close_detail() -> None:
+    st.session_state.pop("_detail", None)
+
+
+def hit_card(hit: Any, ctx: GridContext) -> None:
+    """One result: image, rank and score (the score opens its breakdown), caption, actions."""
+    with st.container(border=True, gap="small"):
+        show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
+        with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
+            st.markdown(f"**#{hit.rank}**", width="content")
+            with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
+                st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        with st.container(height=CAPTION_HEIGHT, border=False):
+            st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens, max_chars=CAPTION_CHARS))
+        with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
+            if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
+                go_similar(ctx.collection, hit.id)
+            st.button("", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
+                      key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
+
+
+def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int) -> None:
+    for row in ui.rows_of(list(hits), columns):
+        cells = st.columns(columns, gap="small")
+        for cell, hit in zip(cells, row):
+            with cell:
+                hit_card(hit, ctx)
+    show_detail_if_open()
+
+
+@st.dialog("Image details", width="large", on_dismiss=_close_detail)
+def _detail_dialog(ctx: GridContext, hit: Any) -> None:
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
+    with right:
+        st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
+        st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens))
+        st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
+            go_similar(ctx.collection, hit.id)
+    st.markdown("**Metadata**")
+    rows = [{"field": "id", "value": hit.id}, *ui.metadata_rows(hit.metadata)]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def show_detail_if_open() -> None:
+    detail = st.session_state.get("_detail")
+    if detail:
+        _detail_dialog(detail["ctx"], detail["hit"])
+
+
+def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
+    if computed:
+        parts = [f"{name} {ui.format_ms(ms)}" for name, ms in result.timings_ms.items()]
+        return f"search took **{ui.format_ms(elapsed_ms + rank_ms)}** ({', '.join(parts)})"
+    return f"re-ranked in **{ui.format_ms(rank_ms)}** (query embedding and candidates reused)"
+
+
+# ----- demo and empty store ---------------------------------------------------------------------
+def progress_callback(bar: Any) -> Callable[[Any], None]:
+    def report(progress: Any) -> None:
+        done, total = int(progress.done), int(progress.total)
+        bar.progress(ui.progress_fraction(done, total),
+                     text=ui.progress_text(done, total, float(getattr(progress, "rate", 0.0) or 0.0),
+                                           getattr(progress, "eta_seconds", None)))
+
+    return report
+
+
+def load_demo(store: Store) -> None:
+    """Build (or finish) the demo collection with a live progress bar; errors end in st.error."""
+    try:
+        from imgsearch_core.demo.collection import build_demo_collection
+    except ImportError as exc:
+        st.error(
+            "The demo collection is not available in this installation "
+            f"(imgsearch_core.demo.collection cannot be imported: {exc}). Add your own images on the Admin page.",
+            icon=":material/error:",
+        )
+        return
+    bar = st.progress(0.0, text="Preparing the demo collection…")
+    try:
+        report = build_demo_collection(store, count=2000, progress=progress_callback(bar))
+    except _user_errors() as exc:
+        bar.empty()
+        st.error(f"The demo collection could not be loaded: {exc}", icon=":material/error:")
+        return
+    forget_candidates()
+    st.session_state["collection"] = "demo"
+    st.session_state["_flash"] = (
+        f"Demo collection ready: {report.added:,} added, {report.already_stored:,} already stored "
+        f"in {report.seconds:.1f} s."
+    )
+    st.rerun()
+
+
+def flash() -> None:
+    """A one-time success message carried over a rerun."""
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message, icon=":material/check_circle:")
+
+
+def empty_store_screen(store: Store) -> None:
+    st.title("Welcome to imgsearch")
+    st.markdown(
+        "Search your pictures by **keywords** in their captions, by **meaning** (CLIP vectors) or a tunable "
+        "**hybrid** of both, and find **more like this** from any image."
+    )
+    st.info(f"The store at `{store.root}` has no collection yet.", icon=":material/inventory_2:")
+    with st.container(border=True):
+        st.markdown("#### Try it now")
+        st.markdown("The demo collection holds 2,000 captioned scenes and works offline with the bundled model.")
+        if st.button("Load the demo collection", type="primary", icon=":material/download:", key="empty_load_demo"):
+            load_demo(store)
+        st.page_link(ADMIN_PAGE, label="Or add your own images on the Admin page", icon=":material/settings:")
+
+
+def image_query_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,317 @@
+"""Admin: fill the store (folder, zip, uploads), watch progress, read problems, delete items or collections.
+
+When an admin password is configured (st.secrets["admin_password"] or IMGSEARCH_ADMIN_PASSWORD) the page
+asks for it before showing anything; without one it says plainly that it is open.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from imgsearch_core import ui_support as ui
+from imgsearch_core.config import DEMO_MODEL
+from imgsearch_core.images import SUPPORTED_EXTENSIONS
+from imgsearch_core.store import StoreError, validate_collection_name
+from pages import _ui
+
+SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
+LOCAL_MODEL = "local"
+BROWSE_PER_PAGE = 24
+CAPTION_TYPES = ["csv", "tsv", "json", "jsonl"]
+
+
+# ----- password gate ------------------------------------------------------------------------------
+def _admin_password() -> str | None:
+    secret = None
+    try:
+        if st.secrets.load_if_toml_exists():
+            secret = st.secrets.get("admin_password")
+    except Exception:  # noqa: BLE001 - an unreadable secrets file means "no secret", the env var still counts
+        secret = None
+    return str(secret) if secret else (os.environ.get("IMGSEARCH_ADMIN_PASSWORD") or None)
+
+
+def _unlocked(password: str | None) -> bool:
+    if not password:
+        st.warning("This Admin page is **open**: anyone who can reach the app can add and delete images. Set "
+                   "`IMGSEARCH_ADMIN_PASSWORD` or `admin_password` in `.streamlit/secrets.toml` to protect it.",
+                   icon=":material/lock_open:")
+        return True
+    token = hashlib.sha256(password.encode("utf-8")).hexdigest()
+    if st.session_state.get("admin_token") == token:
+        return True
+    st.info("The Admin page is protected. Enter the admin password to continue.", icon=":material/lock:")
+    with st.form("admin_login", width=420):
+        given = st.text_input("Admin password", type="password", key="admin_password_input")
+        if st.form_submit_button("Unlock", icon=":material/key:", type="primary"):
+            if ui.password_matches(given, password):
+                st.session_state["admin_token"] = token
+                st.rerun()
+            st.error("Wrong password.", icon=":material/error:")
+    return False
+
+
+# ----- stats --------------------------------------------------------------------------------------
+def _stats(store, name: str | None) -> None:
+    if name is None:
+        st.info("The store is empty: add images below or load the demo collection.", icon=":material/inventory_2:")
+        return
+    stats = store.open(name).stats()
+    model = stats["model"]
+    short = Path(model).name if os.sep in model else model
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Collection", stats["name"], border=True)
+        st.metric("Items", f"{stats['items']:,}", border=True)
+        st.metric("Model", short, help=model, border=True)
+        st.metric("Dimension", stats["dim"], border=True)
+        st.metric("Disk size", ui.format_bytes(stats["disk_bytes"]), border=True)
+        st.metric("Captioned", f"{stats['captioned_share']:.0%}", border=True)
+
+
+# ----- ingest -------------------------------------------------------------------------------------
+def _model_choice(store) -> str | None:
+    default = store.settings.default_model
+    options = list(dict.fromkeys([default, "clip-ViT-B-32", DEMO_MODEL, LOCAL_MODEL]))
+    labels = {
+        "clip-ViT-B-32": "clip-ViT-B-32 — pretrained CLIP (downloaded once, needs internet the first time)",
+        DEMO_MODEL: f"{DEMO_MODEL} — bundled small model, works offline",
+        LOCAL_MODEL: "A model directory on the server",
+    }
+    choice = st.radio("Model for the new collection", options, format_func=lambda o: labels.get(o, o), key="adm_model")
+    if choice != LOCAL_MODEL:
+        return choice
+    path = st.text_input("Model directory", key="adm_model_path", placeholder="/models/my-clip",
+                         help="A sentence-transformers or transformers CLIP directory (config.json, weights, processor).")
+    return path.strip() or None
+
+
+def _source_inputs(store) -> dict | None:
+    """The chosen source as keyword arguments for ingest.collect, or None while incomplete."""
+    if st.session_state.get("adm_source") is None:
+        st.session_state.adm_source = "folder"
+    source = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, key="adm_source", required=True)
+    kwargs: dict = {}
+    if source == "folder":
+        folder = st.text_input("Folder path on the server", key="adm_folder", placeholder="/data/photos",
+                               help="Read recursively: jpg, jpeg, png, webp, gif, bmp, tiff. Captions from a captions.csv "
+                                    "at its root or a .txt beside each image.")
+        if folder.strip():
+            kwargs["source"] = Path(folder.strip())
+    elif source == "zip":
+        archive = st.file_uploader("Zip archive of images", type=["zip"], key="adm_zip")
+        if archive is not None:
+            kwargs["zip_bytes"] = (archive.name, archive.getvalue())
+    else:
+        files = st.file_uploader("Images", type=sorted(e.lstrip(".") for e in SUPPORTED_EXTENSIONS),
+                                 accept_multiple_files=True, key="adm_files",
+                                 max_upload_size=max(1, store.settings.max_file_bytes // 2**20))
+        if files:
+            kwargs["uploads"] = [(f.name, f.getvalue()) for f in files]
+    captions = st.file_uploader("Caption file (optional): CSV/TSV with a file-name and a caption column, JSON or JSONL",
+                                type=CAPTION_TYPES, key="adm_captions")
+    if captions is not None:
+        kwargs["captions_file"] = (captions.name, captions.getvalue())
+    has_source = any(k in kwargs for k in ("source", "zip_bytes", "uploads"))
+    return kwargs if has_source else None
+
+
+def _target(store, names: list[str]) -> tuple[str | None, str | None]:
+    """(collection name, model for a new collection or None for an existing one)."""
+    filled = st.session_state.pop("adm_filled", None)
+    if filled in names:  # a new collection just filled is now an existing one: target it, free the name field
+        st.session_state.update(adm_target="existing", adm_new_name="")
+    options = ["existing", "new"] if names else ["new"]
+    kind = st.radio("Into", options, horizontal=True, key="adm_target",
+                    format_func={"existing": "Existing collection", "new": "New collection"}.get)
+    if kind == "existing":
+        current = _ui.current_collection_name(store)
+        name = st.selectbox("Collection", names, index=names.index(current) if current in names else 0, key="adm_existing")
+        st.caption(f"Pinned to model {store.open(name).model.name}.")
+        return name, None
+    name = st.text_input("New collection name", key="adm_new_name", placeholder="photos",
+                         help="3-512 letters, digits, '.', '_' or '-'.").strip()
+    model = _model_choice(store)
+    if not name:
+        return None, model
+    try:
+        validate_collection_name(name)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None, model
+    if name in names:
+        st.error(f"A collection named {name!r} exists already: choose it under 'Existing collection'.",
+                 icon=":material/error:")
+        return None, model
+    return name, model
+
+
+def _run_ingest(store, name: str, model: str | None, sources: dict) -> None:
+    from imgsearch_core.ingest import collect, ingest
+
+    items, problems = collect(max_file_bytes=store.settings.max_file_bytes, **sources)
+    if not items:
+        _nothing_stored("No images found in the chosen source", problems)
+        return
+    model_name = model or store.open(name).model.name
+    embedder = _ui.get_embedder(store, model_name)
+    bar = st.progress(0.0, text=f"Embedding {len(items):,} images with {Path(model_name).name}…")
+    report = ingest(store, name, embedder, items, problems=problems, progress=_ui.progress_callback(bar))
+    if not report.added and not report.already_stored:
+        bar.empty()
+        if model is not None:  # ingest created the new collection; with nothing in it, it is not kept
+            store.delete_collection(name)
+        _nothing_stored("No image could be stored", report.problems)
+        return
+    _ui.forget_candidates()
+    st.session_state["collection"] = name
+    st.session_state["adm_report"] = (name, report)
+    st.session_state["adm_filled"] = name
+    st.rerun()  # stats, tabs and the sidebar were drawn before the ingest
+
+
+def _nothing_stored(headline: str, problems) -> None:
+    """An ingest that stored nothing is an error, not a report; the table says why for each file."""
+    st.session_state["adm_report"] = None
+    detail = f" ({len(problems):,} {'file' if len(problems) == 1 else 'files'} skipped, see below)" if problems else ""
+    st.error(f"{headline}{detail}.", icon=":material/error:")
+    if problems:
+        _problems_table(problems)
+
+
+def _problems_table(problems) -> None:
+    st.dataframe([{"file": p.name, "problem": p.reason} for p in problems], hide_index=True, width="stretch",
+                 column_config={"file": st.column_config.TextColumn(width="medium"),
+                                "problem": st.column_config.TextColumn(width="large")})
+
+
+def _last_report() -> None:
+    last = st.session_state.get("adm_report")
+    if not last:
+        return
+    name, report = last
+    summary = (f"Ingest into **{name}**: {report.added:,} added, {report.already_stored:,} already stored, "
+               f"{len(report.problems):,} problems in {report.seconds:.1f} s ({report.rate:.1f} images/s).")
+    (st.warning if report.problems else st.success)(summary, icon=":material/task_alt:")
+    if report.problems:
+        st.markdown("**Problems per file**")
+        _problems_table(report.problems)
+
+
+def _ingest_tab(store, names: list[str]) -> None:
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("##### 1. Source")
+        sources = _source_inputs(store)
+    with right:
+        st.markdown("##### 2. Target")
+        name, model = _target(store, names)
+    ready = sources is not None and name is not None and (model is not None or name in names)
+    if st.button("Start ingest", type="primary", icon=":material/upload:", disabled=not ready, key="adm_start"):
+        _run_ingest(store, name, model, sources)
+    elif not ready:
+        st.caption("Choose a source and a target collection to start.")
+    _last_report()
+
+
+# ----- delete items -------------------------------------------------------------------------------
+def _toggle(item_id: str) -> None:
+    selected: set = st.session_state.setdefault("adm_selected", set())
+    selected.symmetric_difference_update({item_id})
+
+
+def _clear_selection() -> None:
+    """Empty the selection; a new key generation recreates the checkboxes unticked."""
+    st.session_state.setdefault("adm_selected", set()).clear()
+    st.session_state["adm_selection_gen"] = st.session_state.get("adm_selection_gen", 0) + 1
+
+
+def _delete_tab(store, name: str | None) -> None:
+    if name is None:
+        st.caption("No collection yet.")
+        return
+    collection = store.open(name)
+    total = collection.count()
+    selected: set = st.session_state.setdefault("adm_selected", set())
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{len(selected)}** selected in **{name}**")
+        if st.button(f"Delete {len(selected)} selected", icon=":material/delete:", type="primary",
+                     disabled=not selected, key="adm_delete_items"):
+            deleted = collection.delete(sorted(selected))
+            _clear_selection()
+            _ui.forget_candidates()
+            st.session_state["_flash"] = f"Deleted {deleted} item(s) from {name}."
+            st.rerun()
+        if selected:
+            st.button("Clear selection", key="adm_clear_selection", on_click=_clear_selection)
+    if total == 0:
+        st.caption("This collection is empty.")
+        return
+    page = st.session_state.get("adm_browse_page", 1)
+    window = ui.page_slice(total, page, BROWSE_PER_PAGE)
+    items = collection.page(window.start, BROWSE_PER_PAGE)
+    generation = st.session_state.get("adm_selection_gen", 0)
+    for row in ui.rows_of(items, 6):
+        for cell, item in zip(st.columns(6, gap="small"), row):
+            with cell, st.container(border=True, gap="small"):
+                _ui.show_image(item.media_path, 200, alt=item.caption or "image", square=True)
+                label = item.caption or item.metadata.get("file_name", item.id[:12])
+                st.checkbox(label[:60] + ("…" if len(label) > 60 else ""), value=item.id in selected,
+                            key=f"adm_sel_{generation}_{item.id}", on_change=_toggle, args=(item.id,), help=item.id)
+    st.session_state["adm_browse_page"] = window.page
+    _ui.pager("adm_browse_page", total, window.page, BROWSE_PER_PAGE)
+
+
+# ----- collections --------------------------------------------------------------------------------
+def _collections_tab(store, names: list[str]) -> None:
+    if names:
+        rows = []
+        for n in names:
+            s = store.open(n).stats()
+            rows.append({"collection": n, "items": s["items"], "model": s["model"], "dim": s["dim"],
+                         "captioned": f"{s['captioned_share']:.0%}", "disk": ui.format_bytes(s["disk_bytes"])})
+        st.dataframe(rows, hide_index=True, width="stretch")
+    with st.container(border=True):
+        st.markdown("##### Demo collection")
+        st.caption("2,000 generated, captioned scenes embedded with the bundled offline model; loading it again "
+                   "only adds what is missing.")
+        if st.button("Load the demo collection", icon=":material/download:", key="adm_load_demo"):
+            _ui.load_demo(store)
+    if not names:
+        return
+    with st.container(border=True):
+        st.markdown("##### Delete a collection")
+        current = _ui.current_collection_name(store)
+        target = st.selectbox("Collection to delete", names, index=names.index(current), key="adm_delete_target")
+        confirm = st.text_input(f"Type **{target}** to confirm: its items, media and index are removed for good.",
+                                key="adm_delete_confirm")
+        if st.button("Delete collection", icon=":material/delete_forever:", type="primary",
+                     disabled=confirm.strip() != target, key="adm_delete_collection"):
+            store.delete_collection(target)
+            _ui.forget_candidates()
+            st.session_state.pop("adm_delete_confirm", None)
+            st.session_state["_flash"] = f"Deleted collection {target}."
+            st.rerun()
+
+
+def main() -> None:
+    st.title("Admin")
+    if not _unlocked(_admin_password()):
+        return
+    store = _ui.get_store()
+    _ui.flash()
+    names = store.collection_names()
+    current = _ui.current_collection_name(store)
+    _stats(store, current)
+    ingest_tab, delete_tab, collections_tab = st.tabs(["Add images", "Delete items", "Collections"])
+    with ingest_tab:
+        _ui.guarded(lambda: _ingest_tab(store, names))
+    with delete_tab:
+        _ui.guarded(lambda: _delete_tab(store, current))
+    with collections_tab:
+        _ui.guarded(lambda: _collections_tab(store, names))
+
+
+_ui.guarded(main)

@@ -1,0 +1,151 @@
+"""Image search: upload a picture or arrive from "More like this"; optionally add text (image + text).
+
+A stored item's link (?item=<id>&text=...&alpha=...) can be bookmarked; an upload cannot. Each query
+image is embedded once per session: text, alpha and page changes only re-rank.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from imgsearch_core import ui_support as ui
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
+from pages import _ui
+
+KEYS = ("is_text", "is_alpha", "is_k")
+
+
+def _state_from_url() -> None:
+    params, errors = ui.ImageSearchParams.from_query(st.query_params.to_dict())
+    for message in errors:
+        st.error(message, icon=":material/link_off:")
+    from_link = any(k in st.query_params for k in ("item", "text", "alpha", "k", "page"))
+    ss = st.session_state
+    if from_link or "is_k" not in ss:
+        ss.is_item, ss.is_text, ss.is_alpha, ss.is_k = params.item, params.text, params.alpha, params.k
+        ss.is_page = params.page
+        ss.is_signature = None
+
+
+def _upload_limit_mb(store) -> int:
+    return max(1, store.settings.max_file_bytes // 2**20)
+
+
+def _query_thumbnail(store, data: bytes, name: str) -> bytes:
+    """Decode an upload safely (size, pixel and format checks) and make the picture shown beside the results."""
+    import io
+
+    decoded = decode_image(data, name=name, max_pixels=store.settings.max_pixels, max_bytes=store.settings.max_file_bytes)
+    image = decoded.image.convert("RGB")
+    image.thumbnail((_ui.QUERY_THUMB, _ui.QUERY_THUMB))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def main() -> None:
+    store = _ui.get_store()
+    name = _ui.current_collection_name(store)
+    if name is None:
+        _ui.empty_store_screen(store)
+        return
+    if _ui.arrived() or "is_k" not in st.session_state:  # also the rerun after the empty-store screen
+        _state_from_url()
+    _ui.keep_widget_state(KEYS)
+    ss = st.session_state
+    st.title("Image search")
+
+    upload_col, options_col = st.columns([2, 3], gap="medium")
+    upload = upload_col.file_uploader(
+        f"Upload an image (up to {_upload_limit_mb(store)} MB)", type=sorted(e.lstrip(".") for e in SUPPORTED_EXTENSIONS),
+        key="is_upload", max_upload_size=_upload_limit_mb(store),
+    )
+    with options_col:
+        st.text_input("Combine with text (optional)", key="is_text", max_chars=ui.MAX_QUERY_CHARS,
+                      placeholder="e.g. at night, in the snow", help="Adds keyword (BM25) matches of this text.")
+        alpha_slot = st.container()
+        st.selectbox("Results", ui.K_CHOICES, key="is_k", width=160)
+
+    collection = store.open(name)
+    searcher = _ui.get_searcher(store, collection)
+    text = ss.is_text.strip()
+    if upload is not None:
+        ss.is_item = ""  # an upload replaces the linked item
+        data = upload.getvalue()
+        if len(data) > store.settings.max_file_bytes:
+            st.error(f"{upload.name} is {ui.format_bytes(len(data))}, over the limit of "
+                     f"{ui.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
+            return
+        digest = _ui.image_query_digest(data)
+        thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(store, data, upload.name))
+        key = _ui.collection_key(store, collection)
+        candidates, computed, elapsed = _ui.cached("image", (*key, digest), lambda: searcher.image_candidates(data))
+        if text:  # the keyword side of the text; the upload's embedding is reused
+            text_side, text_computed, text_ms = _ui.cached("text", (*key, text, ""), lambda: searcher.text_candidates(text))
+            candidates = ui.with_text_side(candidates, text_side, exclude={digest})
+            computed, elapsed = computed or text_computed, elapsed + text_ms
+        query_caption, query_id = f"Uploaded: {upload.name}", None
+    elif ss.get("is_item"):
+        stored = collection.get([ss.is_item])
+        if not stored:
+            st.error(f"The item {ss.is_item[:16]}… is not in collection {name!r} (deleted, or another collection).",
+                     icon=":material/error:")
+            ss.is_item = ""
+            _ui.write_url(ui.ImageSearchParams(collection=name).to_query())
+            return
+        thumb = _ui.thumbnail(stored[0].media_path, _ui.QUERY_THUMB)
+        candidates, computed, elapsed = _ui.cached(
+            "item", (*_ui.collection_key(store, collection), ss.is_item, text),
+            lambda: searcher.image_candidates(item_id=ss.is_item, text=text or None),
+        )
+        query_caption, query_id = stored[0].caption or "(no caption)", ss.is_item
+    else:
+        _ui.write_url(ui.ImageSearchParams(collection=name).to_query())
+        st.info("Upload an image, or use **More like this** on any search result.", icon=":material/image_search:")
+        return
+
+    if candidates.has_text:
+        with alpha_slot:
+            _ui.alpha_slider("Keyword ↔ semantic (alpha)", "is_alpha", "keyword", "semantic",
+                             "1 ranks by image similarity only; lower values mix in keyword matches of the text "
+                             "(or of the item's own caption).")
+    alpha = ss.is_alpha if candidates.has_text else 1.0
+    mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
+    result = searcher.rank(candidates, mode, alpha, ss.is_k)
+    params = ui.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name)
+    signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k)
+    if ss.get("is_signature") not in (None, signature):
+        ss.is_page = 1
+    ss.is_signature = signature
+
+    query_col, results_col = st.columns([1, 3], gap="medium")
+    with query_col:
+        st.markdown("**Query image**")
+        with st.container(border=True):
+            if thumb:
+                st.image(thumb, width="stretch", alt="The query image")
+            st.caption(query_caption)
+        if text:
+            st.caption(f"combined with text: “{ui.escape_markdown(text)}”")
+        if query_id and st.button("Clear", icon=":material/close:", key="is_clear"):
+            ss.is_item = ""
+            st.rerun()
+    with results_col:
+        if result.notice:
+            st.info(result.notice, icon=":material/info:")
+        if not result.hits:
+            st.info("No similar images in this collection.", icon=":material/search_off:")
+            _ui.write_url(params.to_query())
+            return
+        how = "image only" if mode == "vector" else f"image + text, alpha {alpha:.2f}"
+        st.markdown(f"**{len(result.hits)}** similar images · {how} · "
+                    + _ui.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
+        window = ui.page_slice(len(result.hits), ss.get("is_page", 1))
+        ss.is_page = window.page
+        tokens = tuple(result.query_tokens) if mode != "vector" else ()  # highlight words only when they count
+        ctx = _ui.GridContext(name, mode, result.alpha, tokens, "is")
+        _ui.results_grid(result.hits[window.start:window.end], ctx, columns=3)
+        _ui.pager("is_page", len(result.hits), window.page)
+    _ui.write_url(ui.with_page(params, ss.is_page).to_query())
+
+
+_ui.guarded(main)

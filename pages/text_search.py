@@ -1,0 +1,104 @@
+"""Text search: keywords (BM25), meaning (CLIP vectors) or a hybrid of both, with explained scores.
+
+The query, mode, alpha, number of results, filter and page live in the URL, so a search can be
+bookmarked and shared. Moving the slider only re-ranks the cached candidates (no new embedding).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from imgsearch_core import ui_support as ui
+from pages import _ui
+
+KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_k", "ts_where")
+
+
+def _state_from_url() -> None:
+    """On arrival: a link's parameters win; otherwise the last search of this session stays."""
+    params, errors = ui.TextSearchParams.from_query(st.query_params.to_dict())
+    for message in errors:
+        st.error(message, icon=":material/link_off:")
+    from_link = any(k in st.query_params for k in ("q", "mode", "alpha", "k", "where", "page"))
+    ss = st.session_state
+    if from_link or "ts_mode" not in ss:
+        ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
+        ss.ts_page = params.page
+        ss.ts_signature = None  # keep the link's page number for its first search
+
+
+def _controls() -> bool:
+    with st.form("ts_form", border=False, enter_to_submit=True):
+        box, button = st.columns([6, 1], vertical_alignment="bottom")
+        box.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
+                       max_chars=ui.MAX_QUERY_CHARS, label_visibility="collapsed")
+        submitted = button.form_submit_button("Search", icon=":material/search:", type="primary", width="stretch")
+    mode_col, alpha_col, k_col, filter_col = st.columns([1.6, 2.4, 0.8, 2.0], vertical_alignment="top")
+    mode_col.segmented_control("Mode", ui.MODES, format_func=ui.MODE_LABELS.get, key="ts_mode", required=True,
+                               help="Text: keywords in captions (BM25). Vector: meaning (CLIP). Hybrid: a mix.")
+    if st.session_state.ts_mode == "hybrid":
+        with alpha_col:
+            _ui.alpha_slider("Keyword ↔ semantic (alpha)", "ts_alpha", "keyword", "semantic",
+                             "0 ranks by keywords in captions only (BM25), 1 by meaning only (CLIP vectors).")
+    k_col.selectbox("Results", ui.K_CHOICES, key="ts_k")
+    filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="source = archive, year >= 2020",
+                          help=ui.FILTER_HELP)
+    return submitted
+
+
+def _search(store, collection_name: str, submitted: bool) -> None:
+    ss = st.session_state
+    params = ui.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
+                                 collection_name)
+    signature = (collection_name, params.q, params.mode, params.alpha, params.k, params.where)
+    if ss.get("ts_signature") not in (None, signature):
+        ss.ts_page = 1  # a new search or a new ranking starts on its first page
+    ss.ts_signature = signature
+    query = params.q
+    if not query.strip():
+        _ui.write_url(ui.TextSearchParams(collection=collection_name).to_query())
+        if submitted or query:
+            st.error("Enter a search query: some words describing the picture.", icon=":material/error:")
+        else:
+            st.caption("Type a query and press Enter.")
+        return
+    where = ui.parse_filter(params.where)
+    collection = store.open(collection_name)
+    searcher = _ui.get_searcher(store, collection)
+    candidates, computed, elapsed = _ui.cached(
+        "text", (*_ui.collection_key(store, collection), query.strip(), ui.filter_key(where)),
+        lambda: searcher.text_candidates(query, where),
+    )
+    result = searcher.rank(candidates, params.mode, params.alpha, params.k)
+    if result.notice:
+        st.info(result.notice, icon=":material/info:")
+    if not result.hits:
+        _ui.write_url(params.to_query())
+        st.info("No images match this query" + (" and filter." if where else "."), icon=":material/search_off:")
+        return
+    mode_text = f"hybrid, alpha {result.alpha:.2f}" if params.mode == "hybrid" else params.mode
+    st.markdown(f"**{len(result.hits)}** results for “{ui.escape_markdown(query.strip())}” · {mode_text} · "
+                + _ui.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
+    window = ui.page_slice(len(result.hits), ss.ts_page)
+    ss.ts_page = window.page
+    ctx = _ui.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts")
+    _ui.results_grid(result.hits[window.start:window.end], ctx, columns=4)
+    _ui.pager("ts_page", len(result.hits), window.page)
+    _ui.write_url(ui.with_page(params, ss.ts_page).to_query())
+
+
+def main() -> None:
+    store = _ui.get_store()
+    name = _ui.current_collection_name(store)
+    if name is None:
+        _ui.empty_store_screen(store)
+        return
+    if _ui.arrived() or "ts_mode" not in st.session_state:  # also the rerun after the empty-store screen
+        _state_from_url()
+    _ui.keep_widget_state(KEYS)
+    st.title("Text search")
+    _ui.flash()
+    submitted = _controls()
+    _search(store, name, submitted)
+
+
+_ui.guarded(main)
