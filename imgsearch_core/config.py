@@ -36,6 +36,7 @@ class Settings:
     embed_batch_size: int = 32
     candidate_depth: int = 100
     max_k: int = 100
+    models_dir: Path = BUNDLED_MODELS_DIR  # where fine-tuned model versions are written
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -49,6 +50,7 @@ class Settings:
             max_pixels=_env_int("IMGSEARCH_MAX_PIXELS", cls.max_pixels),
             max_file_bytes=_env_int("IMGSEARCH_MAX_FILE_BYTES", cls.max_file_bytes),
             embed_batch_size=_env_int("IMGSEARCH_BATCH_SIZE", cls.embed_batch_size),
+            models_dir=Path(env.get("IMGSEARCH_MODELS_DIR") or BUNDLED_MODELS_DIR),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "store_dir" in clean:

@@ -125,13 +125,14 @@ def queries_from_held_out_captions(items: Sequence[StoredItem]) -> QuerySet | No
 def queries_from_scenes(items: Sequence[StoredItem], n_one: int = 300, n_two: int = 300, seed: int = 0) -> QuerySet | None:
     """Paraphrased one- and two-object queries with relevance judged from the stored scene descriptions."""
     from imgsearch_core.demo.queries import one_object_queries, two_object_queries
-    from imgsearch_core.demo.scenes import Scene, satisfies
+    from imgsearch_core.demo.scenes import Scene, satisfies, vocabulary_of
 
     described = [(item.id, Scene.from_metadata(item.metadata)) for item in items if "scene" in item.metadata]
     if not described:
         return None
     scenes = [scene for _, scene in described]
-    generated = one_object_queries(scenes, n_one, seed) + two_object_queries(scenes, n_two, seed)
+    vocab = vocabulary_of(next(item.metadata for item in items if "scene" in item.metadata))
+    generated = one_object_queries(scenes, n_one, seed, vocab=vocab) + two_object_queries(scenes, n_two, seed, vocab=vocab)
     queries = [EvalQuery(q.text, frozenset(i for i, s in described if satisfies(s, q.spec))) for q in generated]
     kept, leaks = without_leaks(queries, items)
     return QuerySet("demo scenes", kept, leaks)

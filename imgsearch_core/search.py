@@ -120,8 +120,10 @@ def fuse(
     check_alpha(alpha)
     raw_bm25, raw_cos = dict(bm25), dict(cosine)
     norm_bm25, norm_cos = _normalise(raw_bm25), _normalise(raw_cos)
+    # At the ends only the weighted side's candidates are results (the other side still shows its parts).
+    ids = raw_bm25.keys() if alpha == 0 else raw_cos.keys() if alpha == 1 else raw_bm25.keys() | raw_cos.keys()
     fused = []
-    for doc_id in raw_bm25.keys() | raw_cos.keys():
+    for doc_id in ids:
         nb, nc = norm_bm25.get(doc_id, 0.0), norm_cos.get(doc_id, 0.0)
         fused.append((doc_id, alpha * nc + (1 - alpha) * nb, raw_bm25.get(doc_id), nb, raw_cos.get(doc_id), nc))
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hmac
 import io
 import json
+import logging
 import math
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -97,12 +99,13 @@ class TextSearchParams:
     where: str = ""
     page: int = 1
     collection: str = ""
+    default_alpha: float = 0.5  # the collection's saved slider value: a link leaves it out
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any]) -> tuple["TextSearchParams", list[str]]:
+    def from_query(cls, params: Mapping[str, Any], default_alpha: float = 0.5) -> tuple["TextSearchParams", list[str]]:
         """Parse URL parameters; bad values fall back to defaults and are reported in `errors`."""
         errors: list[str] = []
-        default = cls()
+        default = cls(alpha=default_alpha, default_alpha=default_alpha)
         mode = (_first(params.get("mode")) or default.mode).lower()
         if mode not in MODES:
             errors.append(f"The link's search mode {mode!r} is not one of {', '.join(MODES)}; using {default.mode}.")
@@ -115,6 +118,7 @@ class TextSearchParams:
             where=_first(params.get("where")) or "",
             page=_parse_page(_first(params.get("page"))),
             collection=_first(params.get("c")) or "",
+            default_alpha=default_alpha,
         )
         return parsed, errors
 
@@ -127,7 +131,7 @@ class TextSearchParams:
             out["q"] = self.q
         if self.mode != "hybrid":
             out["mode"] = self.mode
-        if self.mode == "hybrid" and self.alpha != 0.5:
+        if self.mode == "hybrid" and self.alpha != self.default_alpha:
             out["alpha"] = f"{self.alpha:g}"
         if self.k != 24:
             out["k"] = str(self.k)
@@ -388,6 +392,33 @@ class LRU:
         return len(self._data)
 
 
+class BackgroundJob:
+    """Long work (fine-tuning) in a daemon thread, so the page that started it stays responsive.
+
+    `work(report, stop)` gets a callback for progress updates and an Event asking it to stop cleanly;
+    the job keeps every update, then the result or the exception, for the page to show.
+    """
+
+    def __init__(self, work: Callable[[Callable[[Any], None], threading.Event], Any]) -> None:
+        self.stop = threading.Event()
+        self.updates: list[Any] = []
+        self.result: Any = None
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name="imgsearch-job", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[Callable[[Any], None], threading.Event], Any]) -> None:
+        try:
+            self.result = work(self.updates.append, self.stop)
+        except Exception as exc:  # noqa: BLE001 - the page shows it; nothing else would see it
+            logging.getLogger("imgsearch.jobs").warning("Background job failed", exc_info=True)
+            self.error = exc
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+
 def with_text_side(image: Any, text: Any, exclude: Iterable[str] = ()) -> Any:
     """An uploaded image's candidates plus the keyword side of a text query (image + text search).
 
@@ -443,6 +474,34 @@ def progress_text(done: int, total: int, rate: float, eta_seconds: float | None)
 
 def progress_fraction(done: int, total: int) -> float:
     return 1.0 if total <= 0 else min(1.0, max(0.0, done / total))
+
+
+def training_progress_text(updates: Sequence[Any]) -> str:
+    """'step 40 of 120 · loss 2.310 · 85 images/s · about 1 min 20 s left · validation MRR@5 0.412'.
+
+    `updates`: train.Progress reports so far; the validation metric is the latest one measured.
+    """
+    last = updates[-1]
+    parts = [f"step {last.step:,} of {last.steps:,}"]
+    if math.isfinite(last.loss):
+        parts.append(f"loss {last.loss:.3f}")
+    if last.images_per_s > 0:
+        parts.append(f"{last.images_per_s:.0f} images/s")
+    if last.step < last.steps and math.isfinite(last.eta):
+        parts.append(f"about {format_duration(last.eta)} left")
+    measured = [u.val_metric for u in updates if u.val_metric is not None]
+    if measured:
+        parts.append(f"validation MRR@5 {measured[-1]:.3f}")
+    return " · ".join(parts)
+
+
+STOP_REASONS = {  # train.TrainResult.stopped, as a person says it
+    "completed": "completed",
+    "data_exhausted": "completed",
+    "early_stopping": "stopped early (validation MRR@5 stopped improving)",
+    "stop_flag": "stopped",
+    "time_limit": "stopped at the time limit",
+}
 
 
 def score_rows(hit: Any, mode: str, alpha: float) -> list[dict[str, str]]:

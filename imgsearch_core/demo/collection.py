@@ -9,22 +9,41 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from imgsearch_core.config import DEMO_MODEL
-from imgsearch_core.demo.scenes import demo_items
+from imgsearch_core.demo.scenes import DEMO_VOCAB, VOCAB_KEY, Vocabulary, demo_items
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import IngestReport, Progress, SourceItem, ingest
 from imgsearch_core.store import Store
 
 DEMO_COLLECTION = "demo"
 DEMO_SIZE = 2000
-DEMO_SOURCE = "imgsearch demo scenes (test split)"
+MAX_SCENES = 20000
+BATCH = 128
 
 
-def demo_source_items(count: int = DEMO_SIZE) -> list[SourceItem]:
-    """The first `count` held-out test scenes as ingestible items (PNG bytes, caption, scene metadata)."""
+def scene_source_items(count: int, split: str = "test", vocab: Vocabulary = DEMO_VOCAB) -> list[SourceItem]:
+    """The first `count` scenes of a split as ingestible items (PNG bytes, caption, scene metadata)."""
+    extra = {} if vocab is DEMO_VOCAB else {VOCAB_KEY: vocab.name}
     return [
-        SourceItem(f"{item.name}.png", DEMO_SOURCE, (lambda data=item.png: data), item.caption, dict(item.metadata))
-        for item in demo_items("test", count)
+        SourceItem(f"{item.name}.png", f"generated scenes ({vocab.name}, {split} split)", (lambda data=item.png: data),
+                   item.caption, {**item.metadata, **extra})
+        for item in demo_items(split, count, vocab=vocab)
     ]
+
+
+def build_scene_collection(
+    store: Store,
+    name: str,
+    embedder: Embedder,
+    count: int,
+    *,
+    split: str = "test",
+    vocab: Vocabulary = DEMO_VOCAB,
+    progress: Callable[[Progress], None] | None = None,
+) -> IngestReport:
+    """Create or complete a collection of generated scenes; idempotent (stored scenes are skipped)."""
+    if not 1 <= count <= MAX_SCENES:
+        raise ValueError(f"A scene collection holds 1 to {MAX_SCENES:,} scenes, got {count}.")
+    return ingest(store, name, embedder, scene_source_items(count, split, vocab), progress=progress, batch_size=BATCH)
 
 
 def build_demo_collection(
@@ -33,8 +52,6 @@ def build_demo_collection(
     progress: Callable[[Progress], None] | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
-    """Create or complete the `demo` collection; idempotent (stored scenes are skipped by content hash)."""
-    if not 1 <= count <= 20000:
-        raise ValueError(f"The demo collection holds 1 to 20,000 scenes, got {count}.")
-    embedder = embedder or Embedder(DEMO_MODEL, batch_size=128)
-    return ingest(store, DEMO_COLLECTION, embedder, demo_source_items(count), progress=progress, batch_size=128)
+    """The `demo` collection: held-out test scenes embedded with the bundled imgsearch-mini."""
+    embedder = embedder or Embedder(DEMO_MODEL, batch_size=BATCH)
+    return build_scene_collection(store, DEMO_COLLECTION, embedder, count, progress=progress)

@@ -605,3 +605,12 @@ def demo_items(
         meta = scene.to_metadata()
         text = scene_caption(scene, seed, vocab=vocab)
         yield DemoItem(scene.name, png_bytes(render(scene, size, vocab=vocab)), text, meta, scene)
+
+
+VOCABULARIES: dict[str, Vocabulary] = {v.name: v for v in (DEMO_VOCAB, SHIFTED_VOCAB)}
+VOCAB_KEY = "vocab"  # metadata key naming a non-demo vocabulary (demo items leave it out)
+
+
+def vocabulary_of(metadata: dict) -> Vocabulary:
+    """The vocabulary a stored scene was drawn with (items without the key are demo scenes)."""
+    return VOCABULARIES[str(metadata.get(VOCAB_KEY, DEMO_VOCAB.name))]

@@ -41,3 +41,12 @@ def test_extremes_reproduce_each_side_order(alpha, side):
 def test_alpha_outside_range_is_an_error(bad):
     with pytest.raises(SearchError, match="alpha"):
         check_alpha(bad)
+
+
+def test_at_the_ends_only_the_weighted_side_gives_results():
+    bm25, cosine = [("a", 2.0)], [("a", 0.9), ("b", 0.8)]
+    assert [row[0] for row in fuse(bm25, cosine, 0.0)] == ["a"]
+    assert fuse([], cosine, 0.0) == []
+    assert [row[0] for row in fuse(bm25, cosine, 1.0)] == ["a", "b"]
+    assert fuse(bm25, [], 1.0) == []
+    assert fuse(bm25, cosine, 0.0)[0][4] == 0.9  # the other side's part is still shown

@@ -1,0 +1,103 @@
+"""Evaluation on real stores: query-set sources, the no-leak rule, the sweep's ends, the CLI."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from imgsearch_core.evaluate import (
+    EvalQuery,
+    EvaluationError,
+    best_alpha,
+    choose_query_set,
+    evaluate,
+    queries_from_relevance_file,
+    without_leaks,
+)
+from imgsearch_core.ingest import collect, ingest
+from imgsearch_core.search import Searcher
+from imgsearch_core.text_index import analyze_one
+from tests.helpers import write_images
+
+N = 24
+PIERS = ("north", "south", "east", "west", "old", "new", "long", "short")
+
+
+@pytest.fixture
+def photos(store, tiny_embedder, tmp_path):
+    """24 images; a caption file gives 8 of them a second (and one a third) caption."""
+    paths = write_images(tmp_path / "p", N, sidecars=False)
+    rows = ["file_name,caption,group"]
+    for i, path in enumerate(paths):
+        rows.append(f"{path.name},picture number {i} of the harbour,g{i % 4}")
+        if i < 8:
+            rows.append(f"{path.name},boats and gulls seen from the {PIERS[i]} pier")
+    rows.append(f"{paths[0].name},picture number 1 of the harbour")  # an alternative equal to another item's caption
+    (tmp_path / "captions.csv").write_text("\n".join(rows) + "\n")
+    items, problems = collect(tmp_path / "p", captions_file=tmp_path / "captions.csv")
+    ingest(store, "photos", tiny_embedder, items, problems=problems)
+    return Searcher(store.open("photos"), tiny_embedder)
+
+
+def test_held_out_captions_are_queries_and_never_indexed(photos):
+    query_set = choose_query_set(photos.collection)
+    assert query_set.source == "held-out captions"
+    assert len(query_set.queries) == 8 and query_set.dropped_leaks == 1
+    indexed = {item.caption.lower() for item in photos.collection.all_items()}
+    assert all(q.text.lower() not in indexed and len(q.relevant) == 1 for q in query_set.queries)
+    assert photos.collection.bm25().top(analyze_one("gulls pier"), 5) == []  # held-out words are not indexed
+
+
+def test_no_leak_rule_drops_queries_equal_to_an_indexed_caption(photos):
+    items = photos.collection.all_items()
+    queries = [EvalQuery(items[0].caption.upper() + "  ", frozenset({items[0].id})), EvalQuery("new words", frozenset({items[1].id}))]
+    kept, dropped = without_leaks(queries, items)
+    assert [q.text for q in kept] == ["new words"] and dropped == 1
+
+
+def test_sweep_ends_equal_text_and_vector_and_best_alpha_is_the_maximum(photos):
+    result = evaluate(photos)
+    table = result.table
+    hybrid = table[table["mode"] == "hybrid"].set_index("alpha")
+    metrics = [c for c in table.columns if "@" in c]
+    text, vector = (table[table["mode"] == m].iloc[0] for m in ("text", "vector"))
+    assert list(hybrid.loc[0.0, metrics]) == pytest.approx(list(text[metrics]))
+    assert list(hybrid.loc[1.0, metrics]) == pytest.approx(list(vector[metrics]))
+    assert len(hybrid) == 11
+    for metric, alpha in best_alpha(table).items():
+        assert hybrid.loc[alpha, metric] == hybrid[metric].max()
+    assert result.image_to_image is not None and 0 <= result.image_to_image["mmp@5"] <= 1  # from the group column
+    # BM25 over held-out paraphrases: "boats and gulls" is in no indexed caption, so keyword search scores nothing
+    assert text["recall@10"] == 0.0
+
+
+def test_relevance_file_maps_file_names_and_reports_unknown_ones(photos):
+    items = photos.collection.all_items()
+    name = items[3].metadata["file_name"]
+    data = f"query,relevant\nharbour boats,{name}|ghost.png\nnothing here,ghost2.png\n".encode()
+    query_set = queries_from_relevance_file(data, items)
+    assert [(q.text, set(q.relevant)) for q in query_set.queries] == [("harbour boats", {items[3].id})]
+    assert "2 relevant names match no item" in query_set.notes[0]
+    with pytest.raises(EvaluationError, match="query column"):
+        queries_from_relevance_file(b"a,b\n1,2\n", items)
+
+
+def test_a_collection_without_queries_is_a_clear_error(store, tiny_embedder, tmp_path):
+    write_images(tmp_path / "q", 4)
+    items, _ = collect(tmp_path / "q")
+    ingest(store, "plain", tiny_embedder, items)
+    with pytest.raises(EvaluationError, match="relevance file"):
+        choose_query_set(store.open("plain"))
+
+
+def test_cli_evaluate_json_and_saved_alpha(photos, settings, tiny_model_dir):
+    command = [sys.executable, "-m", "imgsearch_core", "evaluate", "--store", str(settings.store_dir),
+               "--collection", "photos", "--json", "--save-alpha", "mrr@5"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["query_source"] == "held-out captions" and len(report["rows"]) == 13
+    saved = photos.collection.settings()["setting_default_alpha"]
+    assert saved == report["best_alpha"]["mrr@5"]
+    bad = subprocess.run(command[:-1] + ["mrr@99"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--save-alpha" in bad.stderr
