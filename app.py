@@ -11,6 +11,7 @@ page = st.navigation(
     [
         st.Page(_ui.TEXT_PAGE, title="Text search", icon=":material/search:", default=True),
         st.Page(_ui.IMAGE_PAGE, title="Image search", icon=":material/image_search:"),
+        st.Page(_ui.EVALUATE_PAGE, title="Evaluate", icon=":material/analytics:"),
         st.Page(_ui.ADMIN_PAGE, title="Admin", icon=":material/settings:"),
     ]
 )

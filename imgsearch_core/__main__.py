@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imgsearch_core.config import BUNDLED_MODELS_DIR, Settings
+from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelLoadError
 from imgsearch_core.store_lock import StoreLockedError
 
@@ -228,7 +228,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        report = finetune_collection(store, name, settings, models_dir=Path(args.models_dir), on_progress=show, stop=stop)
+        models_dir = Path(args.models_dir) if args.models_dir else store.settings.models_dir
+        report = finetune_collection(store, name, settings, models_dir=models_dir, on_progress=show, stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
     lines = [f"{m}: {report.before[m]:.3f} -> {report.after[m]:.3f}" for m in report.before]
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping on MRR@5)")
     p.add_argument("--minutes", type=float, help="stop cleanly after this many minutes")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models-dir", default=str(BUNDLED_MODELS_DIR), help="where the new model version is written")
+    p.add_argument("--models-dir", help="where the new model version is written (default data/models, env IMGSEARCH_MODELS_DIR)")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")

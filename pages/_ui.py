@@ -28,6 +28,7 @@ log = logging.getLogger("imgsearch.app")
 
 TEXT_PAGE = "pages/text_search.py"
 IMAGE_PAGE = "pages/image_search.py"
+EVALUATE_PAGE = "pages/evaluate.py"
 ADMIN_PAGE = "pages/admin.py"
 GRID_THUMB = 320
 DETAIL_THUMB = 960
@@ -39,24 +40,31 @@ CAPTION_CHARS = 80
 # ----- errors -----------------------------------------------------------------------------------
 def _user_errors() -> tuple[type[BaseException], ...]:
     from imgsearch_core.captions import CaptionFileError
+    from imgsearch_core.evaluate import EvaluationError
+    from imgsearch_core.finetune import FinetuneError
     from imgsearch_core.images import ImageError
     from imgsearch_core.ingest import IngestError
     from imgsearch_core.search import SearchError
 
     return (StoreError, StoreLockedError, ModelLoadError, SearchError, IngestError, CaptionFileError,
-            ImageError, ui.FilterError)
+            ImageError, ui.FilterError, EvaluationError, FinetuneError)
+
+
+def error_message(exc: BaseException) -> str:
+    """A user error's own message; anything else by type only, as its traceback is for the server log."""
+    if isinstance(exc, _user_errors()):
+        return str(exc)
+    return f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log."
 
 
 def guarded(body: Callable[[], None]) -> None:
     """Run a page body; any failure ends as one st.error, never as a traceback on the page."""
     try:
         body()
-    except _user_errors() as exc:
-        st.error(str(exc), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - the contract is: no page ever raises
-        log.exception("Page failed")
-        st.error(f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log.",
-                 icon=":material/error:")
+        if not isinstance(exc, _user_errors()):
+            log.exception("Page failed")
+        st.error(error_message(exc), icon=":material/error:")
 
 
 # ----- store and models (once per process) ------------------------------------------------------
@@ -84,6 +92,17 @@ def get_searcher(store: Store, collection: Collection):
     from imgsearch_core.search import Searcher
 
     return Searcher(collection, get_embedder(store, collection.model.name))
+
+
+def default_alpha(collection: Collection) -> float:
+    """The slider value saved for the collection on the Evaluate page, as a slider step; 0.5 when none is."""
+    from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING
+
+    saved = collection.settings().get(f"setting_{DEFAULT_ALPHA_SETTING}")
+    try:
+        return ui.snap_alpha(float(saved))
+    except (TypeError, ValueError):
+        return ui.TextSearchParams.default_alpha
 
 
 # ----- current collection -----------------------------------------------------------------------
@@ -337,6 +356,16 @@ def flash() -> None:
     message = st.session_state.pop("_flash", None)
     if message:
         st.success(message, icon=":material/check_circle:")
+
+
+def store_and_collection() -> tuple[Store, str] | None:
+    """The store and the current collection; on an empty store, the welcome screen and None."""
+    store = get_store()
+    name = current_collection_name(store)
+    if name is None:
+        empty_store_screen(store)
+        return None
+    return store, name
 
 
 def empty_store_screen(store: Store) -> None:

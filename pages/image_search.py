@@ -43,11 +43,10 @@ def _query_thumbnail(store, data: bytes, name: str) -> bytes:
 
 
 def main() -> None:
-    store = _ui.get_store()
-    name = _ui.current_collection_name(store)
-    if name is None:
-        _ui.empty_store_screen(store)
+    opened = _ui.store_and_collection()
+    if opened is None:
         return
+    store, name = opened
     if _ui.arrived() or "is_k" not in st.session_state:  # also the rerun after the empty-store screen
         _state_from_url()
     _ui.keep_widget_state(KEYS)

@@ -13,9 +13,12 @@ from pages import _ui
 KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_k", "ts_where")
 
 
-def _state_from_url() -> None:
-    """On arrival: a link's parameters win; otherwise the last search of this session stays."""
-    params, errors = ui.TextSearchParams.from_query(st.query_params.to_dict())
+def _state_from_url(default_alpha: float) -> None:
+    """On arrival: a link's parameters win; otherwise the last search of this session stays.
+
+    Without an alpha in the link, the slider starts at the collection's saved default (Evaluate page).
+    """
+    params, errors = ui.TextSearchParams.from_query(st.query_params.to_dict(), default_alpha)
     for message in errors:
         st.error(message, icon=":material/link_off:")
     from_link = any(k in st.query_params for k in ("q", "mode", "alpha", "k", "where", "page"))
@@ -45,10 +48,10 @@ def _controls() -> bool:
     return submitted
 
 
-def _search(store, collection_name: str, submitted: bool) -> None:
+def _search(store, collection_name: str, submitted: bool, default_alpha: float) -> None:
     ss = st.session_state
     params = ui.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
-                                 collection_name)
+                                 collection_name, default_alpha)
     signature = (collection_name, params.q, params.mode, params.alpha, params.k, params.where)
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_page = 1  # a new search or a new ranking starts on its first page
@@ -87,18 +90,18 @@ def _search(store, collection_name: str, submitted: bool) -> None:
 
 
 def main() -> None:
-    store = _ui.get_store()
-    name = _ui.current_collection_name(store)
-    if name is None:
-        _ui.empty_store_screen(store)
+    opened = _ui.store_and_collection()
+    if opened is None:
         return
+    store, name = opened
+    default_alpha = _ui.default_alpha(store.open(name))
     if _ui.arrived() or "ts_mode" not in st.session_state:  # also the rerun after the empty-store screen
-        _state_from_url()
+        _state_from_url(default_alpha)
     _ui.keep_widget_state(KEYS)
     st.title("Text search")
     _ui.flash()
     submitted = _controls()
-    _search(store, name, submitted)
+    _search(store, name, submitted, default_alpha)
 
 
 _ui.guarded(main)

@@ -48,3 +48,22 @@ def write_images(folder: Path, count: int, start: int = 0, sidecars: bool = True
             path.with_suffix(".txt").write_text(caption_for(index))
         paths.append(path)
     return paths
+
+
+ALT_CAPTION_PIERS = ("north", "south", "east", "west", "old", "new", "long", "short")
+
+
+def write_images_with_alternative_captions(folder: Path, count: int = 24) -> Path:
+    """Images and a caption file where 8 images get a second caption (held out as an evaluation query,
+    sharing no word with any indexed caption) and one a third that equals another item's caption
+    (dropped by the no-leak rule). Items carry a `group` column (g0..g3) for mMP@5. Returns the file."""
+    paths = write_images(folder, count, sidecars=False)
+    rows = ["file_name,caption,group"]
+    for i, path in enumerate(paths):
+        rows.append(f"{path.name},picture number {i} of the harbour,g{i % 4}")
+        if i < len(ALT_CAPTION_PIERS):
+            rows.append(f"{path.name},boats and gulls seen from the {ALT_CAPTION_PIERS[i]} pier")
+    rows.append(f"{paths[0].name},picture number 1 of the harbour")
+    captions = folder.parent / f"{folder.name}-captions.csv"
+    captions.write_text("\n".join(rows) + "\n")
+    return captions

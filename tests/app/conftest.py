@@ -15,6 +15,7 @@ APP = ROOT / "app.py"
 TEXT_PAGE = "pages/text_search.py"
 IMAGE_PAGE = "pages/image_search.py"
 ADMIN_PAGE = "pages/admin.py"
+EVALUATE_PAGE = "pages/evaluate.py"
 ITEMS = 30
 
 

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from tests.app.conftest import ADMIN_PAGE, IMAGE_PAGE, TEXT_PAGE, button, fill, run, start, texts
+from tests.app.conftest import ADMIN_PAGE, EVALUATE_PAGE, IMAGE_PAGE, TEXT_PAGE, button, fill, run, start, texts
 
 
 def test_empty_store_first_screen_offers_the_demo_and_admin(store_dir):
@@ -33,7 +33,7 @@ def test_sidebar_shows_the_collection_with_its_model_and_size(filled_store, tiny
     assert "**30** items" in captions and "16-d" in captions
 
 
-@pytest.mark.parametrize("page", [TEXT_PAGE, IMAGE_PAGE, ADMIN_PAGE])
+@pytest.mark.parametrize("page", [TEXT_PAGE, IMAGE_PAGE, EVALUATE_PAGE, ADMIN_PAGE])
 def test_every_page_renders_without_errors(filled_store, page):
     at = start(page)
     assert at.title and not at.error

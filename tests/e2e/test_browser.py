@@ -1,4 +1,4 @@
-"""The whole app in a real browser: first screen, demo load, text/hybrid search, image upload, Admin.
+"""The whole app in a real browser: first screen, demo load, text/hybrid search, image upload, Evaluate, Admin.
 
 Why: only a browser shows that the pieces meet (Streamlit's frontend, uploads over HTTP, thumbnails
 served and decoded, the slider driven by keyboard, navigation between pages). Assertions stay off
@@ -18,7 +18,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.e2e.conftest import Server
 
 QUERY = "red circle"
-DEMO_ITEMS = "2,000"
+DEMO_COUNT = 2000
+DEMO_ITEMS = f"{DEMO_COUNT:,}"
+RELEVANCE_QUERIES = 8
 BUILD_SECONDS = 240  # 2,000 images embedded on a busy 2-core machine
 STEP_SECONDS = 90  # the first search also loads the model and the BM25 index
 POLL_MS = 2000
@@ -197,6 +199,36 @@ def image_search(server: Server, page: Page, shots: Path) -> None:
     save_full_page(page, shots / "image_search.png")
 
 
+def relevance_csv() -> bytes:
+    """Exact relevance for a few "colour shape" queries: every demo scene showing that object.
+
+    A few queries keep the run short in the browser; the default query set (600 paraphrases) is the CLI's.
+    """
+    from imgsearch_core.demo import scenes
+
+    holders: dict[str, list[str]] = {}
+    for scene in scenes.split_scenes("test", DEMO_COUNT):
+        for key in {o.key() for o in scene.objects}:
+            holders.setdefault(key, []).append(f"{scene.name}.png")
+    rows = [f"{key},{'|'.join(names)}" for key, names in sorted(holders.items())[:RELEVANCE_QUERIES]]
+    return "\n".join(["query,relevant", *rows]).encode()
+
+
+def evaluate(server: Server, page: Page, shots: Path) -> None:
+    go_to(server, page, "Evaluate")
+    page.locator('.st-key-ev_relevance input[type="file"]').set_input_files(
+        files=[{"name": "relevance.csv", "mimeType": "text/csv", "buffer": relevance_csv()}]
+    )
+    wait_idle(server, page)
+    page.locator(".st-key-ev_run button").click()
+    wait_for(server, main(page).get_by_text(f"{RELEVANCE_QUERIES} queries from relevance file"), "the evaluation")
+    wait_idle(server, page)
+    wait_for(server, main(page).get_by_test_id("stVegaLiteChart").locator("canvas, svg"), "the alpha chart")
+    assert main(page).locator(".st-key-ev_save_alpha").count() == 1, "no button to save the best alpha"
+    assert_no_errors(server, page, "Evaluate")
+    save_full_page(page, shots / "evaluate.png")
+
+
 def admin(server: Server, page: Page, shots: Path) -> None:
     go_to(server, page, "Admin")
     assert main(page).get_by_text("This Admin page is open").count() == 1, "no password set: the page must say so"
@@ -213,4 +245,5 @@ def test_demo_search_journey(server: Server, page: Page, screenshots: Path) -> N
     assert ranked["alpha 0"] != ranked["alpha 1"], f"alpha 0 (keywords) and 1 (meaning) ranked alike: {ranked}"
     assert ranked["alpha 1"] == ranked["vector"], f"hybrid at alpha 1 must rank exactly as vector search: {ranked}"
     image_search(server, page, screenshots)
+    evaluate(server, page, screenshots)
     admin(server, page, screenshots)

@@ -4,6 +4,10 @@ Relevance is judged from the scene descriptions stored in metadata, never from c
 these assertions check that search *means* what it says: "a red circle on the left" must find red
 circles on the left, in every mode that uses the model.
 """
+import json
+import subprocess
+import sys
+
 import pytest
 
 from imgsearch_core.config import DEMO_MODEL, Settings
@@ -85,3 +89,12 @@ def test_more_like_this_shows_the_same_objects(searcher):
         assert top.id != item.id
         shared += bool({o.key() for o in scene_of(item).objects} & {o.key() for o in scene_of(top).objects})
     assert shared / len(items) >= 0.7
+
+
+def test_demo_command_is_idempotent(tmp_path):
+    command = [sys.executable, "-m", "imgsearch_core", "demo", "--store", str(tmp_path / "store"), "--count", "40", "--json"]
+    runs = [subprocess.run(command, capture_output=True, text=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert (first["added"], second["added"], second["already_stored"]) == (40, 0, 40)
+    assert Store(Settings.from_env(store_dir=tmp_path / "store")).open(DEMO_COLLECTION).count() == 40

@@ -17,24 +17,12 @@ from imgsearch_core.evaluate import (
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.text_index import analyze_one
-from tests.helpers import write_images
-
-N = 24
-PIERS = ("north", "south", "east", "west", "old", "new", "long", "short")
-
+from tests.helpers import write_images, write_images_with_alternative_captions
 
 @pytest.fixture
 def photos(store, tiny_embedder, tmp_path):
-    """24 images; a caption file gives 8 of them a second (and one a third) caption."""
-    paths = write_images(tmp_path / "p", N, sidecars=False)
-    rows = ["file_name,caption,group"]
-    for i, path in enumerate(paths):
-        rows.append(f"{path.name},picture number {i} of the harbour,g{i % 4}")
-        if i < 8:
-            rows.append(f"{path.name},boats and gulls seen from the {PIERS[i]} pier")
-    rows.append(f"{paths[0].name},picture number 1 of the harbour")  # an alternative equal to another item's caption
-    (tmp_path / "captions.csv").write_text("\n".join(rows) + "\n")
-    items, problems = collect(tmp_path / "p", captions_file=tmp_path / "captions.csv")
+    captions = write_images_with_alternative_captions(tmp_path / "p")
+    items, problems = collect(tmp_path / "p", captions_file=captions)
     ingest(store, "photos", tiny_embedder, items, problems=problems)
     return Searcher(store.open("photos"), tiny_embedder)
 
