@@ -1,6 +1,6 @@
 """Server-side rerun time of the Text search page: an alpha slider move versus a new query.
 
-Run: .venv/bin/python benchmarks/bench_app.py [STORE_DIR] [--repeats 10]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_app.py [STORE_DIR] [--repeats 10]
 STORE_DIR is reused if it holds the demo collection, else the 2,000-image demo is built into it (or into
 a temp dir when none is given; about a minute here). Why AppTest: it runs the real app script in-process
 exactly as the server does on a rerun, minus the browser, so the time is what the user waits for before

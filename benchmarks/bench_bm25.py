@@ -1,6 +1,6 @@
 """BM25 benchmark: spaCy analysis rate, index build, query latency vs rank_bm25, save size and load time.
 
-Run:  nice -n 10 .venv/bin/python benchmarks/bench_bm25.py [--docs 100000] [--queries 300] [--ref-queries 20]
+Run:  PYTHONPATH=. nice -n 10 .venv/bin/python benchmarks/bench_bm25.py [--docs 100000] [--queries 300] [--ref-queries 20]
       [--stop-rate 0.35]   (--stop-rate 0 gives ~14 content tokens per caption instead of ~9)
 
 Captions are synthetic but word-like: content words drawn Zipf-like from a few thousand real English

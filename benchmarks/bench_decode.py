@@ -1,7 +1,7 @@
 """Decode benchmark: a 12 MP photo-like JPEG decoded and resized to 224 px (short side, bicubic, as the
 CLIP preprocessor does), plain Pillow vs decode_image's draft path, measured in one run.
 
-Run:  nice -n 10 .venv/bin/python benchmarks/bench_decode.py [--runs 15] [--width 4000] [--height 3000]
+Run:  PYTHONPATH=. nice -n 10 .venv/bin/python benchmarks/bench_decode.py [--runs 15] [--width 4000] [--height 3000]
 
 "plain" is Image.open + convert("RGB") + resize; "decode_image" adds everything the project needs
 (header checks, EXIF orientation, mode handling) and decodes through Image.draft. Runs are

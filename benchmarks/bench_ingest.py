@@ -1,6 +1,6 @@
 """Ingest rate with the ViT-B/32 architecture (randomly initialised: same compute as the pretrained one).
 
-Run: .venv/bin/python benchmarks/bench_ingest.py [--n 96]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_ingest.py [--n 96]
 Prints images/s for the whole ingest (decode, media copy, embedding, Chroma, BM25) next to the
 embedding alone, measured in the same run on the same 640x480 JPEGs.
 """

@@ -1,6 +1,6 @@
 """Search latency at 100k captions: BM25, vector and hybrid (median, p95), and BM25 index open time.
 
-Run: .venv/bin/python benchmarks/bench_search.py [--n 100000]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_search.py [--n 100000]
 Builds a throwaway store of N items with synthetic captions and clustered 512-d unit vectors (no images
 are embedded: this measures the search path). Query embedding is timed separately with a randomly
 initialised ViT-B/32-architecture text tower, because its cost does not depend on the collection.

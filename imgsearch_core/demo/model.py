@@ -324,8 +324,8 @@ Queries are generated from held-out scene descriptions with phrasings no caption
 "disc, crimson", "plum coloured box", "wedge in amber and cobalt dot") and random synonyms; a hit is
 relevant when its scene has objects satisfying every attribute of the query (from metadata).
 {report["rows"][0]["n_queries"]} one-object and {report["rows"][1]["n_queries"]} two-object queries. Recall@k = share of queries with a relevant item in
-the top k; P@k = relevant share of the top k; MRR@10; text (BM25) and hybrid rows need the search module
-over a stored collection and are added by `imgsearch_core.demo.quality.search_rankers`.
+the top k; P@k = relevant share of the top k; MRR@10. Text (BM25) and hybrid rows go through the app's
+search module over a collection of the same test scenes (`imgsearch_core.demo.quality.search_rankers`).
 
 {markdown_table(report)}
 
@@ -338,6 +338,19 @@ over a stored collection and are added by `imgsearch_core.demo.quality.search_ra
     return path
 
 
+def card_with_search_rows(out: Path, summary: dict, command: str) -> dict:
+    """Quality table (vector, text and hybrid rows on the held-out split) and the model card."""
+    import tempfile
+
+    from imgsearch_core.demo.quality import DEFAULTS, quality_report, search_rankers_for
+
+    with tempfile.TemporaryDirectory() as store_dir:
+        extra = search_rankers_for(out, DEFAULTS["n_images"], Path(store_dir))
+        report = quality_report(out, extra_rankers=extra)
+    write_model_card(out, summary, report, command=command)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="data/models/imgsearch-mini")
@@ -346,21 +359,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a DemoSettings field (experiments)")
     parser.add_argument("--no-card", action="store_true", help="skip the quality table and model card")
+    parser.add_argument("--card-only", metavar="COMMAND",
+                        help="no training: rewrite the card of the model in --out, trained by COMMAND")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.card_only:
+        summary = json.loads((out / "training.json").read_text())
+        print(json.dumps(card_with_search_rows(out, summary, args.card_only)["summary"]), flush=True)
+        return 0
     settings = DemoSettings(seed=args.seed)
     for item in args.set:
         key, value = item.split("=", 1)
         kind = type(getattr(settings, key))
         setattr(settings, key, kind(value))
-    out = Path(args.out)
     summary = train_demo_model(settings, out, args.minutes)
     print(json.dumps({k: v for k, v in summary.items() if k != "val_history"}), flush=True)
     if not args.no_card:
-        from imgsearch_core.demo.quality import quality_report
-
-        report = quality_report(out)
-        write_model_card(out, summary, report, command=" ".join(["python -m imgsearch_core.demo.model", *sys.argv[1:]]))
-        print(json.dumps(report["summary"]), flush=True)
+        command = " ".join(["python -m imgsearch_core.demo.model", *sys.argv[1:]])
+        print(json.dumps(card_with_search_rows(out, summary, command)["summary"]), flush=True)
     return 0
 
 
