@@ -138,9 +138,12 @@ def queries_from_scenes(items: Sequence[StoredItem], n_one: int = 300, n_two: in
     return QuerySet("demo scenes", kept, leaks)
 
 
-def choose_query_set(collection: Collection, relevance_file: bytes | None = None) -> QuerySet:
-    """The best available query set for `collection`, in the order of preference (a), (b), (c)."""
-    items = collection.all_items()
+def choose_query_set(
+    collection: Collection, relevance_file: bytes | None = None, items: Sequence[StoredItem] | None = None
+) -> QuerySet:
+    """The best available query set for `collection` (whose `items` the caller may already hold),
+    in the order of preference (a), (b), (c)."""
+    items = collection.all_items() if items is None else items
     if not items:
         raise EvaluationError(f"Collection {collection.name!r} is empty: ingest images first.")
     if relevance_file is not None:
@@ -183,7 +186,7 @@ def sweep(
     for done, query in enumerate(query_set.queries, start=1):
         candidates = searcher.text_candidates(query.text)
         for mode, alpha in configs:
-            rankings[(mode, alpha)].append([h.id for h in searcher.rank(candidates, mode, alpha, DEPTH).hits])
+            rankings[(mode, alpha)].append([row[0] for row in searcher.fused_rows(candidates, mode, alpha, DEPTH)[1]])
         if progress is not None:
             progress(done, len(query_set.queries))
     relevant = [q.relevant for q in query_set.queries]
@@ -266,8 +269,9 @@ def evaluate(
 ) -> Evaluation:
     """The full evaluation of the searcher's collection: query set, sweep, best alpha, mMP@5."""
     collection = searcher.collection
-    query_set = query_set or choose_query_set(collection, relevance_file)
+    items = collection.all_items()
+    query_set = query_set or choose_query_set(collection, relevance_file, items)
     table = sweep(searcher, query_set, progress=progress)
-    groups = item_groups(collection.all_items())
+    groups = item_groups(items)
     return Evaluation(collection.name, collection.model.name, query_set, table, best_alpha(table),
                       image_to_image_mmp(searcher, groups) if groups else None)

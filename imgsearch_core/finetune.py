@@ -110,17 +110,6 @@ def load_pairs(items: Sequence[StoredItem], side: int, every_caption: bool) -> l
     return pairs
 
 
-def validation_metrics(model, processor, pairs: Sequence[tuple[Image.Image, str]]) -> dict[str, float]:
-    """Caption -> its own image among the validation images: Recall@1/5/10 and MRR@5."""
-    images, texts = train.embed_pairs(model, processor, pairs)
-    keys = [train.normalise_caption(c) for _, c in pairs]
-    order = (texts @ images.t()).argsort(dim=1, descending=True)[:, :10].tolist()
-    ranks = [next((r for r, j in enumerate(row, 1) if keys[j] == keys[i]), None) for i, row in enumerate(order)]
-    result = {f"recall@{k}": float(np.mean([r is not None and r <= k for r in ranks])) for k in (1, 5, 10)}
-    result["mrr@5"] = float(np.mean([1 / r if r and r <= 5 else 0.0 for r in ranks]))
-    return result
-
-
 def reembed(store: Store, source: Collection, new_name: str, embedder: Embedder,
             progress: Callable[[int, int], None] | None = None) -> Collection:
     """Copy every item of `source` into a new collection pinned to `embedder`'s model."""
@@ -169,13 +158,13 @@ def finetune_collection(
     train_items, val_items = split_by_image(collection.all_items(), settings.val_share, settings.seed)
     train_pairs = load_pairs(train_items, side, every_caption=True)
     val_pairs = load_pairs(val_items, side, every_caption=False)
-    before = validation_metrics(model, processor, val_pairs)
+    before = train.caption_retrieval_metrics(model, processor, val_pairs)
     result = train.finetune(
         model, processor, train_pairs, lr=settings.lr, batch_size=settings.batch_size, epochs=settings.max_epochs,
         val_pairs=val_pairs, patience=settings.patience, seed=settings.seed,
         max_seconds=settings.max_minutes * 60 if settings.max_minutes else None, on_progress=on_progress, stop=stop,
     )
-    after = validation_metrics(model, processor, val_pairs)
+    after = train.caption_retrieval_metrics(model, processor, val_pairs)
     version = _version_name(base, collection_name)
     model_dir = save_clip(model, processor, Path(models_dir) / version)
     new_collection = reembed(store, collection, version, Embedder(str(model_dir)))

@@ -233,15 +233,21 @@ class Searcher:
         return Candidates(bm25, cosine, tokens, has_text=has_text, has_vector=True, notice=notice, timings_ms=timings)
 
     # ----- ranking (cheap) -------------------------------------------------------------------
-    def rank(self, candidates: Candidates, mode: str = "hybrid", alpha: float = 0.5, k: int = 10) -> SearchResult:
+    @staticmethod
+    def fused_rows(candidates: Candidates, mode: str, alpha: float, k: int) -> tuple[float, list[tuple]]:
+        """The effective alpha and the top-k `fuse` rows of `mode`: ranking without any store I/O,
+        shared by `rank` and by evaluation, which only needs the ids."""
         if mode not in MODES:
             raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
         check_k(k)
         alpha = {"text": 0.0, "vector": 1.0}.get(mode, check_alpha(alpha))
-        start = time.perf_counter()
         bm25 = candidates.bm25 if mode != "vector" else []
         cosine = candidates.cosine if mode != "text" else []
-        rows = fuse(bm25, cosine, alpha)[:k]
+        return alpha, fuse(bm25, cosine, alpha)[:k]
+
+    def rank(self, candidates: Candidates, mode: str = "hybrid", alpha: float = 0.5, k: int = 10) -> SearchResult:
+        start = time.perf_counter()
+        alpha, rows = self.fused_rows(candidates, mode, alpha, k)
         items = {item.id: item for item in self.collection.get([r[0] for r in rows])}
         hits = [
             Hit(rank, doc_id, items[doc_id].caption, items[doc_id].media_path, items[doc_id].metadata, score, b, nb, c, nc)

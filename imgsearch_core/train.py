@@ -358,13 +358,16 @@ def embed_pairs(model, processor, pairs: Sequence[tuple[Image.Image, str]], batc
     return torch.cat(images), torch.cat(texts)
 
 
-def text_to_image_mrr(model, processor, pairs: Sequence[tuple[Image.Image, str]], k: int = 5) -> float:
-    """MRR@k of each caption retrieving its own image (or one with the same caption) among the pairs."""
+def caption_retrieval_metrics(model, processor, pairs: Sequence[tuple[Image.Image, str]]) -> dict[str, float]:
+    """Each caption retrieving its own image (or one with the same caption) among the pairs' images:
+    Recall@1/5/10 and MRR@5 (the early-stopping metric of fine-tuning)."""
     images, texts = embed_pairs(model, processor, pairs)
     keys = [normalise_caption(c) for _, c in pairs]
-    top = (texts @ images.t()).topk(min(k, len(pairs)), dim=1).indices.tolist()
-    ranks = [next((r for r, j in enumerate(row, start=1) if keys[j] == keys[i]), None) for i, row in enumerate(top)]
-    return float(np.mean([1.0 / r if r else 0.0 for r in ranks]))
+    order = (texts @ images.t()).argsort(dim=1, descending=True)[:, :10].tolist()
+    ranks = [next((r for r, j in enumerate(row, 1) if keys[j] == keys[i]), None) for i, row in enumerate(order)]
+    result = {f"recall@{k}": float(np.mean([r is not None and r <= k for r in ranks])) for k in (1, 5, 10)}
+    result["mrr@5"] = float(np.mean([1 / r if r and r <= 5 else 0.0 for r in ranks]))
+    return result
 
 
 def _tokens(processor, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -397,6 +400,6 @@ def finetune(
     config = TrainConfig(lr=lr, optimizer="adam", steps=per_epoch * epochs, warmup=0.05, seed=seed,
                          eval_every=per_epoch if val_pairs else 0, patience=patience if val_pairs else 0,
                          max_seconds=max_seconds)
-    validate = (lambda m: text_to_image_mrr(m, processor, val_pairs)) if val_pairs else None
+    validate = (lambda m: caption_retrieval_metrics(m, processor, val_pairs)["mrr@5"]) if val_pairs else None
     return train_contrastive(model, pair_batches(pairs, processor, batch_size, seed, epochs), config,
                              validate=validate, on_progress=on_progress, stop=stop)

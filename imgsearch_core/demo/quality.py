@@ -19,12 +19,11 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image
 
 from imgsearch_core import metrics
 from imgsearch_core.demo import queries as Q
@@ -87,24 +86,31 @@ class SearchRanker:
 
     ``searcher`` is an ``imgsearch_core.search.Searcher`` over a collection of the test split whose
     metadata carries ``split`` and ``index`` (``Scene.to_metadata``); hits are mapped back to scene names.
+    ``candidates`` is shared by the rankers of one searcher, so each query is embedded once, as the
+    app's slider does.
     """
 
     searcher: object
     mode: str
     alpha: float | None = None
+    candidates: dict = field(default_factory=dict)
 
     def rank(self, texts: Sequence[str], k: int) -> list[list[str]]:
         out = []
         for text in texts:
-            result = self.searcher.search(text, mode=self.mode, alpha=self.alpha if self.alpha is not None else 0.5, k=k)
+            if text not in self.candidates:
+                self.candidates[text] = self.searcher.text_candidates(text)
+            alpha = self.alpha if self.alpha is not None else 0.5
+            result = self.searcher.rank(self.candidates[text], self.mode, alpha, k)
             out.append([f"{h.metadata['split']}-{int(h.metadata['index']):06d}" for h in result.hits])
         return out
 
 
 def search_rankers(searcher) -> list[SearchRanker]:
     """Text (BM25), hybrid at each alpha of ``ALPHAS``, and vector, through the search module."""
-    return [SearchRanker(searcher, "text", 0.0)] + [SearchRanker(searcher, "hybrid", a) for a in ALPHAS] + [
-        SearchRanker(searcher, "vector", 1.0)]
+    shared: dict = {}
+    configs = [("text", 0.0), *(("hybrid", a) for a in ALPHAS), ("vector", 1.0)]
+    return [SearchRanker(searcher, mode, alpha, shared) for mode, alpha in configs]
 
 
 def search_rankers_for(model_dir: str | Path, n_images: int, store_dir: Path) -> Callable[[object], list[SearchRanker]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import IMAGE_PAGE, button, hit_ids, run, start, submit_query, texts
+from tests.app.conftest import button, hit_ids, run, start, submit_query, texts
 
 QUERY = "red circle"
 

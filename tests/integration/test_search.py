@@ -1,7 +1,6 @@
 """Search semantics on a real store: both ends of the hybrid slider, score parts, errors."""
 import hashlib
 
-import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 

@@ -12,7 +12,6 @@ from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
 from imgsearch_core.demo import model as demo_model
 from imgsearch_core.demo import scenes as S
 from imgsearch_core.train import (
-    ContrastiveBatch,
     TrainConfig,
     clip_embeddings,
     contrastive_loss,
