@@ -45,7 +45,18 @@ def train_clip_tokenizer(texts: Iterable[str], vocab_size: int = 2000, max_lengt
     bpe.train_from_iterator(texts, trainer)
     spec = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in spec["merges"]]
-    return CLIPTokenizer(vocab=spec["vocab"], merges=merges, model_max_length=max_length)
+    return CLIPTokenizer(vocab=_stable_ids(spec["vocab"]), merges=merges, model_max_length=max_length)
+
+
+def _stable_ids(vocab: dict[str, int]) -> dict[str, int]:
+    """The same tokens with ids in a fixed order: special tokens first, the rest sorted.
+
+    Why: the trainer's tokens and merges are deterministic but its ids are not (hash order of the initial
+    alphabet), and random ids would make a seeded training run irreproducible.
+    """
+    specials = [BOS, EOS]
+    rest = sorted(token for token in vocab if token not in specials)
+    return {token: i for i, token in enumerate(specials + rest)}
 
 
 def build_clip(

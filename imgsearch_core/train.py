@@ -39,6 +39,7 @@ class ContrastiveBatch:
     input_ids: torch.Tensor  # (T, L)
     attention_mask: torch.Tensor  # (T, L)
     positives: torch.Tensor  # (T, B) bool: text t describes image b
+    image_positives: torch.Tensor | None = None  # (B, B) bool: images showing the same thing (diagonal False)
 
     @property
     def n_images(self) -> int:
@@ -57,6 +58,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0
     grad_clip: float | None = 1.0
     logit_scale_max: float = 100.0
+    image_loss_weight: float = 0.0  # weight of the image-image term when batches carry image_positives
     eval_every: int = 0  # steps between validation hooks (0: only at the end when a hook is given)
     patience: int = 0  # evaluations without improvement before stopping early (0: never stop early)
     max_seconds: float | None = None  # clean stop after this wall time
@@ -117,6 +119,25 @@ def contrastive_loss(
     t2i = -(pos * F.log_softmax(logits, dim=1)).sum(1)[rows] / row_n[rows]
     i2t = -(pos * F.log_softmax(logits, dim=0)).sum(0)[cols] / col_n[cols]
     return (t2i.mean() + i2t.mean()) / 2
+
+
+def image_contrastive_loss(image_embeds: torch.Tensor, logit_scale: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Multi-positive InfoNCE among a batch's images: each image against the others (itself excluded).
+
+    Why: text alignment alone leaves near-duplicates (a crop, a re-encode) far apart in image space, so
+    "more like this" misses; tying augmented views to their originals fixes that. Images without any
+    positive are left out; a batch without any positive pair contributes zero.
+    """
+    embeds = F.normalize(image_embeds, dim=-1)
+    logits = logit_scale * embeds @ embeds.t()
+    eye = torch.eye(len(embeds), dtype=torch.bool)
+    logits = logits.masked_fill(eye, -1e4)
+    pos = (positives & ~eye).to(logits.dtype)
+    counts = pos.sum(1)
+    rows = counts > 0
+    if not rows.any():
+        return logits.new_zeros(())
+    return (-(pos * F.log_softmax(logits, dim=1)).sum(1)[rows] / counts[rows]).mean()
 
 
 def clip_embeddings(model: torch.nn.Module, batch: ContrastiveBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -260,6 +281,9 @@ def train_contrastive(
             break
         image_embeds, text_embeds = clip_embeddings(model, batch)
         loss = contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(), batch.positives)
+        if config.image_loss_weight and batch.image_positives is not None:
+            loss = loss + config.image_loss_weight * image_contrastive_loss(
+                image_embeds, model.logit_scale.exp(), batch.image_positives)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:

@@ -16,6 +16,7 @@ from PIL import Image, ImageEnhance
 
 from imgsearch_core.demo.scenes import (
     DEMO_VOCAB,
+    POSITION_SYNONYMS,
     Constraint,
     Scene,
     TextSpec,
@@ -31,6 +32,12 @@ ONE_OBJECT_TEMPLATES = (
     "picture of a {c} {s}",
     "image with {c} {s}",
 )
+POSITIONAL_TEMPLATES = (
+    "{c} {s} {p}",
+    "a {c} {s} {p}",
+    "{p}, a {c} {s}",
+    "picture with a {s} in {c} {p}",
+)
 TWO_OBJECT_TEMPLATES = (
     "{c1} {s1} and {c2} {s2}",
     "{s1} in {c1} with {c2} {s2}",
@@ -44,7 +51,7 @@ TWO_OBJECT_TEMPLATES = (
 class Query:
     text: str
     spec: TextSpec
-    kind: str  # "one" or "two" (objects named)
+    kind: str  # "one" or "two" (objects named), or "position" (one object and its place)
     source: str  # the held-out scene it was generated from
 
     def relevant(self, scenes: Sequence[Scene]) -> set[str]:
@@ -59,21 +66,37 @@ def _shape_word(rng: np.random.Generator, shape: str, vocab: Vocabulary) -> str:
     return _word(rng, vocab.shape_synonyms[shape])[0]
 
 
-def one_object_queries(
-    scenes: Sequence[Scene], n: int, seed: int = 0, *, vocab: Vocabulary = DEMO_VOCAB
-) -> list[Query]:
-    """``n`` queries naming one colour and shape, each taken from a random held-out scene's object."""
-    rng = np.random.default_rng([seed, 101])
+def _object_queries(scenes: Sequence[Scene], n: int, rng: np.random.Generator, vocab: Vocabulary,
+                    with_position: bool) -> list[Query]:
+    templates = POSITIONAL_TEMPLATES if with_position else ONE_OBJECT_TEMPLATES
     queries = []
     for _ in range(n):
         scene = scenes[int(rng.integers(len(scenes)))]
         obj = scene.objects[int(rng.integers(len(scene.objects)))]
-        text = _word(rng, ONE_OBJECT_TEMPLATES).format(
-            c=_word(rng, vocab.colour_synonyms[obj.colour]), s=_shape_word(rng, obj.shape, vocab)
-        )
-        spec = TextSpec((Constraint(obj.colour, obj.shape),))
-        queries.append(Query(text, spec, "one", scene.name))
+        template = _word(rng, templates)
+        words = {"c": _word(rng, vocab.colour_synonyms[obj.colour]), "s": _shape_word(rng, obj.shape, vocab)}
+        if with_position:
+            words["p"] = _word(rng, POSITION_SYNONYMS[obj.position])
+        spec = TextSpec((Constraint(obj.colour, obj.shape, position=obj.position if with_position else None),))
+        queries.append(Query(template.format(**words), spec, "position" if with_position else "one", scene.name))
     return queries
+
+
+def one_object_queries(
+    scenes: Sequence[Scene], n: int, seed: int = 0, *, vocab: Vocabulary = DEMO_VOCAB
+) -> list[Query]:
+    """``n`` queries naming one colour and shape, each taken from a random held-out scene's object."""
+    return _object_queries(scenes, n, np.random.default_rng([seed, 101]), vocab, with_position=False)
+
+
+def positional_queries(
+    scenes: Sequence[Scene], n: int, seed: int = 0, *, vocab: Vocabulary = DEMO_VOCAB
+) -> list[Query]:
+    """``n`` queries naming one colour, shape AND position ("crimson disc on the left"), from held-out objects.
+
+    Why: binding an object to its place is what the issue's own example asks for; nothing else measures it.
+    """
+    return _object_queries(scenes, n, np.random.default_rng([seed, 404]), vocab, with_position=True)
 
 
 def two_object_queries(

@@ -547,11 +547,12 @@ PARTIAL_TEMPLATES = ("{objs}", "a picture with {objs}", "an image of {objs}", "{
 
 
 def partial_caption(
-    scene: Scene, rng: np.random.Generator, n_mention: int | None = None, *, vocab: Vocabulary = DEMO_VOCAB
+    scene: Scene, rng: np.random.Generator, n_mention: int | None = None, *, vocab: Vocabulary = DEMO_VOCAB,
+    position_p: float = 0.2,
 ) -> tuple[str, TextSpec]:
     """A caption naming only one or two of the scene's objects (the shape of a search query).
 
-    Colour and shape are always named (what queries ask for); size and position sometimes.
+    Colour and shape are always named (what queries ask for); size sometimes, position with ``position_p``.
     """
     objs = scene.objects
     if n_mention is None:
@@ -561,7 +562,7 @@ def partial_caption(
     parts, constraints = [], []
     for o in chosen:
         size = o.size if rng.random() < 0.25 else None
-        pos = [o.position] if rng.random() < 0.2 else []
+        pos = [o.position] if rng.random() < position_p else []
         parts.append(phrase_group(rng, o.colour, o.shape, 1, size=size, positions=pos,
                                   colour_after=rng.random() < 0.25, vocab=vocab))
         constraints.append(Constraint(o.colour, o.shape, size, pos[0] if pos else None))

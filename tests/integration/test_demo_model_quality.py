@@ -42,11 +42,21 @@ def test_one_object_text_to_image_recall_at_5(held_out):
     queries = Q.one_object_queries(scenes, 200, seed=11)
     ranked = quality.VectorRanker(model, names, embeddings).rank([q.text for q in queries], 5)
     hits = [any(n in q.relevant(scenes) for n in row) for q, row in zip(queries, ranked)]
-    assert np.mean(hits) >= 0.88
+    assert np.mean(hits) >= 0.95
 
 
 def test_image_to_image_top_hit_shows_the_same_objects(held_out):
     model, scenes, names, embeddings = held_out
     result = quality.image_to_image(model, scenes, names, embeddings, n=150, seed=11)
-    assert result["top1_same_objects"] >= 0.7
-    assert result["mmp@5"] >= 0.8
+    assert result["top1_same_objects"] >= 0.9
+    assert result["mmp@5"] >= 0.7
+
+
+def test_positional_queries_find_the_object_at_that_place(held_out):
+    """"crimson disc on the left": a model that ignores the place scores about 0.2 precision here."""
+    model, scenes, names, embeddings = held_out
+    queries = Q.positional_queries(scenes, 200, seed=11)
+    ranked = quality.VectorRanker(model, names, embeddings).rank([q.text for q in queries], 5)
+    relevant = [q.relevant(scenes) for q in queries]
+    assert np.mean([any(n in rel for n in row) for rel, row in zip(relevant, ranked)]) >= 0.95
+    assert np.mean([len(set(row) & rel) / 5 for rel, row in zip(relevant, ranked)]) >= 0.5

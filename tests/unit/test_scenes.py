@@ -122,6 +122,31 @@ def test_queries_are_paraphrased_with_exact_relevance():
     assert len({q.text for q in one}) > 60
 
 
+def test_positional_queries_name_a_place_and_need_it():
+    scenes = S.split_scenes("test", 300)
+    captions = {S.scene_caption(s) for s in scenes}
+    queries = Q.positional_queries(scenes, 100)
+    assert len(queries) == 100 and len({q.text for q in queries}) > 60
+    for q in queries:
+        (constraint,) = q.spec.constraints
+        assert q.source in q.relevant(scenes) and q.text not in captions
+        assert any(phrase in q.text for phrase in S.POSITION_SYNONYMS[constraint.position])
+        anywhere = Q.Query(q.text, S.TextSpec((S.Constraint(constraint.colour, constraint.shape),)), "one", q.source)
+        assert q.relevant(scenes) <= anywhere.relevant(scenes)
+    assert sum(len(q.relevant(scenes)) for q in queries) < sum(
+        len(Q.Query("", S.TextSpec((S.Constraint(c.colour, c.shape),)), "one", "").relevant(scenes))
+        for q in queries for c in q.spec.constraints)
+
+
+def test_partial_captions_name_positions_as_often_as_asked():
+    scenes = S.split_scenes("train", 300)
+    rng = np.random.default_rng(5)
+    for p, low, high in ((0.0, 0.0, 0.0), (0.5, 0.35, 0.65), (1.0, 1.0, 1.0)):
+        specs = [S.partial_caption(s, rng, position_p=p)[1] for s in scenes]
+        named = [c.position is not None for spec in specs for c in spec.constraints]
+        assert low <= np.mean(named) <= high
+
+
 def test_augment_keeps_size_and_changes_pixels_deterministically():
     image = S.render(S.scene_at("test", 0))
     a = Q.augment(image, np.random.default_rng(1))

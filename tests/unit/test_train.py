@@ -1,5 +1,6 @@
 """Contrastive training: the loss, the processor-equivalent fast path, stop/early-stop, and a short run
 that lowers the loss on fresh demo scenes."""
+import json
 import threading
 
 import numpy as np
@@ -10,12 +11,14 @@ from PIL import Image
 
 from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
 from imgsearch_core.demo import model as demo_model
+from imgsearch_core.demo import queries as Q
 from imgsearch_core.demo import scenes as S
 from imgsearch_core.train import (
     TrainConfig,
     clip_embeddings,
     contrastive_loss,
     finetune,
+    image_contrastive_loss,
     pixel_values,
     text_features,
     train_contrastive,
@@ -51,6 +54,69 @@ def test_multi_positive_targets_are_soft_cross_entropy_both_ways():
     cols = [-(torch.log_softmax(logits[:, i], 0)[positives[:, i]]).mean() for i in range(4)]
     expected = (torch.stack(rows).mean() + torch.stack(cols).mean()) / 2
     assert torch.allclose(contrastive_loss(img, txt, scale, positives), expected, atol=1e-6)
+
+
+def test_trained_tokenizer_ids_are_the_same_in_every_process():
+    """The BPE trainer's own ids follow hash order and changed from one process to the next."""
+    import subprocess
+    import sys
+
+    code = ("import json; from imgsearch_core.clip_factory import train_clip_tokenizer; "
+            "from imgsearch_core.demo.model import caption_corpus; "
+            "print(json.dumps(train_clip_tokenizer(caption_corpus(2000), vocab_size=500).get_vocab(), sort_keys=True))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+    vocab = json.loads(runs[0])
+    assert vocab["<|startoftext|>"] == 0 and vocab["<|endoftext|>"] == 1
+
+
+def test_image_loss_is_multi_positive_cross_entropy_without_self():
+    torch.manual_seed(0)
+    img = torch.randn(5, 8)
+    scale = torch.tensor(9.0)
+    positives = torch.zeros(5, 5, dtype=torch.bool)
+    positives[0, 1] = positives[1, 0] = positives[0, 2] = positives[2, 0] = True  # images 3, 4: no positive
+    positives[3, 3] = True  # a diagonal entry never counts
+    logits = scale * F.normalize(img, dim=-1) @ F.normalize(img, dim=-1).t()
+    rows = []
+    for i, others in ((0, [1, 2]), (1, [0]), (2, [0])):
+        keep = [j for j in range(5) if j != i]
+        log_p = torch.log_softmax(logits[i, keep], 0)
+        rows.append(-torch.stack([log_p[keep.index(j)] for j in others]).mean())
+    assert torch.allclose(image_contrastive_loss(img, scale, positives), torch.stack(rows).mean(), atol=1e-5)
+    assert float(image_contrastive_loss(img, scale, torch.eye(5, dtype=torch.bool))) == 0.0
+
+
+def test_same_objects_and_same_picture_matrices():
+    rng = np.random.default_rng(4)
+    scenes = [S.sample_scene(rng, 1) for _ in range(200)] + [S.sample_scene(rng) for _ in range(40)]
+    objects = np.array([[i != j and Q.same_objects(a, b) for j, b in enumerate(scenes)] for i, a in enumerate(scenes)])
+    picture = objects & np.array([[sorted((o.key(), o.size, o.position) for o in a.objects)
+                                   == sorted((o.key(), o.size, o.position) for o in b.objects) for b in scenes]
+                                  for a in scenes])
+    assert picture.any() and (objects & ~picture).any()
+    assert (demo_model.same_objects_matrix(scenes) == objects).all()
+    assert (demo_model.same_picture_matrix(scenes) == picture).all()
+
+
+def test_views_carry_their_originals_as_image_positives(tiny):
+    _, processor = tiny
+    batch = demo_model.SceneStream(processor, _settings(batch_size=8, views=0.5, image_loss_weight=1.0), 10).batch(7)
+    assert batch.n_images == 12 and batch.positives.shape == (16, 12)
+    for view in range(4):
+        assert batch.image_positives[8 + view, view] and batch.image_positives[view, 8 + view]
+        assert torch.equal(batch.positives[:, 8 + view], batch.positives[:, view])
+    assert not batch.image_positives.diagonal().any()
+
+
+def test_validator_reports_text_and_image_to_image_figures(tiny):
+    model, processor = tiny
+    validator = demo_model.Validator(processor, n_images=60, n_queries=20, n_copies=10)
+    score = validator(model)
+    assert set(validator.last) == {"one@5", "two@5", "i2i", "pos@5"}
+    assert all(0 <= v <= 1 for v in validator.last.values())
+    assert score == pytest.approx(validator.last["one@5"] + 0.5 * validator.last["two@5"] + validator.last["i2i"])
 
 
 @pytest.mark.parametrize("size", [(128, 128), (100, 70), (33, 90)])
@@ -102,6 +168,22 @@ def test_short_training_on_fresh_scenes_lowers_the_loss(tiny):
     after = held_loss()
     assert result.steps_done == 60 and result.stopped == "completed"
     assert after < before - 0.3, (before, after)
+
+
+def test_image_loss_term_pulls_augmented_views_to_their_originals(tiny):
+    model, processor = tiny
+    stream = demo_model.SceneStream(processor, _settings(views=0.5, image_loss_weight=1.0), steps=40)
+    held = [stream.batch(20_000 + i) for i in range(3)]
+
+    def held_image_loss():
+        with torch.no_grad():
+            return float(np.mean([image_contrastive_loss(clip_embeddings(model, b)[0], model.logit_scale.exp(),
+                                                         b.image_positives) for b in held]))
+
+    before = held_image_loss()
+    train_contrastive(model, iter(stream), TrainConfig(steps=40, lr=2e-3, optimizer="adamw", warmup=4, threads=2,
+                                                       image_loss_weight=1.0))
+    assert held_image_loss() < before - 0.3, before
 
 
 def test_stop_flag_and_progress(tiny):
