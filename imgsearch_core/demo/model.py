@@ -144,6 +144,10 @@ def same_picture_matrix(scenes: list[S.Scene]) -> np.ndarray:
 
 
 IMAGE_POSITIVES = {"picture": same_picture_matrix, "objects": same_objects_matrix}
+POSITIVES_IN_WORDS = {
+    "picture": "the batch's near-duplicates, the same objects at the same sizes and positions, so a view and its original",
+    "objects": "the batch's images showing the same colour+shape objects anywhere, so a view and its original too",
+}
 
 
 # ----- the endless stream of fresh scenes ------------------------------------------------------------
@@ -356,12 +360,12 @@ Scenes from `imgsearch_core/demo/scenes.py`: 1-3 non-overlapping objects, {len(S
 position/colour/rotation jitter and pixel noise; drawn at {st["render_size"]} px and downsampled by the processor to
 {st["image_size"]} px. Training draws fresh scenes from its own seeded stream for every step:
 {summary["steps_done"]} steps x {st["batch_size"]} = {summary["steps_done"] * st["batch_size"]:,} training scenes (no scene seen twice), plus
-{int(st.get("views", 0) * st["batch_size"])} augmented second views per step;
+{int(st["views"] * st["batch_size"])} augmented second views per step;
 validation (1,000 images, model selection every {st["eval_every"]} steps) and test ({report["images"]:,} images) are
 separate seeded splits never used for training. Each training image comes with its full caption (varied
 templates and synonyms: crimson/scarlet for red, disc/dot for circle, counts as words, positions, sizes,
-background) and {st.get("partial_captions", 1)} partial caption(s) naming one or two of its objects, each object with its
-position {st.get("position_p", 0.2):.0%} of the time (older runs' settings lack these two keys: 1 and 20 %).
+background) and {st["partial_captions"]} partial caption(s) naming one or two of its objects, each object with its
+position {st["position_p"]:.0%} of the time.
 
 ## Training
 - loss: symmetric InfoNCE with multi-positive targets computed exactly from the scene descriptions (a text
@@ -369,11 +373,10 @@ position {st.get("position_p", 0.2):.0%} of the time (older runs' settings lack 
   scale clamped at 100 (`imgsearch_core/train.py`);
 - curriculum: one-object scenes for the first {st["one_object_until"]:.0%} of steps, up to two until {st["two_object_until"]:.0%}, then 1-3;
 - {st["augment_p"]:.0%} of images get a random near-duplicate augmentation (crop, rotation, colour jitter, JPEG), and
-  {st.get("views", 0):.0%} of the scenes appear a second time as an augmented view with the same text positives;
-  an image-image InfoNCE term (weight {st.get("image_loss_weight", 0):g}; positives: the batch's near-duplicates, the same
-  objects at the same sizes and positions, so a view and its original) ties an image to its near-duplicates
-  (image-to-image search) without blurring positions;
-- AdamW lr {st["lr"]:g}, weight decay {st["weight_decay"]:g}, {st["warmup"]:.0%} warm-up then cosine, batch {st["batch_size"]} scenes + {int(st.get("views", 0) * st["batch_size"])} views and {(1 + st.get("partial_captions", 1)) * st["batch_size"]} texts,
+  {st["views"]:.0%} of the scenes appear a second time as an augmented view with the same text positives;
+  an image-image InfoNCE term (weight {st["image_loss_weight"]:g}; positives: {POSITIVES_IN_WORDS[st["image_positives"]]})
+  ties an image to its near-duplicates (image-to-image search);
+- AdamW lr {st["lr"]:g}, weight decay {st["weight_decay"]:g}, {st["warmup"]:.0%} warm-up then cosine, batch {st["batch_size"]} scenes + {int(st["views"] * st["batch_size"])} views and {(1 + st["partial_captions"]) * st["batch_size"]} texts,
   gradient clipping 1.0; the best validation checkpoint (step {summary["best_step"]}) is kept.
 - architecture: vision ViT {st["image_size"]} px / patch {st["patch_size"]} ({(st["image_size"] // st["patch_size"]) ** 2} tokens), width {st["vision_width"]}, {st["vision_layers"]} layers;
   text width {st["text_width"]}, {st["text_layers"]} layers, {st["max_text_length"]} tokens max; {st["heads"]} heads; projection {st["projection_dim"]};
