@@ -1,0 +1,92 @@
+"""The metadata fields an item can carry, their kinds and how they are stored in Chroma.
+
+Why one catalogue: ingest writes these keys, the filter language checks names against them, the app
+builds its filter controls and detail view from them and export picks its columns from them. Keeping
+the names in one place stops those four from drifting apart.
+
+Storage rules (Chroma metadata values are scalars or non-empty lists of one scalar type):
+* `list` fields are stored as a list of strings, plus a lower-cased twin (`<name>_lc`) that the
+  filter language's case-insensitive `contains` matches.
+* `date` fields are stored as ISO text (`2024-05-17` or `2024-05-17T14:03:00`) for people, plus a
+  `<name>_ts` epoch-seconds twin (UTC) for range filters and sorting; `added_at` is epoch seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["text", "number", "date", "list", "bool"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    label: str
+    hidden: bool = False  # bookkeeping: not shown as a field of its own
+
+    @property
+    def filter_key(self) -> str:
+        """The Chroma metadata key a filter on this field compares."""
+        if self.kind == "list":
+            return f"{self.name}_lc"
+        if self.kind == "date" and self.name != "added_at":
+            return f"{self.name}_ts"
+        return self.name
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("file_name", "text", "File name"),
+    Field("source_path", "text", "Path in the source"),
+    Field("source", "text", "Ingested from"),
+    Field("width", "number", "Width (px)"),
+    Field("height", "number", "Height (px)"),
+    Field("added_at", "date", "Date added"),
+    Field("captioned", "bool", "Has a caption"),
+    Field("caption_from", "text", "Caption taken from"),
+    Field("headline", "text", "Headline"),
+    Field("keywords", "list", "Keywords"),
+    Field("credit", "text", "Credit"),
+    Field("creator", "text", "Creator / by-line"),
+    Field("copyright", "text", "Copyright"),
+    Field("photo_source", "text", "Source (IPTC)"),
+    Field("city", "text", "City"),
+    Field("country", "text", "Country"),
+    Field("date_taken", "date", "Date taken"),
+    Field("gps_lat", "number", "GPS latitude"),
+    Field("gps_lon", "number", "GPS longitude"),
+    Field("camera_make", "text", "Camera make"),
+    Field("camera_model", "text", "Camera model"),
+    Field("metadata_from", "text", "Container of each value", hidden=True),
+    Field("metadata_problem", "text", "Metadata problem"),
+    Field("phash", "text", "Perceptual hash", hidden=True),
+    Field("media", "text", "Media file", hidden=True),
+)
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+# Twins written beside a field (see the module docstring); never shown, never filtered by name.
+TWIN_SUFFIXES = ("_lc", "_ts")
+
+# Fields read from the image file itself (embedded IPTC / XMP / EXIF); re-reading replaces them all.
+EMBEDDED_FIELDS: tuple[str, ...] = (
+    "headline", "keywords", "credit", "creator", "copyright", "photo_source", "city", "country",
+    "date_taken", "gps_lat", "gps_lon", "camera_make", "camera_model", "metadata_from", "metadata_problem",
+)
+
+
+def twin_keys(name: str) -> tuple[str, ...]:
+    """The stored keys of one field: itself and its twin, if it has one."""
+    field = BY_NAME.get(name)
+    if field is None or field.filter_key == name:
+        return (name,)
+    return (name, field.filter_key)
+
+
+def is_twin(key: str, present: set[str] | frozenset[str] = frozenset()) -> bool:
+    """True for `<field>_lc` / `<field>_ts` keys of a catalogued field (or of a field in `present`)."""
+    for suffix in TWIN_SUFFIXES:
+        if key.endswith(suffix):
+            base = key[: -len(suffix)]
+            if base in BY_NAME or base in present:
+                return True
+    return False
