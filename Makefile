@@ -1,6 +1,6 @@
 # Two set-up-and-go commands on a fresh machine (Python 3.11, package registries only):
 #   make app    installs what the app needs, then runs it (streamlit run app.py)
-#   make test   installs what the tests need (incl. Debian's Chromium), then runs the whole suite
+#   make test   installs what the tests need (incl. Debian's Chromium and exiftool), then runs the whole suite
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,9 +20,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Debian packages the tests use: Chromium for the browser tests, exiftool (the reference metadata writer) for fixtures.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v exiftool >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libimage-exiftool-perl >/dev/null; }
 
 app: install
 	HF_HUB_DISABLE_TELEMETRY=1 $(VENV)/bin/streamlit run app.py

@@ -19,10 +19,17 @@ from typing import Any
 from imgsearch_core.captions import CAPTION_FILE_NAMES, CaptionFileError, CaptionTable, parse_caption_file
 from imgsearch_core.embed import Embedder
 from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError, decode_image, media_rendition
+from imgsearch_core.item_metadata import Described, describe
+from imgsearch_core.perceptual import perceptual_hash
 from imgsearch_core.store import Collection, Record, Store
 
 SIDECAR_EXTENSION = ".txt"
 _IGNORED_EXTENSIONS = {".txt", ".csv", ".tsv", ".json", ".jsonl", ".md"}
+
+
+def metadata_problems(name: str, problems: Sequence[str]) -> list["Problem"]:
+    """Report lines for metadata that could not be read; the image itself was stored."""
+    return [Problem(name, f"embedded metadata: {p} (the image was stored)") for p in problems]
 
 
 class IngestError(ValueError):
@@ -38,6 +45,7 @@ class SourceItem:
     read: Callable[[], bytes]
     caption: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    caption_from: str = ""  # "sidecar" or "caption file" when `caption` came from one
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def folder_items(folder: Path, problems: list[Problem]) -> tuple[list[SourceItem
         elif _is_image_name(relative):
             sidecar = path.with_suffix(SIDECAR_EXTENSION)
             caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
-            items.append(SourceItem(relative, str(folder), path.read_bytes, caption))
+            items.append(SourceItem(relative, str(folder), path.read_bytes, caption, caption_from=_from_sidecar(caption)))
         elif path.suffix.lower() not in _IGNORED_EXTENSIONS:
             problems.append(Problem(relative, "not a supported image type (skipped)"))
     return items, captions
@@ -134,10 +142,14 @@ def zip_items(archive: Path | bytes, name: str, problems: list[Problem], max_fil
         elif _is_image_name(entry_name):
             sidecar = str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION))
             caption = handle.read(sidecar).decode("utf-8", "replace").strip() if sidecar in names else ""
-            items.append(SourceItem(entry_name, name, _zip_reader(handle, entry), caption))
+            items.append(SourceItem(entry_name, name, _zip_reader(handle, entry), caption, caption_from=_from_sidecar(caption)))
         elif PurePosixPath(entry_name.lower()).suffix not in _IGNORED_EXTENSIONS:
             problems.append(Problem(entry_name, "not a supported image type (skipped)"))
     return items, captions
+
+
+def _from_sidecar(caption: str) -> str:
+    return "sidecar" if caption else ""
 
 
 def _zip_reader(handle: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Callable[[], bytes]:
@@ -166,7 +178,8 @@ def apply_captions(items: Sequence[SourceItem], captions: CaptionTable | None, p
             result.append(item)
         else:
             caption, extra = row
-            result.append(SourceItem(item.name, item.source, item.read, caption or item.caption, dict(extra)))
+            origin = "caption file" if caption else item.caption_from
+            result.append(SourceItem(item.name, item.source, item.read, caption or item.caption, dict(extra), origin))
     problems.extend(Problem(name, "caption row matches no image") for name in captions.unused())
     return result
 
@@ -231,21 +244,36 @@ class _Prepared:
     media: bytes
     media_ext: str
     image: Any  # the decoded PIL image to embed
+    metadata_problems: list[str]
 
 
-def _prepare(item: SourceItem, data: bytes, digest: str, max_pixels: int, max_bytes: int) -> _Prepared:
-    decoded = decode_image(data, name=item.name, max_pixels=max_pixels, max_bytes=max_bytes)
+@dataclass(frozen=True)
+class _Limits:
+    max_pixels: int
+    max_bytes: int
+    read_metadata: bool
+
+
+def describe_item(item: SourceItem, data: bytes, read_metadata: bool = True) -> Described:
+    """The item's caption and metadata: its caption file or sidecar first, then what the file carries."""
+    return describe(
+        item.name, item.source, data,
+        caption=item.caption, caption_from=item.caption_from, extra=item.extra, read_metadata=read_metadata,
+    )
+
+
+def _prepare(item: SourceItem, data: bytes, digest: str, limits: _Limits) -> _Prepared:
+    decoded = decode_image(data, name=item.name, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes)
     media, ext = media_rendition(data, decoded)
+    described = describe_item(item, data, limits.read_metadata)
     metadata = {
-        **item.extra,
-        "file_name": PurePosixPath(item.name).name,
-        "source": item.source,
+        **described.metadata,
         "width": decoded.width,
         "height": decoded.height,
         "added_at": int(time.time()),
-        "captioned": bool(item.caption),
+        "phash": perceptual_hash(decoded.image),
     }
-    return _Prepared(digest, item.caption, metadata, media, ext, decoded.image)
+    return _Prepared(digest, described.caption, metadata, media, ext, decoded.image, described.problems)
 
 
 def _batches(items: Sequence[SourceItem], size: int) -> Iterator[Sequence[SourceItem]]:
@@ -263,14 +291,19 @@ def ingest(
     progress: Callable[[Progress], None] | None = None,
     batch_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    read_metadata: bool = True,
 ) -> IngestReport:
-    """Embed and store `items` into the collection (created and pinned to the embedder's model)."""
+    """Embed and store `items` into the collection (created and pinned to the embedder's model).
+
+    `read_metadata=False` skips the captions, credits and dates embedded in the files (IPTC, XMP, EXIF).
+    """
     settings = store.settings
     batch_size = batch_size or settings.embed_batch_size
     report = IngestReport(total=len(items), problems=list(problems))
     started = time.perf_counter()
     seen: set[str] = set()
     done = 0
+    limits = _Limits(settings.max_pixels, settings.max_file_bytes, read_metadata)
     with store.writing():
         collection: Collection = store.open_or_create(collection_name, embedder.identity)
         collection.recover()
@@ -278,7 +311,7 @@ def ingest(
             if should_stop is not None and should_stop():
                 report.problems.append(Problem("(run)", f"stopped by the user after {done} of {len(items)} items"))
                 break
-            _ingest_batch(collection, embedder, batch, report, seen, settings.max_pixels, settings.max_file_bytes)
+            _ingest_batch(collection, embedder, batch, report, seen, limits)
             done += len(batch)
             if progress is not None:
                 elapsed = time.perf_counter() - started
@@ -295,8 +328,7 @@ def _ingest_batch(
     batch: Sequence[SourceItem],
     report: IngestReport,
     seen: set[str],
-    max_pixels: int,
-    max_bytes: int,
+    limits: _Limits,
 ) -> None:
     loaded: list[tuple[SourceItem, bytes, str]] = []
     for item in batch:
@@ -313,11 +345,12 @@ def _ingest_batch(
             report.already_stored += 1
             continue
         try:
-            prepared.append(_prepare(item, data, digest, max_pixels, max_bytes))
+            prepared.append(_prepare(item, data, digest, limits))
         except ImageError as exc:
             report.problems.append(Problem(item.name, str(exc)))
             continue
         seen.add(digest)
+        report.problems.extend(metadata_problems(item.name, prepared[-1].metadata_problems))
     if not prepared:
         return
     vectors = embedder.embed_images([p.image for p in prepared])

@@ -25,6 +25,7 @@ import numpy as np
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.store_lock import write_lock_for
+from imgsearch_core.item_metadata import searchable_text
 from imgsearch_core.text_index import BM25Index, IndexCorrupt, analyze
 
 # HNSW settings chosen for recall@10 >= 0.98 against exact search (tests/integration/test_store_recall.py).
@@ -81,13 +82,23 @@ class _IndexCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Chroma metadata values must be str, int, float or bool; drop empties, stringify the rest."""
+def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:
+    """Chroma metadata values must be str, int, float, bool or a non-empty list of strings; drop
+    empties, stringify the rest. `keep_none`: for updates, where None removes a key."""
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
+        if value is None and keep_none and str(key).strip():
+            clean[str(key)] = None
+            continue
         if value is None or (isinstance(value, float) and np.isnan(value)) or str(key).strip() == "":
             continue
-        if isinstance(value, (bool, int, float, str)):
+        if isinstance(value, (list, tuple)):
+            words = [str(v) for v in value if v is not None and str(v) != ""]
+            if words:
+                clean[str(key)] = words
+            elif keep_none:
+                clean[str(key)] = None
+        elif isinstance(value, (bool, int, float, str)):
             clean[str(key)] = value
         elif isinstance(value, np.generic):
             clean[str(key)] = value.item()
@@ -210,12 +221,14 @@ class Collection:
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     def _iter_documents(self) -> Iterator[tuple[list[str], list[str]]]:
+        """Pages of (ids, the text BM25 indexes: caption plus headline, keywords and place)."""
         offset = 0
         while True:
-            page = self._chroma.get(offset=offset, limit=self._store.max_batch, include=["documents"])
+            page = self._chroma.get(offset=offset, limit=self._store.max_batch, include=["documents", "metadatas"])
             if not page["ids"]:
                 return
-            yield page["ids"], [d or "" for d in page["documents"]]
+            texts = [searchable_text(d or "", m or {}) for d, m in zip(page["documents"], page["metadatas"])]
+            yield page["ids"], texts
             offset += len(page["ids"])
 
     def _rebuild_index(self) -> BM25Index:
@@ -331,9 +344,38 @@ class Collection:
                     documents=[r.caption for r in chunk],
                     metadatas=[_clean_metadata(r.metadata) for r in chunk],
                 )
-            self._update_index(revision, upsert=[(r.id, r.caption) for r in new if r.caption.strip()])
+            texts = [(r.id, searchable_text(r.caption, r.metadata)) for r in new]
+            self._update_index(revision, upsert=[(i, t) for i, t in texts if t.strip()])
             self._journal.unlink()
             return len(new)
+
+    def update_items(self, updates: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+        """Replace the caption and metadata of stored items, keeping their vectors: no re-embedding.
+
+        `updates`: (id, caption, metadata changes); a change to None removes that key. Chroma 1.5
+        re-embeds documents given without vectors, so the stored vectors are written back as they are.
+        Returns how many items existed and were updated.
+        """
+        with self._store.writing():
+            vectors = self.embeddings([u[0] for u in updates])
+            known = [u for u in updates if u[0] in vectors]
+            if not known:
+                return 0
+            revision = self._bump_revision()
+            for chunk in _chunks(known, self._store.max_batch):
+                self._chroma.update(
+                    ids=[i for i, _, _ in chunk],
+                    embeddings=np.stack([vectors[i] for i, _, _ in chunk]),
+                    documents=[c for _, c, _ in chunk],
+                    metadatas=[_clean_metadata(m, keep_none=True) for _, _, m in chunk],
+                )
+            merged = {item.id: searchable_text(item.caption, item.metadata) for item in self.get([u[0] for u in known])}
+            self._update_index(
+                revision,
+                upsert=[(i, t) for i, t in merged.items() if t.strip()],
+                remove=[i for i, t in merged.items() if not t.strip()],
+            )
+            return len(known)
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete items (unknown ids are ignored); returns how many existed."""

@@ -148,7 +148,7 @@ def _target(store, names: list[str]) -> tuple[str | None, str | None]:
     return name, model
 
 
-def _run_ingest(store, name: str, model: str | None, sources: dict) -> None:
+def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadata: bool = True) -> None:
     from imgsearch_core.ingest import collect, ingest
 
     items, problems = collect(max_file_bytes=store.settings.max_file_bytes, **sources)
@@ -158,7 +158,8 @@ def _run_ingest(store, name: str, model: str | None, sources: dict) -> None:
     model_name = model or store.open(name).model.name
     embedder = _ui.get_embedder(store, model_name)
     bar = st.progress(0.0, text=f"Embedding {len(items):,} images with {Path(model_name).name}…")
-    report = ingest(store, name, embedder, items, problems=problems, progress=_ui.progress_callback(bar))
+    report = ingest(store, name, embedder, items, problems=problems, progress=_ui.progress_callback(bar),
+                    read_metadata=read_metadata)
     if not report.added and not report.already_stored:
         bar.empty()
         if model is not None:  # ingest created the new collection; with nothing in it, it is not kept
@@ -170,6 +171,31 @@ def _run_ingest(store, name: str, model: str | None, sources: dict) -> None:
     st.session_state["adm_report"] = (name, report)
     st.session_state["adm_filled"] = name
     st.rerun()  # stats, tabs and the sidebar were drawn before the ingest
+
+
+def _run_reread(store, name: str, sources: dict) -> None:
+    """Captions and fields afresh from the original files, matched by content hash; no re-embedding."""
+    from imgsearch_core.ingest import collect
+    from imgsearch_core.reread import reread_metadata
+
+    items, problems = collect(max_file_bytes=store.settings.max_file_bytes, **sources)
+    bar = st.progress(0.0, text=f"Re-reading the metadata of {len(items):,} files…")
+    report = reread_metadata(store, name, items, problems=problems, progress=_ui.progress_callback(bar))
+    bar.empty()
+    _ui.forget_candidates()
+    st.session_state["adm_reread"] = (name, report)
+
+
+def _last_reread() -> None:
+    last = st.session_state.get("adm_reread")
+    if not last:
+        return
+    name, report = last
+    summary = (f"Metadata re-read in **{name}**: {report.updated:,} updated, {report.unchanged:,} unchanged, "
+               f"{report.not_stored:,} files not in the collection, {len(report.problems):,} problems.")
+    (st.warning if report.problems else st.success)(summary, icon=":material/sync:")
+    if report.problems:
+        _problems_table(report.problems)
 
 
 def _nothing_stored(headline: str, problems) -> None:
@@ -209,11 +235,23 @@ def _ingest_tab(store, names: list[str]) -> None:
         st.markdown("##### 2. Target")
         name, model = _target(store, names)
     ready = sources is not None and name is not None and (model is not None or name in names)
-    if st.button("Start ingest", type="primary", icon=":material/upload:", disabled=not ready, key="adm_start"):
-        _run_ingest(store, name, model, sources)
+    read_metadata = st.checkbox("Read captions, credits, keywords and dates embedded in the files (IPTC, XMP, EXIF)",
+                                value=True, key="adm_read_metadata",
+                                help="A caption file or sidecar still wins over the embedded caption.")
+    with st.container(horizontal=True):
+        start = st.button("Start ingest", type="primary", icon=":material/upload:", disabled=not ready, key="adm_start")
+        reread = st.button("Re-read embedded metadata", icon=":material/sync:", key="adm_reread_start",
+                           disabled=sources is None or name not in names,
+                           help="Updates captions and fields of the stored items among the chosen files "
+                                "(matched by content) without embedding them again.")
+    if start:
+        _run_ingest(store, name, model, sources, read_metadata)
+    elif reread:
+        _run_reread(store, name, sources)
     elif not ready:
         st.caption("Choose a source and a target collection to start.")
     _last_report()
+    _last_reread()
 
 
 # ----- delete items -------------------------------------------------------------------------------
