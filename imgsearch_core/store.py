@@ -159,6 +159,11 @@ class Collection:
             meta[f"setting_{key}"] = value
             self._chroma.modify(metadata=meta)
 
+    @property
+    def revision(self) -> int:
+        """Bumped by every write (add, delete, metadata update): a cache key for derived views."""
+        return int(self._metadata().get("revision", 0))
+
     def _bump_revision(self) -> int:
         meta = self._metadata()
         meta["revision"] = int(meta.get("revision", 0)) + 1
@@ -199,6 +204,16 @@ class Collection:
             StoredItem(i, d or "", dict(m or {}), self._store.media_root / str((m or {}).get("media", "")))
             for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])
         ]
+
+    def iter_metadatas(self) -> Iterator[dict[str, Any]]:
+        """Every item's metadata, paged under Chroma's batch limit (facet counts, field names)."""
+        offset = 0
+        while True:
+            page = self._chroma.get(offset=offset, limit=self._store.max_batch, include=["metadatas"])
+            if not page["ids"]:
+                return
+            yield from (dict(m or {}) for m in page["metadatas"])
+            offset += len(page["ids"])
 
     def ids_matching(self, where: dict) -> set[str]:
         return set(self._chroma.get(where=where, include=[])["ids"])
