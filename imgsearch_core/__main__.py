@@ -45,24 +45,52 @@ def resolve_collection_name(store, name: str | None) -> str:
     raise CliError(f"Several collections exist; choose one with --collection: {', '.join(names)}.")
 
 
-def _searcher(store, collection_name: str):
+def _searcher(collection):
     from imgsearch_core.embed import Embedder
     from imgsearch_core.search import Searcher
 
-    collection = store.open(collection_name)
     return Searcher(collection, Embedder(collection.model.name))
 
 
-def _parse_where(raw: str | None) -> dict | None:
-    if not raw:
+def _parse_where(raw: str | None, collection) -> dict | None:
+    """--where in the filter language (imgsearch_core.filters), field names checked against the collection."""
+    from imgsearch_core.filters import FilterError, collection_fields, parse_filter
+
+    if not raw or not raw.strip():
         return None
     try:
-        where = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"--where must be a JSON object such as '{{\"source\": \"archive\"}}': {exc}") from exc
-    if not isinstance(where, dict):
-        raise CliError("--where must be a JSON object.")
-    return where
+        return parse_filter(raw, collection_fields(collection))
+    except FilterError as exc:
+        raise CliError(f"--where: {exc}") from exc
+
+
+def _export_path(args: argparse.Namespace) -> Path | None:
+    """Checked before searching, so a wrong file type fails fast."""
+    from imgsearch_core.export import ExportError, export_format
+
+    if not args.export:
+        return None
+    path = Path(args.export)
+    try:
+        export_format(path)
+    except ExportError as exc:
+        raise CliError(f"--export: {exc}") from exc
+    return path
+
+
+def _sorted_and_exported(result, args: argparse.Namespace, export: Path | None):
+    """The result with its hits in --sort order; written to --export FILE when given."""
+    from dataclasses import replace
+
+    from imgsearch_core.export import sort_hits, write_export
+
+    result = replace(result, hits=sort_hits(result.hits, args.sort))
+    if export is not None:
+        try:
+            write_export(result.hits, export)
+        except OSError as exc:
+            raise CliError(f"Cannot write {str(export)!r}: {exc.strerror}") from exc
+    return result
 
 
 def _hits_text(result) -> str:
@@ -114,14 +142,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    export = _export_path(args)
     store = _store(args)
     name = resolve_collection_name(store, args.collection)
-    result = _searcher(store, name).search(args.query, args.mode, args.alpha, args.k, _parse_where(args.where))
+    collection = store.open(name)
+    where = _parse_where(args.where, collection)
+    result = _searcher(collection).search(args.query, args.mode, args.alpha, args.k, where)
+    result = _sorted_and_exported(result, args, export)
     _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result))
     return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
+    export = _export_path(args)
     store = _store(args)
     name = resolve_collection_name(store, args.collection)
     if (args.image is None) == (args.id is None):
@@ -132,9 +165,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
             image_bytes = Path(args.image).read_bytes()
         except OSError as exc:
             raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
-    result = _searcher(store, name).similar(
-        image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k, where=_parse_where(args.where)
-    )
+    collection = store.open(name)
+    where = _parse_where(args.where, collection)
+    result = _searcher(collection).similar(image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k,
+                                           where=where)
+    result = _sorted_and_exported(result, args, export)
     _emit(args, {"collection": name, **result.to_dict()}, _hits_text(result))
     return 0
 
@@ -192,7 +227,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.save_alpha and args.save_alpha not in METRICS:
         raise CliError(f"--save-alpha takes one of {', '.join(METRICS)}, got {args.save_alpha!r}.")
     store = _store(args)
-    searcher = _searcher(store, resolve_collection_name(store, args.collection))
+    searcher = _searcher(store.open(resolve_collection_name(store, args.collection)))
     relevance = Path(args.relevance).read_bytes() if args.relevance else None
     result = evaluate(searcher, relevance_file=relevance)
     if args.save_alpha:
@@ -239,6 +274,15 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 # ----- parser ---------------------------------------------------------------------------------
+def _search_output_options(p: argparse.ArgumentParser) -> None:
+    from imgsearch_core.export import SORTS
+
+    p.add_argument("--where", help="metadata filter, e.g. \"credit = Reuters, date_taken >= 2020-01-01\" or a Chroma JSON object")
+    p.add_argument("--sort", choices=SORTS, default="relevance",
+                   help="order of the hits: relevance, date taken newest first (date) or oldest first (date_asc)")
+    p.add_argument("--export", metavar="FILE", help="also write the hits to FILE (.csv or .json)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="store directory (default data/store, env IMGSEARCH_STORE)")
@@ -263,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.5, help="hybrid weight: 0 keyword .. 1 semantic")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--collection")
-    p.add_argument("--where", help="metadata filter as a Chroma JSON object")
+    _search_output_options(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("similar", parents=[common], help="image to image (optionally with text)")
@@ -273,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0, help="weight of the image (1 = image only)")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--collection")
-    p.add_argument("--where", help="metadata filter as a Chroma JSON object")
+    _search_output_options(p)
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("stats", parents=[common], help="collections and their sizes")

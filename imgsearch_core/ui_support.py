@@ -1,14 +1,13 @@
-"""Pure helpers behind the Streamlit pages: URL parameters, filters, highlighting, paging, formatting.
+"""Pure helpers behind the Streamlit pages: URL parameters, highlighting, paging, formatting.
 
 Why a separate module: the pages stay thin and everything that can be wrong in them (parsing a shared
-link, a filter typed by hand, which caption words to highlight, which hits a page shows) is testable
-without Streamlit. Nothing here imports Streamlit.
+link, which caption words to highlight, which hits a page shows) is testable without Streamlit.
+Nothing here imports Streamlit. The metadata filter language lives in imgsearch_core.filters.
 """
 from __future__ import annotations
 
 import hmac
 import io
-import json
 import logging
 import math
 import re
@@ -27,10 +26,6 @@ ALPHA_STEPS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))  # 0
 PER_PAGE = 12
 THUMB_BACKGROUND = (240, 242, 246)
 MAX_QUERY_CHARS = 500
-
-
-class FilterError(ValueError):
-    """A metadata filter that cannot be understood; the message says how to write one."""
 
 
 # ----- URL parameters ---------------------------------------------------------------------------
@@ -190,102 +185,6 @@ class ImageSearchParams:
 
 def with_page(params: TextSearchParams | ImageSearchParams, page: int):
     return replace(params, page=page)
-
-
-# ----- metadata filter ----------------------------------------------------------------------------
-_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(==|!=|>=|<=|=|>|<|\bin\b|\bnot in\b)\s*(.+?)\s*$", re.IGNORECASE)
-_OPERATORS = {"=": "$eq", "==": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "in": "$in", "not in": "$nin"}
-FILTER_HELP = (
-    "Filter on metadata, e.g. `source = archive`, `year >= 2020, place = harbour` or "
-    '`tag in (city, street)`; clauses separated by commas must all hold. A JSON Chroma filter such as '
-    '`{"source": "archive"}` works too.'
-)
-
-
-def _filter_value(text: str) -> str | int | float | bool:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    if not text:
-        raise FilterError("A filter value is empty. " + FILTER_HELP)
-    return text
-
-
-def _split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split on `separator` outside brackets and quotes."""
-    parts, depth, quote, current = [], 0, "", []
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_filter(text: str | None) -> dict | None:
-    """A metadata filter typed by a user -> a Chroma `where` dict (None when empty).
-
-    Raises FilterError with a message that shows the accepted forms.
-    """
-    text = (text or "").strip()
-    if not text:
-        return None
-    if text.startswith("{"):
-        try:
-            where = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FilterError(f"The filter is not valid JSON ({exc.msg} at character {exc.pos}). " + FILTER_HELP) from None
-        if not isinstance(where, dict) or not where:
-            raise FilterError("A JSON filter must be a non-empty object. " + FILTER_HELP)
-        return where
-    clauses = []
-    for raw in _split_top_level(text):
-        if not raw.strip():
-            continue
-        match = _CLAUSE.match(raw)
-        if not match:
-            raise FilterError(f"Cannot read the filter part {raw.strip()!r}. " + FILTER_HELP)
-        key, op, value = match.group(1), " ".join(match.group(2).lower().split()), match.group(3)
-        operator = _OPERATORS[op]
-        if operator in ("$in", "$nin"):
-            inner = value.strip()
-            if not (inner.startswith(("(", "[")) and inner.endswith((")", "]"))):
-                raise FilterError(f"'{op}' needs a list in brackets, e.g. `tag in (city, street)`. " + FILTER_HELP)
-            values = [_filter_value(v) for v in _split_top_level(inner[1:-1]) if v.strip()]
-            if not values:
-                raise FilterError(f"The list after '{op}' is empty. " + FILTER_HELP)
-            clauses.append({key: {operator: values}})
-        else:
-            parsed = _filter_value(value)
-            if operator in ("$gt", "$gte", "$lt", "$lte") and not isinstance(parsed, (int, float)):
-                raise FilterError(f"'{op}' compares numbers, got {value.strip()!r}. " + FILTER_HELP)
-            clauses.append({key: {operator: parsed}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def filter_key(where: dict | None) -> str:
-    """A stable text form of a filter, for cache keys."""
-    return json.dumps(where, sort_keys=True) if where else ""
 
 
 # ----- captions ---------------------------------------------------------------------------------

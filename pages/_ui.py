@@ -41,13 +41,14 @@ CAPTION_CHARS = 80
 def _user_errors() -> tuple[type[BaseException], ...]:
     from imgsearch_core.captions import CaptionFileError
     from imgsearch_core.evaluate import EvaluationError
+    from imgsearch_core.filters import FilterError
     from imgsearch_core.finetune import FinetuneError
     from imgsearch_core.images import ImageError
     from imgsearch_core.ingest import IngestError
     from imgsearch_core.search import SearchError
 
     return (StoreError, StoreLockedError, ModelLoadError, SearchError, IngestError, CaptionFileError,
-            ImageError, ui.FilterError, EvaluationError, FinetuneError)
+            ImageError, FilterError, EvaluationError, FinetuneError)
 
 
 def error_message(exc: BaseException) -> str:

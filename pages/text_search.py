@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from imgsearch_core import filters
 from imgsearch_core import ui_support as ui
 from pages import _ui
 
@@ -43,8 +44,8 @@ def _controls() -> bool:
             _ui.alpha_slider("Keyword ↔ semantic (alpha)", "ts_alpha", "keyword", "semantic",
                              "0 ranks by keywords in captions only (BM25), 1 by meaning only (CLIP vectors).")
     k_col.selectbox("Results", ui.K_CHOICES, key="ts_k")
-    filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="source = archive, year >= 2020",
-                          help=ui.FILTER_HELP)
+    filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
+                          help=filters.FILTER_HELP)
     return submitted
 
 
@@ -64,11 +65,11 @@ def _search(store, collection_name: str, submitted: bool, default_alpha: float) 
         else:
             st.caption("Type a query and press Enter.")
         return
-    where = ui.parse_filter(params.where)
     collection = store.open(collection_name)
+    where = filters.parse_filter(params.where, filters.collection_fields(collection) if params.where.strip() else None)
     searcher = _ui.get_searcher(store, collection)
     candidates, computed, elapsed = _ui.cached(
-        "text", (*_ui.collection_key(store, collection), query.strip(), ui.filter_key(where)),
+        "text", (*_ui.collection_key(store, collection), query.strip(), filters.filter_key(where)),
         lambda: searcher.text_candidates(query, where),
     )
     result = searcher.rank(candidates, params.mode, params.alpha, params.k)
