@@ -179,7 +179,7 @@ def _date_clause(field: str, op: str, values: list[_Value]) -> dict:
 
 def _list_clause(field: str, op: str, values: list[_Value]) -> dict:
     key = BY_NAME[field].filter_key
-    words = [v.text.lower() for v in values]
+    words = [v.text.casefold() for v in values]
     if op in ("=", "==", "contains", "in", "contains any"):
         return _any_of(key, words)
     if op in ("!=", "not in"):
@@ -437,11 +437,11 @@ def where_from_choices(
         if not values:
             continue
         if field in BY_NAME and BY_NAME[field].kind == "list":
-            parts.append(_any_of(BY_NAME[field].filter_key, [str(v).lower() for v in values]))
+            parts.append(_any_of(BY_NAME[field].filter_key, [str(v).casefold() for v in values]))
         else:
             parts.append({field: {"$eq": values[0]}} if len(values) == 1 else {field: {"$in": list(values)}})
     if keywords_any:
-        parts.append(_any_of(BY_NAME["keywords"].filter_key, [k.lower() for k in keywords_any]))
+        parts.append(_any_of(BY_NAME["keywords"].filter_key, [k.casefold() for k in keywords_any]))
     key = BY_NAME["date_taken"].filter_key
     if date_from is not None:
         parts.append({key: {"$gte": _day_start(date_from)}})

@@ -126,3 +126,36 @@ def test_cli_unknown_field_is_exit_2_naming_the_known_fields(collection, setting
     assert done.returncode == 2
     assert done.stderr.startswith("error: --where: Unknown field 'credt'. Known fields: ") and "group" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_filters_on_what_ingest_writes_from_a_caption_file(store, tiny_embedder, tmp_path):
+    from imgsearch_core.ingest import collect, ingest
+    from tests.helpers import write_images
+
+    paths = write_images(tmp_path / "photos", 4, sidecars=False)
+    rows = ["file_name,caption,credit,keywords,date_taken,year",
+            f'{paths[0].name},harbour at dawn,"Smith, J.",Straße; Hafen,2020-05-17T06:30:00,2020',
+            f"{paths[1].name},harbour at noon,Reuters,Boat,2020-12-31,2020",
+            f"{paths[2].name},,Reuters,,2021-01-01T00:00:00+01:00,2021",
+            f"{paths[3].name},a mountain,AP,hafen; boat,,2019"]
+    (tmp_path / "photos" / "captions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items, problems = collect(tmp_path / "photos")
+    assert not problems
+    ingest(store, "ingested", tiny_embedder, items)
+    collection = store.open("ingested")
+    by_name = {i.metadata["file_name"]: i.id for i in collection.page(0, 10)}
+
+    def select(text: str) -> set[str]:
+        where = parse_filter(text, collection_fields(collection))
+        return {h.id for h in Searcher(collection, tiny_embedder).search("harbour", "vector", 0.5, 100, where).hits}
+
+    def named(*indexes: int) -> set[str]:
+        return {by_name[paths[i].name] for i in indexes}
+
+    assert select('credit = "Smith, J."') == named(0)
+    assert select("keywords contains STRASSE") == select("keywords contains Straße") == named(0)  # casefolded
+    assert select("keywords contains any (hafen, boat)") == named(0, 1, 3)
+    assert select("date_taken between 2020-01-01 and 2020-12-31") == named(0, 1, 2)  # 2020-12-31T23:00Z
+    assert select("date_taken >= 2021-01-01") == set()
+    assert select("has no caption, credit = Reuters") == named(2)
+    assert select("credit = Reuters, date_taken >= 2020-06-01") == named(1, 2)

@@ -195,3 +195,8 @@ def test_where_from_choices_and_combine():
     assert combine(typed, None, {}, {"captioned": True}) == {"$and": [*typed["$and"], {"captioned": True}]}
     assert combine(None, {}) is None and combine({"a": 1}) == {"a": 1}
     assert filter_key(combine({"b": 1}, {"a": 2})) == filter_key({"$and": [{"b": 1}, {"a": 2}]}) and filter_key(None) == ""
+
+
+def test_keywords_match_the_casefolded_twin_ingest_writes():
+    assert parse_filter("keywords contains Straße", KNOWN) == {"keywords_lc": {"$contains": "strasse"}}
+    assert where_from_choices({}, ["STRASSE"], None, None, False) == {"keywords_lc": {"$contains": "strasse"}}
