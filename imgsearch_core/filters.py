@@ -21,6 +21,7 @@ it carries an offset). A period as a lower bound starts at its first second; as 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,9 +106,11 @@ def _guess(value: _Value) -> str | int | float | bool:
         return lowered == "true"
     for kind in (int, float):
         try:
-            return kind(value.text)
+            number = kind(value.text)
         except ValueError:
-            pass
+            continue
+        if math.isfinite(number):  # "nan" and "inf" stay words
+            return number
     return value.text
 
 

@@ -137,6 +137,7 @@ def test_unknown_field_names_the_field_and_lists_the_known_ones_sorted():
         ("keywords contains any harbour", "'contains any' needs a list in brackets"),
         ("width >= wide", "'width' compares numbers, got 'wide'"),
         ("year > twenty", "'year' compares numbers, got 'twenty'"),
+        ("width > nan", "'width' compares numbers, got 'nan'"),
         ("width = 10px", "'width' compares numbers"),
         ("width between 10", "'between' needs two values joined by 'and'"),
         ("width between 20 and 10", "starts after it ends"),
