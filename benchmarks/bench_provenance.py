@@ -184,6 +184,7 @@ class Pairs:
     hard: np.ndarray  # the candidate is the query source's sibling
     n_positive_total: int  # positives that exist, found among the k neighbours or not
     plain: np.ndarray  # Hamming distance of the plain query pHash (no alignment), for comparison
+    kind: np.ndarray  # the candidate's kind: scene, scene-sibling, photo, photo-sibling
 
 
 def make_pairs(cal: CalibrationSet, embedder: Embedder, k: int) -> tuple[Pairs, float]:
@@ -194,17 +195,17 @@ def make_pairs(cal: CalibrationSet, embedder: Embedder, k: int) -> tuple[Pairs, 
     a_hash = [perceptual_hash(im) for im in cal.archive]
     q_hash = [query_phashes(im) for im in cal.queries]  # plain pHash first, then the alignments
     sims = q_vec @ a_vec.T
-    rows: list[tuple[int, float, bool, str, bool, int]] = []
+    rows: list[tuple[int, float, bool, str, bool, int, str]] = []
     for qi, src in enumerate(cal.query_source):
         top = np.argsort(-sims[qi], kind="stable")[:k]
         sibling = src ^ 1 if src >= 0 else -2  # archive stores (original, sibling) pairs side by side
         for ai in top:
             rows.append((aligned_hamming(q_hash[qi], a_hash[ai]), float(sims[qi, ai]), int(ai) == src, cal.query_aug[qi],
-                         int(ai) == sibling, hamming(q_hash[qi][0], a_hash[ai])))
+                         int(ai) == sibling, hamming(q_hash[qi][0], a_hash[ai]), cal.archive_kind[ai]))
     pairs = Pairs(
         np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
         np.array([r[3] for r in rows]), np.array([r[4] for r in rows]),
-        sum(1 for s in cal.query_source if s >= 0), np.array([r[5] for r in rows]),
+        sum(1 for s in cal.query_source if s >= 0), np.array([r[5] for r in rows]), np.array([r[6] for r in rows]),
     )
     return pairs, embed_s
 
@@ -249,11 +250,11 @@ def grid(pairs: Pairs) -> list[tuple[Score, tuple]]:
         out.append((score(f"plain hamming <= {t}", pairs.plain <= t, pairs), ("plain", t)))
     for t in range(4, 21):
         out.append((score(f"hamming <= {t}", h <= t, pairs), ("hamming", t)))
-    for cmin in np.arange(0.80, 1.0, 0.01):
+    for cmin in np.arange(0.50, 1.0, 0.01):
         out.append((score(f"cosine >= {cmin:.2f}", c >= cmin, pairs), ("cosine", round(float(cmin), 2))))
     for t1 in range(0, 15):
         for t2 in range(t1 + 2, 29, 2):
-            for cmin in np.arange(0.80, 1.0, 0.01):
+            for cmin in np.arange(0.50, 1.0, 0.01):
                 rule = (h <= t1) | ((c >= cmin) & (h <= t2))
                 out.append((score(f"hamming <= {t1} or (cosine >= {cmin:.2f} and hamming <= {t2})", rule, pairs),
                             ("combined", t1, round(float(cmin), 2), t2)))
@@ -280,6 +281,12 @@ def by_augmentation(params: tuple, pairs: Pairs) -> list[tuple[str, float, int]]
         found = int(np.sum(decided & (pairs.aug == aug)))
         rows.append((aug, found, made))
     return rows
+
+
+def pick(results: list[tuple[Score, tuple]], slack: float = 0.005) -> tuple:
+    """Favour precision: the most precise rule whose F1 is within `slack` of the best F1."""
+    best = max(s.f1 for s, _ in results)
+    return max((r for r in results if r[0].f1 >= best - slack), key=lambda r: (r[0].precision, r[0].f1))[1]
 
 
 def report(title: str, pairs: Pairs, embed_s: float, n_queries: int) -> list[tuple[Score, tuple]]:
@@ -344,8 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, params in enumerate(keys):
         parts = [results[i][0] for _, results in sets.values()]
         combined.append((Score(parts[0].rule, sum(p.tp for p in parts), sum(p.fp for p in parts), sum(p.fn for p in parts)), params))
-    ranked = sorted(combined, key=lambda r: (-r[0].f1, -r[0].precision))
-    chosen = ranked[0][1]
+    chosen = pick(combined)
     if args.choose:
         t1, cmin, t2 = int(args.choose[0]), float(args.choose[1]), int(args.choose[2])
         chosen = ("combined", t1, cmin, t2)
@@ -356,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {chosen} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.tp} | {s.fp} | {s.fn} |")
         print("  recall by augmentation: " + ", ".join(f"{a} {f}/{m}" for a, f, m in by_augmentation(chosen, pairs)))
         fp = decide(chosen, pairs) & ~pairs.positive
-        print(f"  false positives: {int(fp.sum())} (siblings {int((fp & pairs.hard).sum())})")
+        kinds = ", ".join(f"{k} {int((fp & (pairs.kind == k)).sum())}" for k in sorted(set(pairs.kind)))
+        print(f"  false positives: {int(fp.sum())} (of them siblings of the query's source {int((fp & pairs.hard).sum())};"
+              f" by candidate kind: {kinds})")
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
 
