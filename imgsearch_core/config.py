@@ -34,6 +34,7 @@ class Settings:
     max_pixels: int = 80_000_000
     max_file_bytes: int = 64 * 2**20
     embed_batch_size: int = 32
+    decode_threads: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))  # ingest's decode pool
     candidate_depth: int = 100
     max_k: int = 100
     models_dir: Path = BUNDLED_MODELS_DIR  # where fine-tuned model versions are written
@@ -50,6 +51,7 @@ class Settings:
             max_pixels=_env_int("IMGSEARCH_MAX_PIXELS", cls.max_pixels),
             max_file_bytes=_env_int("IMGSEARCH_MAX_FILE_BYTES", cls.max_file_bytes),
             embed_batch_size=_env_int("IMGSEARCH_BATCH_SIZE", cls.embed_batch_size),
+            decode_threads=_env_int("IMGSEARCH_DECODE_THREADS", min(4, os.cpu_count() or 1)),
             models_dir=Path(env.get("IMGSEARCH_MODELS_DIR") or BUNDLED_MODELS_DIR),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

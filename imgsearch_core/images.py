@@ -18,8 +18,15 @@ This module is the only place the project decodes image bytes, so every trap liv
   inverted), YCbCr and LAB go through Pillow's own conversions.
 * Speed: large JPEGs are decoded with `Image.draft` (DCT scaling, 1/2 .. 1/8) so the short side stays
   >= `min_side`: a 12 MP photo takes a fraction of the full decode and the embedder only needs 224 px.
-* Renditions for the media store keep the original bytes when a browser can show them; otherwise a
-  JPEG of a full-resolution decode, upright, long side <= 2048.
+* Ingest (`decode_for_ingest`) decodes once, straight to the sizes it needs: JPEGs via `Image.draft`
+  to the smallest DCT scale whose long side is still >= ~1024 px (`DRAFT_SLACK`), other formats
+  reduced by an integer factor (`Image.reduce`, box average) right after loading, before any mode
+  conversion, so a 49 MP scan's full frame lives only for the moment of its decode. A `FrameBudget`
+  bounds how many full frames concurrent decodes hold. From that one working picture come the media
+  rendition (long side <= 1024), the model input (short side = the model's input size) and the pHash.
+* Renditions for the media store keep the original bytes when a browser can show them as they are
+  (JPEG, PNG, WEBP, GIF), the long side is <= 1024 and no rotation is pending; otherwise a JPEG of the
+  working picture, upright, long side <= 1024. Nothing is ever decoded a second time for it.
 
 Limits of Pillow's guard: it reads the process-wide `Image.MAX_IMAGE_PIXELS` (default 89.5 MP, hard
 error at twice that), so a `max_pixels` above ~179 MP is still capped by it unless the application
@@ -31,6 +38,9 @@ import io
 import math
 import re
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +74,13 @@ _TRANSPOSE = {
 _SWAPS_SIDES = {5, 6, 7, 8}
 _WHITE = (255, 255, 255)
 _RENDITION_QUALITY = 90
+
+MEDIA_MAX_SIDE = 1024  # long side of the media renditions ingest writes
+MODEL_INPUT_SIDE = 224  # default model input (CLIP's shortest edge) when the embedder does not say
+# How far below MEDIA_MAX_SIDE the working picture's long side may end up, so that a 4000 x 3000 JPEG is
+# decoded at DCT scale 1/4 (1000 x 750, taken as is) rather than at 1/2 plus a bicubic 2000 -> 1024
+# resize: measured 44 ms against 52 + 36 ms of CPU (benchmarks/RESULTS.md, "Ingest at archive speed").
+DRAFT_SLACK = 15 / 16
 
 
 class ImageError(ValueError):
@@ -103,26 +120,103 @@ def decode_image(
     return _decode(data, name, max_pixels, max_bytes, draft)
 
 
-def media_rendition(data: bytes, decoded: DecodedImage, *, max_side: int = 2048) -> tuple[bytes, str]:
+def media_rendition(data: bytes, decoded: DecodedImage, *, max_side: int = MEDIA_MAX_SIDE) -> tuple[bytes, str]:
     """What the media store keeps: (bytes, extension such as ".jpg").
 
     The original bytes when a browser can show them as they are (JPEG, PNG, WEBP, GIF), the long side
-    is <= max_side and no EXIF rotation is pending. Otherwise a JPEG (quality 90) of a full-resolution
-    decode (never the embedding draft), upright, resized so its long side is max_side when larger.
+    is <= max_side and no EXIF rotation is pending. Otherwise a JPEG (quality 90) of `decoded.image`
+    (upright), resized so its long side is max_side when larger. The file is never decoded again, so
+    a draft-reduced picture gives a rendition no larger than the draft: decode with
+    `decode_for_ingest` (or a draft whose long side is >= max_side) for full-size renditions.
     """
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
     ext = _BROWSER_EXTENSIONS.get(decoded.format)
     if ext is not None and max(decoded.width, decoded.height) <= max_side and decoded.orientation == 1:
         return data, ext
-    image = decoded.image
-    if decoded.reduced:  # the embedding draft: decode again at full resolution
-        image = _decode(data, "", decoded.width * decoded.height, len(data), None).image
-    image = _fit(image, max_side)
+    image = _fit(decoded.image, max_side)
     out = io.BytesIO()
     icc = image.info.get("icc_profile")
     image.save(out, "JPEG", quality=_RENDITION_QUALITY, **({"icc_profile": icc} if icc else {}))
     return out.getvalue(), ".jpg"
+
+
+class FrameBudget:
+    """Caps the pixels that concurrent decodes hold at full (or draft) resolution at once.
+
+    Why: a PNG or TIFF cannot be decoded at a reduced scale, so each decode briefly holds its whole
+    frame (a 49 MP RGB scan is 147 MB, plus a copy while alpha is premultiplied). With several decode
+    threads, that, not the batch of small renditions, would set the peak memory. A frame larger than
+    the whole budget is still decoded, alone.
+    """
+
+    def __init__(self, pixels: int) -> None:
+        if pixels < 1:
+            raise ValueError(f"pixels must be positive, got {pixels}")
+        self.pixels = pixels
+        self._in_use = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        with self._changed:
+            while self._in_use and self._in_use + pixels > self.pixels:
+                self._changed.wait()
+            self._in_use += pixels
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_use -= pixels
+                self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class IngestPicture:
+    """Everything ingest needs from one decode of one file."""
+
+    decoded: DecodedImage  # `image` is the working picture (see decode_for_ingest)
+    media: bytes  # what the media store keeps
+    media_ext: str
+    model_input: Image.Image  # RGB, short side = model_side (never enlarged), for the embedder
+
+
+def decode_for_ingest(
+    data: bytes,
+    *,
+    name: str = "",
+    max_pixels: int = 80_000_000,
+    max_bytes: int = 64 * 2**20,
+    max_side: int = MEDIA_MAX_SIDE,
+    model_side: int = MODEL_INPUT_SIDE,
+    budget: FrameBudget | None = None,
+) -> IngestPicture:
+    """Decode once, straight to what ingest stores: a media rendition and the model input.
+
+    The working picture (`decoded.image`, upright RGB) keeps its long side >= max_side * DRAFT_SLACK
+    and its short side >= model_side where the original allows it: JPEGs get there by DCT scaling,
+    other formats by an integer `reduce` right after loading, so no full-resolution RGB copy is ever
+    made of a large scan. Everything the tests demand of `decode_image` (orientation, CMYK, alpha on
+    white, 16-bit scaling) holds, as the same code runs; only the scale differs.
+    """
+    if max_side < 1 or model_side < 1:
+        raise ValueError(f"max_side and model_side must be positive, got {max_side} and {model_side}")
+    long_min = max(1, math.ceil(max_side * DRAFT_SLACK))
+
+    def draft(width: int, height: int) -> tuple[int, int]:
+        return (long_min, model_side) if width >= height else (model_side, long_min)
+
+    decoded = _decode(data, name, max_pixels, max_bytes, draft, shrink_to=(long_min, model_side), budget=budget)
+    media, ext = media_rendition(data, decoded, max_side=max_side)
+    return IngestPicture(decoded, media, ext, _model_input(decoded.image, model_side))
+
+
+def check_file_size(size: int, *, name: str = "", max_bytes: int = 64 * 2**20) -> None:
+    """The file-size checks of `decode_image`, for callers that can look before reading the bytes."""
+    if size == 0:
+        raise _error(name, "file is empty")
+    if size > max_bytes:
+        raise _error(name, f"file is {size:,} bytes, over the limit of {max_bytes:,}")
 
 
 def thumbnail(path: Path, size: int = 256) -> Image.Image:
@@ -143,11 +237,18 @@ def thumbnail(path: Path, size: int = 256) -> Image.Image:
 
 
 # ----- decoding ------------------------------------------------------------------------------------
-def _decode(data: bytes, name: str, max_pixels: int, max_bytes: int, draft) -> DecodedImage:
-    if not data:
-        raise _error(name, "file is empty")
-    if len(data) > max_bytes:
-        raise _error(name, f"file is {len(data):,} bytes, over the limit of {max_bytes:,}")
+def _decode(
+    data: bytes,
+    name: str,
+    max_pixels: int,
+    max_bytes: int,
+    draft,
+    shrink_to: tuple[int, int] | None = None,
+    budget: FrameBudget | None = None,
+) -> DecodedImage:
+    """`shrink_to` = (long, short): reduce by the largest integer factor that keeps both sides at least
+    that long (ingest). `budget`: reserve the decoded frame's pixels while it is held."""
+    check_file_size(len(data), name=name, max_bytes=max_bytes)
     source = _open(data, name, max_pixels)
     try:
         width, height = source.size
@@ -158,11 +259,14 @@ def _decode(data: bytes, name: str, max_pixels: int, max_bytes: int, draft) -> D
         fmt = "JPEG" if source.format == "MPO" else str(source.format)
         if draft is not None and fmt == "JPEG":
             source.draft(source.mode, draft(width, height))
-        source.load()
-        orientation = _orientation(source)
-        image = _to_rgb(source)
-        if image is source:
-            image = source.copy()  # a plain Image: no file object, no lazy-loading surprises later
+        frame_pixels = source.size[0] * source.size[1]  # the draft's size once drafted
+        with budget.reserve(frame_pixels) if budget is not None else nullcontext():
+            source.load()
+            orientation = _orientation(source)
+            factor = 1 if shrink_to is None else _reduce_factor(source.size, *shrink_to)
+            image = _to_rgb(source) if factor == 1 else _reduced_rgb(source, factor)
+            if image is source:
+                image = source.copy()  # a plain Image: no file object, no lazy-loading surprises later
         image.info = {"icc_profile": source.info["icc_profile"]} if _keeps_icc(source) else {}
         if orientation in _TRANSPOSE:
             image = image.transpose(_TRANSPOSE[orientation])
@@ -206,6 +310,49 @@ def _orientation(image: Image.Image) -> int:
 def _keeps_icc(source: Image.Image) -> bool:
     """An embedded ICC profile still describes the RGB pixels only when the source was RGB already."""
     return bool(source.info.get("icc_profile")) and source.mode in ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
+
+
+def _reduce_factor(size: tuple[int, int], long_min: int, short_min: int) -> int:
+    """The largest integer factor that keeps the long side >= long_min and the short side >= short_min."""
+    return max(1, min(max(size) // long_min, min(size) // short_min))
+
+
+def _reduced_rgb(source: Image.Image, factor: int) -> Image.Image:
+    """`_to_rgb(source)` reduced `factor` times (box average), converting as little as possible at full
+    resolution: RGB, L, RGBA and LA are reduced first (Pillow premultiplies alpha, so reducing then
+    flattening on white equals flattening then reducing), 16-bit grey is scaled to 8 bits first, 1-bit
+    goes through L; palettes, tRNS transparency, CMYK, YCbCr, LAB and other deep modes are converted
+    at full size as before, then reduced."""
+    mode = source.mode
+    if "transparency" not in source.info:
+        if mode in ("RGB", "L", "RGBA", "LA"):
+            return _to_rgb(source.reduce(factor))
+        if mode == "1":
+            return source.convert("L").reduce(factor).convert("RGB")
+        if mode.startswith("I;16"):
+            return _grey16_to_l(source).reduce(factor).convert("RGB")
+    return _to_rgb(source).reduce(factor)
+
+
+def _grey16_to_l(image: Image.Image) -> Image.Image:
+    """16-bit grey scaled 65535 -> 255 as `_deep_to_rgb` does, in place to keep a scan's peak low."""
+    values = np.asarray(image).astype(np.uint32)
+    values *= 255
+    values += 32767
+    values //= 65535
+    return Image.fromarray(values.astype(np.uint8))
+
+
+def _model_input(image: Image.Image, side: int) -> Image.Image:
+    """Resized so the short side is `side` (never enlarged), bicubic, with the sizes the CLIP image
+    processor computes itself, so its own resize becomes a no-op and the vectors do not change."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    if short <= side:
+        return image
+    other = int(side * long / short)
+    size = (other, side) if width >= height else (side, other)
+    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 # ----- modes ---------------------------------------------------------------------------------------

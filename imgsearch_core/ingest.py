@@ -3,6 +3,13 @@
 Why batches keyed by content hash: ids are the SHA-256 of the image bytes, so a run that is killed and
 started again skips what is stored and embeds only the rest (resumable, idempotent), and each batch
 is written to media, Chroma and BM25 together. A bad file becomes a line in the report, never an abort.
+
+Why a pipeline: decoding, metadata and pHash run in a thread pool (Pillow releases the GIL while it
+decodes and resizes) while the previous batch is embedded, so at most two batches of small prepared
+items (model input + media rendition) are in memory; full-resolution frames live only inside a
+decode (images.decode_for_ingest, bounded by a FrameBudget). Files of a folder are hashed by
+streaming them from disk, so an already stored file is never held in memory; results are consumed
+in source order, so records, problems and counts come out exactly as from one sequential loop.
 """
 from __future__ import annotations
 
@@ -12,13 +19,21 @@ import os
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from imgsearch_core.captions import CAPTION_FILE_NAMES, CaptionFileError, CaptionTable, parse_caption_file
 from imgsearch_core.embed import Embedder
-from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError, decode_image, media_rendition
+from imgsearch_core.images import (
+    MODEL_INPUT_SIDE,
+    SUPPORTED_EXTENSIONS,
+    FrameBudget,
+    ImageError,
+    check_file_size,
+    decode_for_ingest,
+)
 from imgsearch_core.item_metadata import Described, describe
 from imgsearch_core.perceptual import perceptual_hash
 from imgsearch_core.store import Collection, Record, Store
@@ -46,6 +61,7 @@ class SourceItem:
     caption: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     caption_from: str = ""  # "sidecar" or "caption file" when `caption` came from one
+    path: Path | None = None  # the file on disk, when there is one: hashed by streaming it
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,8 @@ def folder_items(folder: Path, problems: list[Problem]) -> tuple[list[SourceItem
         elif _is_image_name(relative):
             sidecar = path.with_suffix(SIDECAR_EXTENSION)
             caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
-            items.append(SourceItem(relative, str(folder), path.read_bytes, caption, caption_from=_from_sidecar(caption)))
+            items.append(SourceItem(relative, str(folder), path.read_bytes, caption, caption_from=_from_sidecar(caption),
+                                    path=path))
         elif path.suffix.lower() not in _IGNORED_EXTENSIONS:
             problems.append(Problem(relative, "not a supported image type (skipped)"))
     return items, captions
@@ -179,7 +196,8 @@ def apply_captions(items: Sequence[SourceItem], captions: CaptionTable | None, p
         else:
             caption, extra = row
             origin = "caption file" if caption else item.caption_from
-            result.append(SourceItem(item.name, item.source, item.read, caption or item.caption, dict(extra), origin))
+            result.append(SourceItem(item.name, item.source, item.read, caption or item.caption, dict(extra), origin,
+                                     item.path))
     problems.extend(Problem(name, "caption row matches no image") for name in captions.unused())
     return result
 
@@ -214,7 +232,7 @@ def _collect(
         if path.is_file() and path.suffix.lower() == ".zip":
             items, found_captions = zip_items(path, path.name, problems, max_file_bytes)
         elif path.is_file() and _is_image_name(path.name):
-            items = [SourceItem(path.name, str(path.parent), path.read_bytes)]
+            items = [SourceItem(path.name, str(path.parent), path.read_bytes, path=path)]
         elif path.is_dir():
             items, found_captions = folder_items(path, problems)
         else:
@@ -243,7 +261,7 @@ class _Prepared:
     metadata: dict[str, Any]
     media: bytes
     media_ext: str
-    image: Any  # the decoded PIL image to embed
+    image: Any  # the PIL picture to embed (the model input, short side = the model's input size)
     metadata_problems: list[str]
 
 
@@ -252,6 +270,21 @@ class _Limits:
     max_pixels: int
     max_bytes: int
     read_metadata: bool
+    model_side: int = MODEL_INPUT_SIDE
+
+
+# Full-resolution pixels that concurrent decodes may hold at once: two 49 MP scans, or one 80 MP file
+# (the max_pixels default) alone. A frame is 3-4 bytes a pixel, plus a copy while alpha is premultiplied.
+FRAME_BUDGET_PIXELS = 100_000_000
+_HASH_CHUNK = 1 << 20
+
+
+class _ReadError(Exception):
+    """An item whose bytes cannot be read; `problem` is its report line."""
+
+    def __init__(self, problem: "Problem") -> None:
+        super().__init__(problem.reason)
+        self.problem = problem
 
 
 def describe_item(item: SourceItem, data: bytes, read_metadata: bool = True) -> Described:
@@ -262,23 +295,148 @@ def describe_item(item: SourceItem, data: bytes, read_metadata: bool = True) -> 
     )
 
 
-def _prepare(item: SourceItem, data: bytes, digest: str, limits: _Limits) -> _Prepared:
-    decoded = decode_image(data, name=item.name, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes)
-    media, ext = media_rendition(data, decoded)
+def _model_side(embedder: Any) -> int:
+    """The embedder's image input size if it says (`image_size`), else CLIP's 224."""
+    value = getattr(embedder, "image_size", None)
+    if isinstance(value, (tuple, list)) and value:
+        value = min(value)
+    try:
+        side = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MODEL_INPUT_SIDE
+    return side if side >= 1 else MODEL_INPUT_SIDE
+
+
+def _read_problem(item: SourceItem, exc: BaseException) -> Problem:
+    if isinstance(exc, ImageError):
+        return Problem(item.name, str(exc))
+    return Problem(item.name, f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+def _hash_item(item: SourceItem) -> tuple[str, tuple[int, int] | None]:
+    """(SHA-256 hex digest, (size, mtime) for files on disk). Files are streamed, never held whole."""
+    try:
+        if item.path is not None:
+            before = _stat(item.path)
+            with open(item.path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            return digest, before
+        return hashlib.sha256(item.read()).hexdigest(), None
+    except (OSError, ImageError) as exc:
+        raise _ReadError(_read_problem(item, exc)) from exc
+
+
+def _read_for_decoding(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits: _Limits) -> bytes:
+    try:
+        if item.path is not None:
+            size, _ = _stat(item.path)
+            check_file_size(size, name=item.name, max_bytes=limits.max_bytes)  # never read a huge file
+        data = item.read()
+        if item.path is not None and _stat(item.path) != stat and hashlib.sha256(data).hexdigest() != digest:
+            raise ImageError(f"{item.name}: file changed while it was being ingested (run the ingest again)")
+        return data
+    except OSError as exc:
+        raise _ReadError(_read_problem(item, exc)) from exc
+
+
+def _prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits: _Limits,
+             budget: FrameBudget | None = None) -> _Prepared:
+    """Read, decode once, describe and hash one new item (runs in the decode pool)."""
+    data = _read_for_decoding(item, digest, stat, limits)
+    picture = decode_for_ingest(
+        data, name=item.name, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes,
+        model_side=limits.model_side, budget=budget,
+    )
     described = describe_item(item, data, limits.read_metadata)
     metadata = {
         **described.metadata,
-        "width": decoded.width,
-        "height": decoded.height,
+        "width": picture.decoded.width,
+        "height": picture.decoded.height,
         "added_at": int(time.time()),
-        "phash": perceptual_hash(decoded.image),
+        "phash": perceptual_hash(picture.decoded.image),
     }
-    return _Prepared(digest, described.caption, metadata, media, ext, decoded.image, described.problems)
+    return _Prepared(digest, described.caption, metadata, picture.media, picture.media_ext, picture.model_input,
+                     described.problems)
 
 
 def _batches(items: Sequence[SourceItem], size: int) -> Iterator[Sequence[SourceItem]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass
+class _Pending:
+    """A batch whose new items are being prepared; what to report is kept until it is consumed."""
+
+    items: Sequence[SourceItem]
+    read_problems: list[Problem]
+    # per readable item, in order: ("stored", None) | ("dup", index of the first copy in this batch)
+    # | ("new", future of _Prepared)
+    entries: list[tuple[SourceItem, str, tuple[int, int] | None, str, Any]]
+
+
+class _Pipeline:
+    """Hashing and preparation in a thread pool, consumed in order by the embedding loop."""
+
+    def __init__(self, pool: ThreadPoolExecutor, collection: Collection, limits: _Limits, budget: FrameBudget) -> None:
+        self.pool, self.collection, self.limits, self.budget = pool, collection, limits, budget
+        self.seen: set[str] = set()  # ids prepared in this run (stored or about to be)
+
+    def hash(self, batch: Sequence[SourceItem]) -> list[Future]:
+        return [self.pool.submit(_hash_item, item) for item in batch]
+
+    def start(self, batch: Sequence[SourceItem], hashes: list[Future]) -> _Pending:
+        """Wait for the batch's hashes, look them up and submit the new items for preparation."""
+        read_problems: list[Problem] = []
+        hashed = []
+        for item, future in zip(batch, hashes):
+            try:
+                digest, stat = future.result()
+            except _ReadError as exc:
+                read_problems.append(exc.problem)
+                continue
+            hashed.append((item, digest, stat))
+        stored = self.collection.existing_ids(sorted({digest for _, digest, _ in hashed}))
+        first: dict[str, int] = {}
+        entries: list[tuple[SourceItem, str, tuple[int, int] | None, str, Any]] = []
+        for item, digest, stat in hashed:
+            if digest in stored or digest in self.seen:
+                entries.append((item, digest, stat, "stored", None))
+            elif digest in first:
+                entries.append((item, digest, stat, "dup", first[digest]))
+            else:
+                first[digest] = len(entries)
+                entries.append((item, digest, stat, "new", self.pool.submit(_prepare, item, digest, stat, self.limits, self.budget)))
+        return _Pending(batch, read_problems, entries)
+
+    def finish(self, pending: _Pending, report: IngestReport) -> list[_Prepared]:
+        """Wait for the batch's items and report them in source order, as one sequential loop would."""
+        report.problems.extend(pending.read_problems)
+        prepared: list[_Prepared] = []
+        outcome: list[_Prepared | None] = []  # per entry: what it became
+        for item, digest, stat, kind, value in pending.entries:
+            result: _Prepared | None = None
+            if kind == "stored" or (kind == "dup" and outcome[value] is not None):
+                report.already_stored += 1
+            else:
+                try:
+                    # A copy of an item that failed is tried again itself (its own name in the message).
+                    result = value.result() if kind == "new" else _prepare(item, digest, stat, self.limits, self.budget)
+                except _ReadError as exc:
+                    report.problems.append(exc.problem)
+                except ImageError as exc:
+                    report.problems.append(Problem(item.name, str(exc)))
+                else:
+                    self.seen.add(digest)
+                    prepared.append(result)
+                    report.problems.extend(metadata_problems(item.name, result.metadata_problems))
+            outcome.append(result)
+        return prepared
 
 
 def ingest(
@@ -296,63 +454,48 @@ def ingest(
     """Embed and store `items` into the collection (created and pinned to the embedder's model).
 
     `read_metadata=False` skips the captions, credits and dates embedded in the files (IPTC, XMP, EXIF).
+    While batch N is embedded, batch N+1 is decoded in `settings.decode_threads` threads
+    (env IMGSEARCH_DECODE_THREADS, default min(4, cores)).
     """
     settings = store.settings
     batch_size = batch_size or settings.embed_batch_size
     report = IngestReport(total=len(items), problems=list(problems))
     started = time.perf_counter()
-    seen: set[str] = set()
     done = 0
-    limits = _Limits(settings.max_pixels, settings.max_file_bytes, read_metadata)
+    limits = _Limits(settings.max_pixels, settings.max_file_bytes, read_metadata, _model_side(embedder))
+    batches = list(_batches(items, batch_size))
     with store.writing():
         collection: Collection = store.open_or_create(collection_name, embedder.identity)
         collection.recover()
-        for batch in _batches(items, batch_size):
-            if should_stop is not None and should_stop():
-                report.problems.append(Problem("(run)", f"stopped by the user after {done} of {len(items)} items"))
-                break
-            _ingest_batch(collection, embedder, batch, report, seen, limits)
-            done += len(batch)
-            if progress is not None:
-                elapsed = time.perf_counter() - started
-                rate = done / elapsed if elapsed > 0 else 0.0
-                eta = (len(items) - done) / rate if rate > 0 else None
-                progress(Progress(done, len(items), rate, eta))
+        pool = ThreadPoolExecutor(max_workers=max(1, settings.decode_threads), thread_name_prefix="imgsearch-decode")
+        try:
+            pipeline = _Pipeline(pool, collection, limits, FrameBudget(FRAME_BUDGET_PIXELS))
+            hashes = {i: pipeline.hash(batches[i]) for i in range(min(2, len(batches)))}
+            pending = pipeline.start(batches[0], hashes.pop(0)) if batches else None
+            for index, batch in enumerate(batches):
+                if should_stop is not None and should_stop():
+                    report.problems.append(Problem("(run)", f"stopped by the user after {done} of {len(items)} items"))
+                    break
+                assert pending is not None
+                prepared = pipeline.finish(pending, report)
+                # Queue the hashes of batch N+2 ahead of the preparation of batch N+1, which then runs
+                # in the pool while batch N is embedded and written below.
+                if index + 2 < len(batches):
+                    hashes[index + 2] = pipeline.hash(batches[index + 2])
+                pending = pipeline.start(batches[index + 1], hashes.pop(index + 1)) if index + 1 < len(batches) else None
+                if prepared:
+                    vectors = embedder.embed_images([p.image for p in prepared])
+                    records = [Record(p.id, v, p.caption, p.metadata, p.media, p.media_ext) for p, v in zip(prepared, vectors)]
+                    del prepared
+                    report.added += collection.add(records)
+                    del records
+                done += len(batch)
+                if progress is not None:
+                    elapsed = time.perf_counter() - started
+                    rate = done / elapsed if elapsed > 0 else 0.0
+                    eta = (len(items) - done) / rate if rate > 0 else None
+                    progress(Progress(done, len(items), rate, eta))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _ingest_batch(
-    collection: Collection,
-    embedder: Embedder,
-    batch: Sequence[SourceItem],
-    report: IngestReport,
-    seen: set[str],
-    limits: _Limits,
-) -> None:
-    loaded: list[tuple[SourceItem, bytes, str]] = []
-    for item in batch:
-        try:
-            data = item.read()
-        except (OSError, ImageError) as exc:
-            report.problems.append(Problem(item.name, str(exc) if isinstance(exc, ImageError) else f"cannot be read ({exc.strerror})"))
-            continue
-        loaded.append((item, data, hashlib.sha256(data).hexdigest()))
-    stored = collection.existing_ids(sorted({h for _, _, h in loaded}))
-    prepared: list[_Prepared] = []
-    for item, data, digest in loaded:
-        if digest in stored or digest in seen:
-            report.already_stored += 1
-            continue
-        try:
-            prepared.append(_prepare(item, data, digest, limits))
-        except ImageError as exc:
-            report.problems.append(Problem(item.name, str(exc)))
-            continue
-        seen.add(digest)
-        report.problems.extend(metadata_problems(item.name, prepared[-1].metadata_problems))
-    if not prepared:
-        return
-    vectors = embedder.embed_images([p.image for p in prepared])
-    records = [Record(p.id, v, p.caption, p.metadata, p.media, p.media_ext) for p, v in zip(prepared, vectors)]
-    report.added += collection.add(records)

@@ -120,3 +120,77 @@ def test_stop_flag_ends_cleanly_with_whole_batches(store, tiny_embedder, tmp_pat
     report = ingest(store, "col1", tiny_embedder, items, batch_size=3, should_stop=lambda: next(calls) >= 2)
     assert report.added == 6 and store.open("col1").count() == 6
     assert "stopped by the user" in report.problems[-1].reason
+
+
+class RecordingEmbedder:
+    """The tiny embedder, declaring an input size and recording what it is given."""
+
+    def __init__(self, inner, image_size=None):
+        self.inner, self.identity, self.sizes = inner, inner.identity, []
+        if image_size is not None:
+            self.image_size = image_size
+
+    def embed_images(self, images):
+        self.sizes.extend(image.size for image in images)
+        return self.inner.embed_images(images)
+
+
+def test_large_files_are_stored_as_1024_renditions_and_embedded_at_the_model_size(store, tiny_embedder, tmp_path):
+    from PIL import Image
+
+    from tests.image_fixtures import large_jpeg, photo_like
+
+    root = tmp_path / "big"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(large_jpeg(5000, 3000))
+    photo_like(3000, 2000, seed=1).save(root / "b.png")
+    (root / "c.png").write_bytes(image_bytes(3))
+    recorder = RecordingEmbedder(tiny_embedder, image_size=64)
+    items, problems = collect(root)
+    report = ingest(store, "col1", recorder, items, problems=problems)
+    assert report.added == 3 and report.problems == []
+    by_name = {i.metadata["file_name"]: i for i in store.open("col1").all_items()}
+    assert (by_name["a.jpg"].metadata["width"], by_name["a.jpg"].metadata["height"]) == (5000, 3000)
+    assert Image.open(by_name["a.jpg"].media_path).size == (1024, 614)
+    assert Image.open(by_name["b.png"].media_path).size == (1000, 667)  # reduce(3), under 1024: as is
+    assert by_name["c.png"].media_path.read_bytes() == image_bytes(3)  # small: the original bytes
+    assert sorted(recorder.sizes) == sorted([(106, 64), (95, 64), (64, 48)])  # short side 64, never enlarged
+
+
+def test_pipeline_reports_in_source_order_whatever_the_thread_count(tiny_embedder, tmp_path):
+    from imgsearch_core.config import Settings
+    from imgsearch_core.store import Store
+
+    root = tmp_path / "p"
+    write_images(root, 11)
+    (root / "img_0003.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (root / "img_0003_copy.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # a copy of a broken file, same batch
+    (root / "img_0005_copy.png").write_bytes(image_bytes(5))  # a copy of a good file, same batch
+    (root / "zz_copy_of_0.png").write_bytes(image_bytes(0))  # a copy from an earlier batch
+    outcomes = []
+    for threads in (1, 3):
+        store = Store(Settings.from_env(store_dir=tmp_path / f"store{threads}", decode_threads=threads))
+        items, problems = collect(root)
+        report = ingest(store, "col1", tiny_embedder, items, problems=problems, batch_size=4)
+        ids = [i.id for i in store.open("col1").page(limit=100)]
+        outcomes.append((report.added, report.already_stored, [(p.name, p.reason) for p in report.problems], sorted(ids)))
+    assert outcomes[0] == outcomes[1]
+    added, already, problems, _ = outcomes[0]
+    assert (added, already) == (10, 2)
+    assert [name for name, _ in problems] == ["img_0003.png", "img_0003_copy.png"]
+    assert all(reason.startswith(name + ": ") for name, reason in problems)
+
+
+def test_stored_files_of_a_folder_are_hashed_from_disk_and_never_read_whole(store, tiny_embedder, tmp_path):
+    import dataclasses
+
+    write_images(tmp_path / "p", 5)
+    items, _ = collect(tmp_path / "p")
+    assert ingest(store, "col1", tiny_embedder, items).added == 5
+
+    def refuse() -> bytes:
+        raise AssertionError("an already stored file was read into memory")
+
+    again = [dataclasses.replace(item, read=refuse) for item in collect(tmp_path / "p")[0]]
+    report = ingest(store, "col1", tiny_embedder, again, batch_size=2)
+    assert (report.added, report.already_stored, report.problems) == (0, 5, [])

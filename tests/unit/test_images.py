@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -15,7 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
 
-from imgsearch_core.images import SUPPORTED_EXTENSIONS, DecodedImage, ImageError, decode_image, media_rendition, thumbnail
+from imgsearch_core.images import (
+    DRAFT_SLACK,
+    MEDIA_MAX_SIDE,
+    SUPPORTED_EXTENSIONS,
+    DecodedImage,
+    FrameBudget,
+    ImageError,
+    decode_for_ingest,
+    decode_image,
+    media_rendition,
+    thumbnail,
+)
 from tests.image_fixtures import (
     BAD,
     BLUE,
@@ -31,6 +43,7 @@ from tests.image_fixtures import (
     handmade_png,
     large_jpeg,
     make_image_bytes,
+    photo_like,
     quadrants,
     write_all,
 )
@@ -297,16 +310,16 @@ def test_formats_browsers_cannot_show_become_jpeg(kind):
     assert_probes(shown.image, GOOD[kind].probes, 10)
 
 
-def test_large_jpeg_rendition_is_resized_from_a_full_decode_not_the_draft():
+def test_large_jpeg_rendition_comes_from_the_one_drafted_decode():
     data = large_jpeg(5000, 3000)
     decoded = decode_image(data)  # the embedding draft: 1250 x 750
     assert decoded.image.size == (1250, 750)
-    media, ext = media_rendition(data, decoded)
+    media, ext = media_rendition(data, decoded)  # no second decode: resized from the draft
     shown = Image.open(io.BytesIO(media))
     assert ext == ".jpg" and shown.format == "JPEG"
-    assert shown.size == (2048, 1229)  # long side = max_side (>= 1024 and <= 2048), from the 5000 px decode
-    assert_colour(shown.convert("RGB"), (500, 300), RED)
-    assert_colour(shown.convert("RGB"), (1500, 900), YELLOW)
+    assert shown.size == (MEDIA_MAX_SIDE, 614) == (1024, 614)
+    assert_colour(shown.convert("RGB"), (250, 150), RED)
+    assert_colour(shown.convert("RGB"), (750, 450), YELLOW)
 
 
 def test_max_side_and_alpha_flattening_in_renditions():
@@ -334,6 +347,174 @@ def test_rendition_keeps_an_rgb_icc_profile():
     data = encode(quadrants(), "TIFF", icc_profile=srgb)
     media, _ = media_rendition(data, decode_image(data))
     assert Image.open(io.BytesIO(media)).info.get("icc_profile") == srgb
+
+
+# ----- ingest: one decode to the media rendition and the model input -------------------------------
+@pytest.mark.parametrize("kind", sorted(GOOD))
+def test_ingest_decode_of_small_files_equals_the_full_decode(kind):
+    """Files at or under the rendition size are never reduced: same pixels as decode_image, and the
+    original bytes are the media when a browser can show them."""
+    data = make_image_bytes(kind)
+    picture = decode_for_ingest(data, name=GOOD[kind].filename)
+    full = decode_image(data, min_side=None)
+    assert picture.decoded == full or (
+        picture.decoded.image.tobytes() == full.image.tobytes()
+        and (picture.decoded.width, picture.decoded.height, picture.decoded.format, picture.decoded.orientation)
+        == (full.width, full.height, full.format, full.orientation)
+    )
+    assert (picture.media, picture.media_ext) == media_rendition(data, full)
+    assert picture.model_input.mode == "RGB" and picture.model_input.size == full.image.size  # short side < 224
+
+
+def enlarged(kind: str, k: int) -> bytes:
+    """A GOOD kind blown up k times (nearest neighbour, in its own pixel mode), written in its format
+    with its transparency and EXIF, so the reduce path sees every mode at a size where it reduces."""
+    case = GOOD[kind]
+    source = Image.open(io.BytesIO(make_image_bytes(kind)))
+    source.load()
+    big = source.resize((source.width * k, source.height * k), Image.Resampling.NEAREST)
+    options = {}
+    if "transparency" in source.info:
+        options["transparency"] = source.info["transparency"]
+    orientation = source.getexif().get(0x0112)
+    if orientation:  # only the orientation: a TIFF's own tags (sizes, offsets) must not be copied
+        options["exif"] = exif_with_orientation(orientation)
+    if case.format == "JPEG":
+        options["quality"] = 95
+    return encode(big, case.format, **options)
+
+
+@pytest.mark.parametrize("kind", ["png_rgb", "png_rgba", "png_la", "png_l", "png_1bit", "png_palette",
+                                  "png_palette_transparent", "png_palette_half_alpha", "png_l_trns", "png_rgb_trns",
+                                  "png_grey16", "png_grey16_dark", "png_exif6", "gif_transparent", "webp_rgba",
+                                  "bmp_1bit", "tiff_cmyk", "tiff_grey16", "tiff_rgba", "tiff_int32_wide",
+                                  "tiff_float_range", "tiff_exif6"])
+def test_reduced_ingest_decode_equals_the_full_decode_reduced(kind):
+    """Large files are reduced right after loading, before mode conversion where that is exact; the
+    result must be what the full-resolution decode gives when reduced the same way."""
+    case = GOOD[kind]
+    k = -(-1920 // max(case.size))  # long side >= 2 x 960, so the factor is at least 2
+    k = max(k, -(-448 // min(case.size)))
+    data = enlarged(kind, k)
+    picture = decode_for_ingest(data, name=case.filename)
+    full = decode_image(data, min_side=None)
+    long_min = -(-MEDIA_MAX_SIDE * DRAFT_SLACK // 1)
+    factor = int(min(max(full.image.size) // long_min, min(full.image.size) // 224))
+    assert factor >= 2
+    expected = full.image.reduce(factor)
+    got = picture.decoded.image
+    assert got.mode == "RGB" and got.size == expected.size
+    assert (picture.decoded.width, picture.decoded.height) == (full.width, full.height) == (case.size[0] * k, case.size[1] * k)
+    difference = max(abs(a - b) for a, b in zip(got.tobytes(), expected.tobytes()))
+    assert difference <= 3, difference
+    scale = k / factor
+    assert_probes(got, {(int((x + 0.5) * scale), int((y + 0.5) * scale)): rgb for (x, y), rgb in case.probes.items()},
+                  max(case.tolerance, 3))
+
+
+@pytest.mark.parametrize("kind", ["jpeg_rgb", "jpeg_cmyk_adobe", "jpeg_grey", "jpeg_exif6", "jpeg_exif8"])
+def test_large_jpegs_in_every_mode_are_drafted_upright_with_the_right_colours(kind):
+    case = GOOD[kind]
+    k = -(-3000 // max(case.size))
+    data = enlarged(kind, k)
+    picture = decode_for_ingest(data, name=case.filename)
+    assert (picture.decoded.width, picture.decoded.height) == (case.size[0] * k, case.size[1] * k)
+    got = picture.decoded.image
+    assert got.mode == "RGB" and max(got.size) >= MEDIA_MAX_SIDE * DRAFT_SLACK and picture.decoded.reduced
+    scale = got.width / case.size[0]
+    assert_probes(got, {(int((x + 0.5) * scale), int((y + 0.5) * scale)): rgb for (x, y), rgb in case.probes.items()},
+                  max(case.tolerance, 8))
+    media = decode_image(picture.media, min_side=None)
+    assert picture.media_ext == ".jpg" and media.orientation == 1 and max(media.image.size) <= MEDIA_MAX_SIDE
+
+
+@pytest.mark.parametrize("size, draft, media", [((4000, 3000), (1000, 750), (1000, 750)),  # 1/4: 1000 >= 960
+                                                ((5000, 3000), (1250, 750), (1024, 614)),
+                                                ((6000, 4000), (1500, 1000), (1024, 683)),
+                                                ((2000, 1500), (1000, 750), (1000, 750)),
+                                                ((1800, 1200), (1800, 1200), (1024, 683)),  # 1/2 would be 900
+                                                ((8000, 800), (4000, 400), (1024, 102))])  # the short side stays >= 224
+def test_ingest_decode_of_large_jpegs_takes_the_smallest_dct_scale(size, draft, media):
+    data = large_jpeg(*size)
+    picture = decode_for_ingest(data)
+    assert picture.decoded.image.size == draft
+    assert (picture.decoded.width, picture.decoded.height) == size
+    shown = Image.open(io.BytesIO(picture.media))
+    assert picture.media_ext == ".jpg" and shown.size == media
+    assert_colour(shown.convert("RGB"), (media[0] // 4, media[1] // 4), RED)
+    assert_colour(shown.convert("RGB"), (3 * media[0] // 4, 3 * media[1] // 4), YELLOW)
+    short = min(draft)
+    assert min(picture.model_input.size) == 224
+    assert max(picture.model_input.size) == int(224 * max(draft) / short)
+
+
+def test_ingest_decode_of_a_large_png_scan_reduces_it_right_after_loading():
+    data = encode(quadrants(7000, 7000), "PNG", compress_level=1)
+    picture = decode_for_ingest(data, name="scan.png")
+    assert picture.decoded.image.size == (1000, 1000)  # reduce(7): long side >= 960
+    assert picture.media_ext == ".jpg" and Image.open(io.BytesIO(picture.media)).size == (1000, 1000)
+    assert picture.model_input.size == (224, 224)
+    assert_probes(picture.decoded.image, {(250, 250): RED, (750, 250): GREEN, (250, 750): BLUE, (750, 750): YELLOW}, 0)
+
+
+def test_ingest_rendition_keeps_the_original_up_to_1024_px_upright():
+    at_limit = encode(quadrants(1024, 700), "PNG")
+    assert decode_for_ingest(at_limit).media == at_limit
+    over = encode(quadrants(1025, 700), "PNG")
+    picture = decode_for_ingest(over)
+    assert picture.media_ext == ".jpg" and Image.open(io.BytesIO(picture.media)).size == (1024, 699)
+    rotated = large_jpeg(1000, 700, orientation=6)
+    picture = decode_for_ingest(rotated)
+    assert picture.media != rotated and Image.open(io.BytesIO(picture.media)).size == (700, 1000)
+
+
+def test_ingest_model_input_has_the_model_side_and_the_processor_sizes():
+    data = encode(photo_like(1000, 700), "PNG")
+    for side, expected in ((224, (320, 224)), (64, (91, 64)), (32, (45, 32))):
+        picture = decode_for_ingest(data, model_side=side)
+        assert picture.model_input.size == expected  # int(side * 1000 / 700), as the CLIP processor rounds
+    with pytest.raises(ValueError):
+        decode_for_ingest(data, model_side=0)
+
+
+def test_ingest_decode_errors_are_the_same_image_errors():
+    for kind in sorted(BAD):
+        with pytest.raises(ImageError) as caught:
+            decode_for_ingest(make_image_bytes(kind), name=BAD[kind].filename)
+        assert str(caught.value).startswith(f"{BAD[kind].filename}: ") and BAD[kind].message in str(caught.value)
+
+
+def test_frame_budget_holds_back_a_frame_that_does_not_fit_until_one_is_released():
+    budget = FrameBudget(100)
+    events: list[str] = []
+    first_in, release_first = threading.Event(), threading.Event()
+
+    def first():
+        with budget.reserve(60):
+            events.append("first in")
+            first_in.set()
+            release_first.wait(5)
+            events.append("first out")
+
+    def second():
+        first_in.wait(5)
+        with budget.reserve(60):
+            events.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_in.wait(5)
+    time.sleep(0.2)
+    assert events == ["first in"]  # 60 + 60 > 100: the second waits
+    release_first.set()
+    for t in threads:
+        t.join(5)
+    assert events == ["first in", "first out", "second in"]
+    with budget.reserve(500):  # larger than the whole budget: still allowed, alone
+        pass
+    with budget.reserve(40), budget.reserve(60):  # both fit together
+        pass
 
 
 # ----- thumbnails ----------------------------------------------------------------------------------
