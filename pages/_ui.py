@@ -1,8 +1,10 @@
-"""Streamlit pieces the pages share: cached store and models, the sidebar, result grids, dialogs.
+"""Streamlit pieces the pages share: cached store and models, errors, the sidebar, URL state, thumbnails.
 
 Why here: pages stay thin (read widgets, call imgsearch_core, render). Everything that loads something
 expensive is cached once per process (store, models, thumbnails) or per session (query candidates), so
-a rerun never embeds what it already has. Pure logic lives in imgsearch_core.ui_support.
+a rerun never embeds what it already has. Pure logic lives in imgsearch_core.ui_support. Result grids,
+cards, the detail dialog and exports are in pages/_results.py, filter widgets in pages/_archive_filters.py,
+the archive check of an upload in pages/_provenance.py.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,7 @@ TEXT_PAGE = "pages/text_search.py"
 IMAGE_PAGE = "pages/image_search.py"
 EVALUATE_PAGE = "pages/evaluate.py"
 ADMIN_PAGE = "pages/admin.py"
-GRID_THUMB = 320
-DETAIL_THUMB = 960
 QUERY_THUMB = 480
-CAPTION_HEIGHT = 76  # px: three lines, so every card of a grid row has the same height
-CAPTION_CHARS = 80
 
 
 # ----- errors -----------------------------------------------------------------------------------
@@ -199,8 +196,10 @@ def forget_candidates() -> None:
 
 
 def collection_key(store: Store, collection: Collection) -> tuple:
-    """Changes whenever the collection's content does (count after any add or delete)."""
-    return (str(store.root), collection.name, collection.count())
+    """Changes whenever the collection's content does: the revision is bumped by every write (add, delete,
+    a metadata re-read that changes captions without changing the count); the count guards stores whose
+    writers predate revisions."""
+    return (str(store.root), collection.name, collection.revision, collection.count())
 
 
 # ----- thumbnails (once per process) ------------------------------------------------------------
@@ -232,86 +231,6 @@ def show_image(path: Path | str, size: int, alt: str, square: bool = False, upsc
             if image.width * upscale < size:
                 width = image.width * upscale
     st.image(data, width=width, alt=alt)
-
-
-# ----- results grid -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GridContext:
-    """What a grid needs to explain and link its hits."""
-
-    collection: str
-    mode: str
-    alpha: float
-    query_tokens: tuple[str, ...]
-    key: str  # widget-key prefix of the page
-
-
-def go_similar(collection: str, item_id: str) -> None:
-    st.session_state.pop("_detail", None)
-    st.switch_page(IMAGE_PAGE, query_params={"item": item_id, "c": collection})
-
-
-def _open_detail(ctx: GridContext, hit: Any) -> None:
-    st.session_state["_detail"] = {"ctx": ctx, "hit": hit}
-
-
-def _close_detail() -> None:
-    st.session_state.pop("_detail", None)
-
-
-def hit_card(hit: Any, ctx: GridContext) -> None:
-    """One result: image, rank and score (the score opens its breakdown), caption, actions."""
-    with st.container(border=True, gap="small"):
-        show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
-        with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
-            st.markdown(f"**#{hit.rank}**", width="content")
-            with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
-                st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
-        with st.container(height=CAPTION_HEIGHT, border=False):
-            st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens, max_chars=CAPTION_CHARS))
-        with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
-            if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
-                go_similar(ctx.collection, hit.id)
-            st.button("", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
-                      key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
-
-
-def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int) -> None:
-    for row in ui.rows_of(list(hits), columns):
-        cells = st.columns(columns, gap="small")
-        for cell, hit in zip(cells, row):
-            with cell:
-                hit_card(hit, ctx)
-    show_detail_if_open()
-
-
-@st.dialog("Image details", width="large", on_dismiss=_close_detail)
-def _detail_dialog(ctx: GridContext, hit: Any) -> None:
-    left, right = st.columns([3, 2], gap="medium")
-    with left:
-        show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
-    with right:
-        st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
-        st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens))
-        st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
-        if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
-            go_similar(ctx.collection, hit.id)
-    st.markdown("**Metadata**")
-    rows = [{"field": "id", "value": hit.id}, *ui.metadata_rows(hit.metadata)]
-    st.dataframe(rows, hide_index=True, width="stretch")
-
-
-def show_detail_if_open() -> None:
-    detail = st.session_state.get("_detail")
-    if detail:
-        _detail_dialog(detail["ctx"], detail["hit"])
-
-
-def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
-    if computed:
-        parts = [f"{name} {ui.format_ms(ms)}" for name, ms in result.timings_ms.items()]
-        return f"search took **{ui.format_ms(elapsed_ms + rank_ms)}** ({', '.join(parts)})"
-    return f"re-ranked in **{ui.format_ms(rank_ms)}** (query embedding and candidates reused)"
 
 
 # ----- demo and empty store ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Image search: upload a picture or arrive from "More like this"; optionally add text (image + text).
 
 A stored item's link (?item=<id>&text=...&alpha=...) can be bookmarked; an upload cannot. Each query
-image is embedded once per session: text, alpha and page changes only re-rank.
+image is embedded once per session and filter: text, alpha, sort and page changes only re-rank. For an
+upload, "Is this already in our archive?" finds its exact copy and near-duplicates (pages/_provenance.py).
 """
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import streamlit as st
 
 from imgsearch_core import ui_support as ui
 from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
-from pages import _ui
+from imgsearch_core import filters
+from pages import _archive_filters, _provenance, _results, _ui
 
-KEYS = ("is_text", "is_alpha", "is_k")
+KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
 
 
 def _state_from_url() -> None:
@@ -65,6 +67,8 @@ def main() -> None:
         st.selectbox("Results", ui.K_CHOICES, key="is_k", width=160)
 
     collection = store.open(name)
+    chosen = _archive_filters.filter_controls(store, collection, "is")
+    where_key = filters.filter_key(chosen)
     searcher = _ui.get_searcher(store, collection)
     text = ss.is_text.strip()
     if upload is not None:
@@ -77,12 +81,15 @@ def main() -> None:
         digest = _ui.image_query_digest(data)
         thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(store, data, upload.name))
         key = _ui.collection_key(store, collection)
-        candidates, computed, elapsed = _ui.cached("image", (*key, digest), lambda: searcher.image_candidates(data))
+        candidates, computed, elapsed = _ui.cached(
+            "image", (*key, digest, where_key), lambda: searcher.image_candidates(data, where=chosen))
         if text:  # the keyword side of the text; the upload's embedding is reused
-            text_side, text_computed, text_ms = _ui.cached("text", (*key, text, ""), lambda: searcher.text_candidates(text))
+            text_side, text_computed, text_ms = _ui.cached(
+                "text", (*key, text, where_key), lambda: searcher.text_candidates(text, chosen))
             candidates = ui.with_text_side(candidates, text_side, exclude={digest})
             computed, elapsed = computed or text_computed, elapsed + text_ms
         query_caption, query_id = f"Uploaded: {upload.name}", None
+        _provenance.provenance_section(store, collection, data, digest)
     elif ss.get("is_item"):
         stored = collection.get([ss.is_item])
         if not stored:
@@ -93,8 +100,8 @@ def main() -> None:
             return
         thumb = _ui.thumbnail(stored[0].media_path, _ui.QUERY_THUMB)
         candidates, computed, elapsed = _ui.cached(
-            "item", (*_ui.collection_key(store, collection), ss.is_item, text),
-            lambda: searcher.image_candidates(item_id=ss.is_item, text=text or None),
+            "item", (*_ui.collection_key(store, collection), ss.is_item, text, where_key),
+            lambda: searcher.image_candidates(item_id=ss.is_item, text=text or None, where=chosen),
         )
         query_caption, query_id = stored[0].caption or "(no caption)", ss.is_item
     else:
@@ -111,7 +118,8 @@ def main() -> None:
     mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
     result = searcher.rank(candidates, mode, alpha, ss.is_k)
     params = ui.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name)
-    signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k)
+    signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k, where_key,
+                 *_results.option_values("is"))
     if ss.get("is_signature") not in (None, signature):
         ss.is_page = 1
     ss.is_signature = signature
@@ -132,18 +140,17 @@ def main() -> None:
         if result.notice:
             st.info(result.notice, icon=":material/info:")
         if not result.hits:
-            st.info("No similar images in this collection.", icon=":material/search_off:")
+            st.info("No similar images in this collection" + (" match the filter." if chosen else "."),
+                    icon=":material/search_off:")
             _ui.write_url(params.to_query())
             return
         how = "image only" if mode == "vector" else f"image + text, alpha {alpha:.2f}"
         st.markdown(f"**{len(result.hits)}** similar images · {how} · "
-                    + _ui.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
-        window = ui.page_slice(len(result.hits), ss.get("is_page", 1))
-        ss.is_page = window.page
+                    + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
         tokens = tuple(result.query_tokens) if mode != "vector" else ()  # highlight words only when they count
-        ctx = _ui.GridContext(name, mode, result.alpha, tokens, "is")
-        _ui.results_grid(result.hits[window.start:window.end], ctx, columns=3)
-        _ui.pager("is_page", len(result.hits), window.page)
+        ctx = _results.GridContext(name, mode, result.alpha, tokens, "is")
+        has_dates = _archive_filters.collection_facets(store, collection).dated > 0
+        _results.listing(result.hits, ctx, store, collection, "is_page", columns=3, has_dates=has_dates)
     _ui.write_url(ui.with_page(params, ss.is_page).to_query())
 
 

@@ -1,7 +1,9 @@
 """Text search: keywords (BM25), meaning (CLIP vectors) or a hybrid of both, with explained scores.
 
-The query, mode, alpha, number of results, filter and page live in the URL, so a search can be
-bookmarked and shared. Moving the slider only re-ranks the cached candidates (no new embedding).
+The query, mode, alpha, number of results, typed filter and page live in the URL, so a search can be
+bookmarked and shared. Moving the slider only re-ranks the cached candidates (no new embedding). The
+filter widgets (credit, creator, keywords, date taken, uncaptioned) are built from the collection's own
+values and ANDed with the typed filter; a changed filter fetches new candidates.
 """
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import streamlit as st
 
 from imgsearch_core import filters
 from imgsearch_core import ui_support as ui
-from pages import _ui
+from pages import _archive_filters, _results, _ui
 
-KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_k", "ts_where")
+KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),
+        *_results.option_keys("ts"))
 
 
 def _state_from_url(default_alpha: float) -> None:
@@ -30,7 +33,7 @@ def _state_from_url(default_alpha: float) -> None:
         ss.ts_signature = None  # keep the link's page number for its first search
 
 
-def _controls() -> bool:
+def _controls(store, collection) -> tuple[bool, dict | None]:
     with st.form("ts_form", border=False, enter_to_submit=True):
         box, button = st.columns([6, 1], vertical_alignment="bottom")
         box.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
@@ -46,14 +49,17 @@ def _controls() -> bool:
     k_col.selectbox("Results", ui.K_CHOICES, key="ts_k")
     filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
                           help=filters.FILTER_HELP)
-    return submitted
+    chosen = _archive_filters.filter_controls(store, collection, "ts")
+    return submitted, chosen
 
 
-def _search(store, collection_name: str, submitted: bool, default_alpha: float) -> None:
+def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float) -> None:
     ss = st.session_state
+    collection_name = collection.name
     params = ui.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
                                  collection_name, default_alpha)
-    signature = (collection_name, params.q, params.mode, params.alpha, params.k, params.where)
+    signature = (collection_name, params.q, params.mode, params.alpha, params.k, params.where,
+                 filters.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_page = 1  # a new search or a new ranking starts on its first page
     ss.ts_signature = signature
@@ -65,8 +71,8 @@ def _search(store, collection_name: str, submitted: bool, default_alpha: float) 
         else:
             st.caption("Type a query and press Enter.")
         return
-    collection = store.open(collection_name)
-    where = filters.parse_filter(params.where, filters.collection_fields(collection) if params.where.strip() else None)
+    typed = filters.parse_filter(params.where, filters.collection_fields(collection) if params.where.strip() else None)
+    where = filters.combine(typed, chosen)
     searcher = _ui.get_searcher(store, collection)
     candidates, computed, elapsed = _ui.cached(
         "text", (*_ui.collection_key(store, collection), query.strip(), filters.filter_key(where)),
@@ -81,12 +87,10 @@ def _search(store, collection_name: str, submitted: bool, default_alpha: float) 
         return
     mode_text = f"hybrid, alpha {result.alpha:.2f}" if params.mode == "hybrid" else params.mode
     st.markdown(f"**{len(result.hits)}** results for “{ui.escape_markdown(query.strip())}” · {mode_text} · "
-                + _ui.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
-    window = ui.page_slice(len(result.hits), ss.ts_page)
-    ss.ts_page = window.page
-    ctx = _ui.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts")
-    _ui.results_grid(result.hits[window.start:window.end], ctx, columns=4)
-    _ui.pager("ts_page", len(result.hits), window.page)
+                + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
+    ctx = _results.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts")
+    has_dates = _archive_filters.collection_facets(store, collection).dated > 0
+    _results.listing(result.hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
     _ui.write_url(ui.with_page(params, ss.ts_page).to_query())
 
 
@@ -95,14 +99,15 @@ def main() -> None:
     if opened is None:
         return
     store, name = opened
-    default_alpha = _ui.default_alpha(store.open(name))
+    collection = store.open(name)
+    default_alpha = _ui.default_alpha(collection)
     if _ui.arrived() or "ts_mode" not in st.session_state:  # also the rerun after the empty-store screen
         _state_from_url(default_alpha)
     _ui.keep_widget_state(KEYS)
     st.title("Text search")
     _ui.flash()
-    submitted = _controls()
-    _search(store, name, submitted, default_alpha)
+    submitted, chosen = _controls(store, collection)
+    _search(store, collection, submitted, chosen, default_alpha)
 
 
 _ui.guarded(main)

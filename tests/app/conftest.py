@@ -157,3 +157,107 @@ def pixel_bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+# ----- an editorial archive: credits, creators, keywords, dates in IPTC (written by exiftool) -------------
+# (name, picture seed, caption, credit, creator, keywords, date taken); None leaves the field out.
+ARCHIVE = (
+    ("harbour.jpg", 0, "boats in the harbour at dawn", "Reuters", "Jane Doe", ["harbour", "boat"], "2021:05:17"),
+    ("ship.jpg", 1, "a red ship in the harbour", "Reuters", "Jane Doe", ["harbour"], "2020:03:02"),
+    ("street.jpg", 2, "a street in the city at night", "Reuters", "Max Mustermann", ["city", "street"], "2019:11:30"),
+    ("square.jpg", 3, "the city square in summer", "AP", "John Roe", ["city"], "2022:07:01"),
+    ("peak.jpg", 4, None, "AP", "John Roe", ["mountain"], "2018:01:15"),
+    ("snow.jpg", 5, "snow on the mountain", "dpa", "Max Mustermann", ["mountain", "snow"], "2023:02:10"),
+    ("circle.jpg", 6, "a red circle near the street", None, None, None, None),
+    ("dock.jpg", 7, None, "dpa", None, ["boat"], "2017:08:08"),
+)
+COPYRIGHT = "(c) Reuters 2021"
+COPY_NAME = "harbour_large.jpg"  # a resized copy of harbour.jpg, with the same IPTC: a stored near-duplicate
+
+
+def archive_picture(seed: int, size: tuple[int, int] = (160, 120)):
+    """A distinct picture per seed: coloured random blocks, so pHashes of different seeds are far apart."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1000 + seed)
+    blocks = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(blocks).resize(size, Image.Resampling.NEAREST)
+
+
+def _iptc(path: Path, caption, credit, creator, keywords, date, copyright=None) -> None:
+    from tests.metadata_fixtures import IPTC_TAGS, exiftool_write
+
+    tags = ["-codedcharacterset=utf8"]
+    fields = {"caption": caption, "credit": credit, "creator": creator, "keywords": keywords, "date": date,
+              "copyright": copyright}
+    for name, value in fields.items():
+        for one in (value if isinstance(value, list) else [value]) if value else []:
+            tags.append(f"-IPTC:{IPTC_TAGS[name]}={one}")
+    exiftool_write(path, *tags)
+
+
+def resized_copy(data: bytes, scale: float = 1.5, quality: int = 80) -> bytes:
+    """The picture in `data`, resized and re-encoded: every byte differs, the picture does not."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def archive_folder(tmp_path_factory) -> Path:
+    """JPEGs with IPTC credit, by-line, keywords, date created (and captions for most), plus a resized copy."""
+    folder = tmp_path_factory.mktemp("archive") / "photos"
+    folder.mkdir()
+    for name, seed, caption, credit, creator, keywords, date in ARCHIVE:
+        path = folder / name
+        archive_picture(seed).save(path, "JPEG", quality=92)
+        _iptc(path, caption, credit, creator, keywords, date, COPYRIGHT if name == "harbour.jpg" else None)
+    name, seed, caption, credit, creator, keywords, date = ARCHIVE[0]
+    copy = folder / COPY_NAME
+    copy.write_bytes(resized_copy((folder / name).read_bytes(), scale=2.0, quality=90))
+    _iptc(copy, caption, credit, creator, keywords, date, COPYRIGHT)
+    return folder
+
+
+def archive_ids(folder: Path) -> dict[str, str]:
+    """File name -> stored id (the SHA-256 of the file's bytes)."""
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.jpg"))}
+
+
+@pytest.fixture
+def archive_store(store_dir, archive_folder, tiny_embedder):
+    """A store whose collection 'photos' holds the ARCHIVE pictures (and the copy) with their IPTC fields."""
+    from imgsearch_core.config import Settings
+    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.store import Store
+
+    store = Store(Settings.from_env())
+    items, problems = collect(archive_folder)
+    report = ingest(store, "photos", tiny_embedder, items, problems=problems)
+    assert report.added == len(ARCHIVE) + 1 and not report.problems, report.problems
+    return store
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[str | None, str, bytes]]:
+    """(file name, MIME type, bytes) of every file the app hands to a download button, as registered."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    seen: list[tuple[str | None, str, bytes]] = []
+    original = MediaFileManager.add
+
+    def add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if is_for_static_download:
+            seen.append((file_name, mimetype, bytes(path_or_data)))
+        return original(self, path_or_data, mimetype, coordinates, file_name=file_name,
+                        is_for_static_download=is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    return seen

@@ -1,0 +1,102 @@
+"""Filter widgets built from what the current collection's items actually carry.
+
+Credit, creator and keywords are multiselects whose options are the values present, with the number of
+pictures each selects ("Reuters (12)"); a date-taken range bounded by the items' dates; "Only
+uncaptioned". A control the collection has no values for is not shown. The counts come from
+imgsearch_core.facets, computed once per collection revision (st.cache_data), not on every rerun; the
+widgets' choices become a Chroma `where` through imgsearch_core.filters.where_from_choices.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import streamlit as st
+
+from imgsearch_core import facets as facet_counts
+from imgsearch_core import filters
+from imgsearch_core import ui_support as ui
+from imgsearch_core.facets import Facets
+from imgsearch_core.fields import BY_NAME
+
+CHOICE_FIELDS = ("credit", "creator", "keywords")
+_PLURAL = {"credit": "credits", "creator": "creators", "keywords": "keywords"}
+
+
+# ----- facet counts (once per collection revision) ---------------------------------------------------
+@st.cache_data(show_spinner="Counting the collection's credits, creators and keywords…", max_entries=16)
+def _facets(root: str, name: str, revision: int, _collection) -> Facets:
+    return facet_counts.facets_of(_collection.iter_metadatas())
+
+
+def collection_facets(store, collection) -> Facets:
+    """Facets of the collection, cached on (store root, collection name, collection revision)."""
+    return _facets(str(store.root), collection.name, collection.revision, collection)
+
+
+# ----- widgets ---------------------------------------------------------------------------------------
+def widget_keys(prefix: str) -> tuple[str, ...]:
+    return (*(f"{prefix}_f_{name}" for name in CHOICE_FIELDS), f"{prefix}_f_dates", f"{prefix}_f_uncaptioned")
+
+
+def _day(epoch: int) -> date:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).date()
+
+
+def date_bounds(facets: Facets) -> tuple[date, date] | None:
+    return (_day(facets.date_span[0]), _day(facets.date_span[1])) if facets.date_span else None
+
+
+def _multiselect(facets: Facets, name: str, key: str) -> list[str]:
+    options = facets.options(name)
+    counts = dict(facets.values.get(name, []))
+    chosen = [v for v in st.session_state.get(key, []) if v in counts]  # values another collection had are dropped
+    st.session_state[key] = chosen
+    return st.multiselect(
+        BY_NAME[name].label, options, format_func=lambda v: ui.count_label(v, counts.get(v, 0)), key=key,
+        placeholder=f"All {_PLURAL[name]}", help=f"Only pictures with any of the chosen {_PLURAL[name]}.",
+    )
+
+
+def _date_range(bounds: tuple[date, date], key: str) -> tuple[date | None, date | None]:
+    """The chosen (from, to) days; (None, None) for the whole span (undated items stay) and while the
+    second day of a range is still being picked."""
+    low, high = bounds
+    value = st.session_state.get(key)
+    if (not isinstance(value, (tuple, list)) or not value
+            or any(not isinstance(d, date) or not low <= d <= high for d in value)):
+        st.session_state[key] = (low, high)  # first run, or the collection's dates changed
+    chosen = st.date_input(BY_NAME["date_taken"].label, min_value=low, max_value=high, key=key, format="YYYY-MM-DD",
+                           help="Only pictures taken within these days. The full span also keeps pictures "
+                                "without a date; a narrower one keeps only dated pictures.")
+    if len(chosen) < 2 or (chosen[0], chosen[1]) == (low, high):  # still picking, or everything
+        return None, None
+    return chosen[0], chosen[1]
+
+
+def filter_controls(store, collection, prefix: str) -> dict | None:
+    """The collection's filter widgets (only those with values); the `where` of what is chosen, or None."""
+    facets = collection_facets(store, collection)
+    shown = [name for name in CHOICE_FIELDS if facets.values.get(name)]
+    bounds = date_bounds(facets)
+    uncaptioned = 0 < facets.uncaptioned < facets.total
+    if not (shown or bounds or uncaptioned):
+        return None
+    credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
+    keys = dict(zip(CHOICE_FIELDS, (credit_key, creator_key, keywords_key)))
+    widths = [2.0] * len(shown) + ([1.6] if bounds else []) + ([1.2] if uncaptioned else [])
+    columns = iter(st.columns(widths, vertical_alignment="bottom"))
+    chosen: dict[str, list[str]] = {}
+    for name in shown:
+        with next(columns):
+            chosen[name] = _multiselect(facets, name, keys[name])
+    date_from = date_to = None
+    if bounds:
+        with next(columns):
+            date_from, date_to = _date_range(bounds, dates_key)
+    only_uncaptioned = False
+    if uncaptioned:
+        with next(columns):
+            only_uncaptioned = st.checkbox(f"Only uncaptioned ({facets.uncaptioned:,})", key=uncaptioned_key,
+                                           help="Only pictures without a caption (found by vector search).")
+    equals = {name: chosen.get(name, []) for name in ("credit", "creator")}
+    return filters.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)

@@ -1,0 +1,82 @@
+""""Is this already in our archive?" for an uploaded picture: the exact copy and near-duplicates.
+
+The check (imgsearch_core.provenance.check_provenance) embeds the upload, so it runs only when asked
+(a button) and its report is kept per upload digest and collection revision: later reruns (typing a
+text, moving the slider, paging) show the kept report without embedding anything again.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from imgsearch_core import ui_support as ui
+from pages import _ui
+
+MATCH_THUMB = 240
+ASKED_KEY = "is_provenance_for"  # the digest of the upload the user asked about
+
+
+def _closeness(match) -> str:
+    parts = []
+    if match.hamming is not None:
+        parts.append(f"pHash **{match.hamming}** of 64 bits apart")
+    if match.cosine is not None:
+        parts.append(f"cosine **{match.cosine:.3f}**")
+    return " · ".join(parts) or "closeness unknown"
+
+
+def _match_card(match) -> None:
+    with st.container(border=True, gap="small"):
+        image, text = st.columns([1, 3], gap="small")
+        with image:
+            _ui.show_image(match.media_path, MATCH_THUMB, alt=match.caption or "archived picture", square=True)
+        with text:
+            if match.kind == "exact":
+                st.markdown(":green-badge[:material/verified: Exact copy] :gray[same file content]")
+            else:
+                st.markdown(":orange-badge[:material/filter_none: Near-duplicate] :gray[resized, re-encoded or edited copy]")
+            st.markdown(ui.caption_markdown(match.caption, max_chars=160))
+            facts = [
+                ui.Fact("Credit", match.credit or "—"),
+                ui.Fact("Original file", match.file_name or "—"),
+                ui.Fact("Ingested from", match.source or "—"),
+                ui.Fact("Date added", (match.date_added or "—").replace("T", " ").replace("+00:00", " UTC")),
+            ]
+            st.markdown(ui.facts_markdown(facts))
+            st.caption(_closeness(match))
+            st.caption(f"id `{match.id}`")
+
+
+def _report(store, collection, data: bytes, digest: str):
+    from imgsearch_core.provenance import check_provenance
+
+    embedder = _ui.get_embedder(store, collection.model.name)
+    key = (*_ui.collection_key(store, collection), digest)
+    report, _, _ = _ui.cached("provenance", key, lambda: check_provenance(collection, embedder, data))
+    return report
+
+
+def provenance_section(store, collection, data: bytes, digest: str) -> None:
+    """The button, then the report for this upload (kept for the session until the collection changes)."""
+    with st.container(border=True):
+        head, action = st.columns([4, 1], vertical_alignment="center")
+        head.markdown("**Is this already in our archive?**  \n"
+                      ":gray[Finds the same file, and resized, re-encoded, cropped or recoloured copies of it.]")
+        if action.button("Check the archive", icon=":material/manage_search:", key="is_provenance", width="stretch"):
+            st.session_state[ASKED_KEY] = digest
+        if st.session_state.get(ASKED_KEY) != digest:
+            return
+        report = _report(store, collection, data, digest)
+        if not report.found:
+            st.info(f"**Not in the archive**: no exact copy and no near-duplicate among the "
+                    f"{report.candidates_checked} most similar pictures of collection {collection.name!r}.",
+                    icon=":material/new_releases:")
+            return
+        found = ([report.exact] if report.exact else []) + list(report.near)
+        summary = []
+        if report.exact:
+            summary.append("an **exact copy**")
+        if report.near:
+            summary.append(f"**{len(report.near)} near-duplicate{'s' if len(report.near) != 1 else ''}**")
+        st.success(f"Already in the archive: {' and '.join(summary)}.", icon=":material/inventory_2:")
+        for match in found:
+            _match_card(match)

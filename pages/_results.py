@@ -1,0 +1,188 @@
+"""Result grids the search pages share: sort and collapse options, cards, the detail dialog, exports.
+
+Why one module: the Text and Image search pages show hits the same way, and what a page lists (sorted
+by date, near-duplicates folded into one card) must be exactly what its CSV/JSON export holds.
+Sorting and collapsing are core functions (imgsearch_core.export, imgsearch_core.provenance); this
+module only lays them out and caches the collapse per result list, so a rerun does not redo it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from imgsearch_core import export
+from imgsearch_core import ui_support as ui
+from pages import _ui
+
+GRID_THUMB = 320
+DETAIL_THUMB = 960
+CAPTION_HEIGHT = 76  # px: three lines, so every card of a grid row has the same height
+CAPTION_CHARS = 80
+SORT_LABELS = {"relevance": "Relevance", "date": "Date taken, newest first", "date_asc": "Date taken, oldest first"}
+EXPORT_NAME = "imgsearch-results"
+
+
+@dataclass(frozen=True)
+class GridContext:
+    """What a grid needs to explain and link its hits."""
+
+    collection: str
+    mode: str
+    alpha: float
+    query_tokens: tuple[str, ...]
+    key: str  # widget-key prefix of the page
+
+
+# ----- what the grid lists -------------------------------------------------------------------------
+def option_keys(prefix: str) -> tuple[str, ...]:
+    return (f"{prefix}_sort", f"{prefix}_collapse")
+
+
+def option_values(prefix: str) -> tuple[str, bool]:
+    """The sort and collapse choices as they stand (before the widgets are drawn), for page signatures."""
+    sort_key, collapse_key = option_keys(prefix)
+    return st.session_state.get(sort_key) or "relevance", bool(st.session_state.get(collapse_key))
+
+
+def arrange(hits: Sequence[Any], store, collection, sort: str, collapse: bool) -> list[Any]:
+    """The hits as the grid lists them (all pages): near-duplicates folded into their best-ranked copy
+    (provenance.collapse_near_duplicates, cached per result list), then sorted (export.sort_hits)."""
+    listed: list[Any] = list(hits)
+    if collapse and listed:
+        from imgsearch_core.provenance import collapse_near_duplicates
+
+        key = (*_ui.collection_key(store, collection), tuple(h.id for h in listed))
+        listed, _, _ = _ui.cached("collapse", key, lambda: collapse_near_duplicates(listed, collection))
+    return export.sort_hits(listed, sort)
+
+
+def result_options(prefix: str, has_dates: bool) -> tuple[str, bool]:
+    """Sort (by relevance or date taken, when items carry dates) and the collapse toggle; their values."""
+    sort_key, collapse_key = option_keys(prefix)
+    sorts = export.SORTS if has_dates else ("relevance",)
+    if st.session_state.get(sort_key) not in sorts:
+        st.session_state[sort_key] = "relevance"
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        if len(sorts) > 1:
+            st.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key=sort_key, width=240,
+                         label_visibility="collapsed", help="Sort the whole result list (all pages).")
+        st.toggle("Collapse near-duplicates", key=collapse_key,
+                  help="Show one card per picture: resized, re-encoded or cropped copies fold into the "
+                       "best-ranked one (\"+N copies\").")
+    return st.session_state[sort_key], bool(st.session_state.get(collapse_key))
+
+
+def export_buttons(hits: Sequence[Any], prefix: str) -> None:
+    """CSV and JSON downloads of the listed hits (every page, in the order shown)."""
+    with st.container(horizontal=True, horizontal_alignment="right", gap="small"):
+        what = f"the {len(hits)} results as listed (all pages, in this order)"
+        st.download_button("CSV", export.to_csv(hits), file_name=f"{EXPORT_NAME}.csv", mime="text/csv",
+                           icon=":material/download:", key=f"{prefix}_export_csv", on_click="ignore",
+                           help=f"Download {what} for a spreadsheet.")
+        st.download_button("JSON", export.to_json(hits), file_name=f"{EXPORT_NAME}.json",
+                           mime="application/json", icon=":material/download:", key=f"{prefix}_export_json",
+                           on_click="ignore", help=f"Download {what} as JSON.")
+
+
+# ----- cards and grid ------------------------------------------------------------------------------
+def go_similar(collection: str, item_id: str) -> None:
+    st.session_state.pop("_detail", None)
+    st.switch_page(_ui.IMAGE_PAGE, query_params={"item": item_id, "c": collection})
+
+
+def _open_detail(ctx: GridContext, hit: Any) -> None:
+    st.session_state["_detail"] = {"ctx": ctx, "hit": hit}
+
+
+def _close_detail() -> None:
+    st.session_state.pop("_detail", None)
+
+
+def _copies(hit: Any) -> tuple[str, ...]:
+    return tuple(getattr(hit, "duplicates", ()) or ())
+
+
+def hit_card(hit: Any, ctx: GridContext) -> None:
+    """One result: image, rank and score (the score opens its breakdown), caption, actions."""
+    with st.container(border=True, gap="small"):
+        _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
+        with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
+            st.markdown(f"**#{hit.rank}**", width="content")
+            if copies := _copies(hit):
+                st.badge(ui.copies_label(len(copies)), icon=":material/filter_none:", color="violet",
+                         help="Near-duplicates of this picture further down the results, folded into this card.")
+            with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
+                st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        with st.container(height=CAPTION_HEIGHT, border=False):
+            st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens, max_chars=CAPTION_CHARS))
+        with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
+            if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
+                go_similar(ctx.collection, hit.id)
+            st.button("", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
+                      key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
+
+
+def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int) -> None:
+    for row in ui.rows_of(list(hits), columns):
+        cells = st.columns(columns, gap="small")
+        for cell, hit in zip(cells, row):
+            with cell:
+                hit_card(hit, ctx)
+    show_detail_if_open()
+
+
+@st.dialog("Image details", width="large", on_dismiss=_close_detail)
+def _detail_dialog(ctx: GridContext, hit: Any) -> None:
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
+    with right:
+        st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
+        st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens))
+        facts = ui.detail_facts(hit.metadata)
+        if facts:
+            st.markdown(ui.facts_markdown(facts))
+        if copies := _copies(hit):
+            st.caption(f"{ui.copies_label(len(copies))} of this picture folded into this card: "
+                       + ", ".join(f"`{c[:12]}…`" for c in copies))
+        with st.expander("Score breakdown"):
+            st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
+            go_similar(ctx.collection, hit.id)
+    st.markdown("**Metadata**")
+    rows = [{"field": "id", "value": hit.id, "from": ""}, *ui.metadata_rows(hit.metadata)]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def show_detail_if_open() -> None:
+    detail = st.session_state.get("_detail")
+    if detail:
+        _detail_dialog(detail["ctx"], detail["hit"])
+
+
+def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
+    if computed:
+        parts = [f"{name} {ui.format_ms(ms)}" for name, ms in result.timings_ms.items()]
+        return f"search took **{ui.format_ms(elapsed_ms + rank_ms)}** ({', '.join(parts)})"
+    return f"re-ranked in **{ui.format_ms(rank_ms)}** (query embedding and candidates reused)"
+
+
+def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: str, columns: int,
+            has_dates: bool) -> list[Any]:
+    """Options row, exports, one page of the grid and the pager, for a page's ranked hits; what is listed."""
+    top = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    with top:
+        sort, collapse = result_options(ctx.key, has_dates)
+    listed = arrange(hits, store, collection, sort, collapse)
+    with top:
+        export_buttons(listed, ctx.key)
+    if len(listed) < len(hits):
+        st.caption(f"{len(hits) - len(listed)} near-duplicate copies folded into their best-ranked picture.")
+    window = ui.page_slice(len(listed), st.session_state.get(page_key, 1))
+    st.session_state[page_key] = window.page
+    results_grid(listed[window.start:window.end], ctx, columns)
+    _ui.pager(page_key, len(listed), window.page)
+    return listed
