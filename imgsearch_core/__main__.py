@@ -5,44 +5,15 @@ Errors print one clear line on stderr; exit code 2 for bad input, 1 for internal
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from imgsearch_core.config import Settings
+from imgsearch_core import cli_archive
+from imgsearch_core.cli_support import CliError, emit as _emit, open_store as _store, resolve_collection_name
 from imgsearch_core.embed import ModelLoadError
 from imgsearch_core.store_lock import StoreLockedError
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
-
-
-class CliError(ValueError):
-    """Bad command-line input."""
-
-
-def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
-    print(json.dumps(document, default=str, indent=None) if args.json else text)
-
-
-def _store(args: argparse.Namespace):
-    from imgsearch_core.store import Store
-
-    return Store(Settings.from_env(store_dir=args.store))
-
-
-def resolve_collection_name(store, name: str | None) -> str:
-    """An explicit name, else the only collection, else 'default' if present."""
-    if name:
-        return name
-    names = store.collection_names()
-    if len(names) == 1:
-        return names[0]
-    if "default" in names:
-        return "default"
-    if not names:
-        raise CliError("The store is empty: ingest images first (python -m imgsearch_core ingest FOLDER) or run 'demo'.")
-    raise CliError(f"Several collections exist; choose one with --collection: {', '.join(names)}.")
 
 
 def _searcher(collection):
@@ -131,7 +102,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         def on_progress(progress) -> None:
             bar.update(progress.done - bar.n)
 
-        report = ingest(store, name, embedder, items, problems=problems, progress=on_progress)
+        report = ingest(store, name, embedder, items, problems=problems, progress=on_progress,
+                        read_metadata=not args.no_embedded_metadata)
     summary = (
         f"{report.added} added, {report.already_stored} already stored, {len(report.problems)} problems "
         f"in {report.seconds:.1f} s ({report.rate:.1f} img/s) into collection {name!r}"
@@ -299,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--captions", help="caption file: CSV, TSV, JSON or JSONL")
     p.add_argument("--collection", help="collection name (default 'default')")
     p.add_argument("--model", help="model name or local path for a new collection (default clip-ViT-B-32)")
+    p.add_argument("--no-embedded-metadata", action="store_true",
+                   help="ignore the IPTC/XMP/EXIF captions, credits, keywords and dates inside the files")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="text to image search")
@@ -346,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models-dir", help="where the new model version is written (default data/models, env IMGSEARCH_MODELS_DIR)")
     p.set_defaults(func=cmd_finetune)
+
+    cli_archive.register(sub, common)
 
     p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")
     p.add_argument("--yes", action="store_true")

@@ -1,7 +1,7 @@
 """Image files whose embedded metadata is written by the reference tool, exiftool.
 
     exiftool_write(path, *tags)      run exiftool on a file (tags like "-IPTC:Credit=Reuters")
-    picture(path, index)             a distinct picture in the format of the path's suffix
+    picture(path, index)             a distinct photo-like picture in the format of the path's suffix
     editorial_photo(path, **fields)  a picture with IPTC fields (UTF-8 declared) as agencies send them
 
 exiftool must be installed (`make test` installs Debian's libimage-exiftool-perl); a missing exiftool
@@ -13,9 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from PIL import Image
-
-from tests.helpers import image_bytes
+import numpy as np
+from PIL import Image, ImageDraw
 
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
@@ -32,10 +31,22 @@ def exiftool_write(path: Path, *tags: str) -> Path:
 
 
 def picture(path: Path, index: int, size: tuple[int, int] = (96, 64)) -> Path:
-    """A distinct picture (see tests.helpers.image_bytes) saved in the format the suffix names."""
-    import io
-
-    image = Image.open(io.BytesIO(image_bytes(index, size))).convert("RGB")
+    """A distinct photo-like picture (a gradient and a few shapes placed by `index`), saved in the
+    format the suffix names. Textured, so perceptual hashes of different pictures differ as they do
+    for real photos (flat test pictures all hash alike)."""
+    rng = np.random.default_rng(index)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    angle = rng.uniform(0, np.pi)
+    ramp = (np.cos(angle) * x / width + np.sin(angle) * y / height + 1) / 2
+    base = np.stack([ramp * c for c in rng.uniform(60, 255, 3)], axis=-1)
+    image = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(5):
+        x0, y0 = int(rng.integers(0, width * 3 // 4)), int(rng.integers(0, height * 3 // 4))
+        box = [x0, y0, x0 + int(rng.integers(width // 8, width // 3)), y0 + int(rng.integers(height // 8, height // 3))]
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, _FORMATS[path.suffix.lower()], **({"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}))
     return path

@@ -1,0 +1,81 @@
+"""Archive commands: re-read embedded metadata, and "is this already in our archive?".
+
+    python -m imgsearch_core reread SOURCE [--captions FILE] [--collection NAME] [--json]
+    python -m imgsearch_core provenance IMAGE [--collection NAME] [--candidates N] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from imgsearch_core.cli_support import CliError, emit, open_store, resolve_collection_name
+
+
+def cmd_reread(args: argparse.Namespace) -> int:
+    from imgsearch_core.ingest import collect
+    from imgsearch_core.reread import reread_metadata
+
+    store = open_store(args)
+    name = resolve_collection_name(store, args.collection)
+    items, problems = collect(
+        Path(args.source),
+        captions_file=Path(args.captions) if args.captions else None,
+        max_file_bytes=store.settings.max_file_bytes,
+    )
+    report = reread_metadata(store, name, items, problems=problems)
+    summary = (
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.not_stored} files not in "
+        f"collection {name!r}, {len(report.problems)} problems"
+    )
+    detail = "\n".join(f"  {p.name}: {p.reason}" for p in report.problems)
+    emit(args, {"collection": name, **report.to_dict()}, summary + ("\n" + detail if detail else ""))
+    return 0
+
+
+def _match_line(match) -> str:
+    closeness = []
+    if match.hamming is not None:
+        closeness.append(f"{match.hamming} pHash bits differ")
+    if match.cosine is not None:
+        closeness.append(f"cosine {match.cosine:.3f}")
+    origin = ", ".join(f"{label} {value}" for label, value in (
+        ("file", match.file_name), ("credit", match.credit), ("source", match.source), ("added", match.date_added),
+    ) if value)
+    return f"  {match.kind:5}  {match.id[:12]}  {match.caption[:60]!r}  ({'; '.join(closeness)})  {origin}"
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from imgsearch_core.embed import Embedder
+    from imgsearch_core.provenance import check_provenance
+
+    try:
+        data = Path(args.image).read_bytes()
+    except OSError as exc:
+        raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
+    store = open_store(args)
+    name = resolve_collection_name(store, args.collection)
+    collection = store.open(name)
+    report = check_provenance(collection, Embedder(collection.model.name), data, max_candidates=args.candidates)
+    if not report.found:
+        text = f"Not in collection {name!r}: no exact copy and no near-duplicate among {report.candidates_checked} neighbours."
+    else:
+        matches = ([report.exact] if report.exact else []) + report.near
+        text = "\n".join([f"In collection {name!r}:"] + [_match_line(m) for m in matches])
+    emit(args, {"collection": name, **report.to_dict()}, text)
+    return 0
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    """Add the archive commands to the command line's subparsers."""
+    p = sub.add_parser("reread", parents=[common],
+                       help="re-read embedded captions, credits, keywords and dates of stored items (no re-embedding)")
+    p.add_argument("source", help="folder, .zip file or image file holding the original files")
+    p.add_argument("--captions", help="caption file: CSV, TSV, JSON or JSONL (wins over embedded captions)")
+    p.add_argument("--collection")
+    p.set_defaults(func=cmd_reread)
+
+    p = sub.add_parser("provenance", parents=[common], help="is this picture (or a copy of it) already in the archive?")
+    p.add_argument("image", help="the picture to look for")
+    p.add_argument("--collection")
+    p.add_argument("--candidates", type=int, default=20, help="CLIP neighbours to check (default 20)")
+    p.set_defaults(func=cmd_provenance)

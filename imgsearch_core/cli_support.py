@@ -1,0 +1,41 @@
+"""What every command-line command shares: its error type, output, store and collection choice.
+
+Why its own module: the commands live in more than one module (`__main__` and `cli_archive`), and
+`python -m` runs `__main__` under another name, so they cannot import these from it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from imgsearch_core.config import Settings
+
+
+class CliError(ValueError):
+    """Bad command-line input."""
+
+
+def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    """One JSON document with --json, else the text for people."""
+    print(json.dumps(document, default=str, indent=None) if args.json else text)
+
+
+def open_store(args: argparse.Namespace):
+    from imgsearch_core.store import Store
+
+    return Store(Settings.from_env(store_dir=args.store))
+
+
+def resolve_collection_name(store, name: str | None) -> str:
+    """An explicit name, else the only collection, else 'default' if present."""
+    if name:
+        return name
+    names = store.collection_names()
+    if len(names) == 1:
+        return names[0]
+    if "default" in names:
+        return "default"
+    if not names:
+        raise CliError("The store is empty: ingest images first (python -m imgsearch_core ingest FOLDER) or run 'demo'.")
+    raise CliError(f"Several collections exist; choose one with --collection: {', '.join(names)}.")
