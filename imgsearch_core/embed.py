@@ -3,10 +3,18 @@
 Why a wrapper: collections are pinned to one model identity, the app and command line must get one
 clear error (not a 78-second retry loop and a traceback) when a model cannot be loaded offline, and
 every caller must get L2-normalized float32 so cosine == dot product everywhere.
+
+Backends (`backend=` or IMGSEARCH_BACKEND): `torch` (sentence-transformers' encode), `onnx` (ONNX Runtime,
+fp32), `onnx-int8` (dynamic int8), `auto` (the default: int8 where the model's fidelity gate passed, else
+ONNX fp32, else torch with a warning). The ONNX export is made once per model fingerprint and cached; when a
+valid export exists the ONNX path loads it directly and never imports torch or sentence-transformers, which
+are loaded lazily only to export, for the torch backend, or for `clip_parts` (fine-tuning).
+Device (`device=` or IMGSEARCH_DEVICE): see backends/device.py.
 """
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import socket
 import threading
@@ -20,6 +28,9 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.config import BUNDLED_MODELS_DIR
+
+log = logging.getLogger(__name__)
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
 class ModelLoadError(RuntimeError):
@@ -104,24 +115,137 @@ def _load_sentence_transformer(name: str, local_dir: str | None):
         raise ModelLoadError(f"Could not download or load model {name!r}: {exc}") from exc
 
 
-class Embedder:
-    """Encodes images and texts into one normalized space. Thread-safe for Streamlit's sessions."""
+def normalise_backend(value: str | None) -> str:
+    text = (value or "auto").strip().lower()
+    aliases = {"onnx-fp32": "onnx", "int8": "onnx-int8", "onnx_int8": "onnx-int8", "pytorch": "torch"}
+    text = aliases.get(text, text)
+    if text not in BACKENDS:
+        raise ModelLoadError(f"Unknown backend {value!r}: use one of {', '.join(BACKENDS)} (IMGSEARCH_BACKEND).")
+    return text
 
-    def __init__(self, name_or_path: str, *, batch_size: int = 32) -> None:
+
+def _hub_snapshot(name: str) -> str | None:
+    """The local Hugging Face cache folder of a hub model, without importing torch (None if not cached)."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    for repo_id in ([name, f"sentence-transformers/{name}"] if "/" not in name else [name]):
+        try:
+            return snapshot_download(repo_id, local_files_only=True)
+        except Exception:  # noqa: BLE001 - not cached under this id
+            continue
+    return None
+
+
+class Embedder:
+    """Encodes images and texts into one normalized space. Thread-safe for Streamlit's sessions.
+
+    `backend` is the backend actually used ('torch', 'onnx' or 'onnx-int8'), `device` where it runs.
+    """
+
+    def __init__(self, name_or_path: str, *, batch_size: int | None = None, backend: str | None = None,
+                 device: str | None = None) -> None:
         name, local_dir = resolve_model(name_or_path)
-        self._model = _load_sentence_transformer(name, local_dir)
-        self.batch_size = batch_size
+        self._name, self._local_dir = name, local_dir
+        self.requested_backend = normalise_backend(backend if backend is not None else os.environ.get("IMGSEARCH_BACKEND"))
+        self._device_request = device
         self._lock = threading.Lock()
+        self._model = None  # the SentenceTransformer, loaded only when needed
+        self._onnx = None
+        self.export = None  # backends.layout.Export when an ONNX backend is used
+        self.gate: dict | None = None
+        if self.requested_backend == "torch":
+            self._use_torch()
+        else:
+            try:
+                self._use_onnx(self.requested_backend)
+            except ModelLoadError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - export/runtime failures: fall back or explain
+                if self.requested_backend != "auto":
+                    raise ModelLoadError(
+                        f"The ONNX backend ({self.requested_backend}) is not available for model {name!r}: {exc}. "
+                        "Use IMGSEARCH_BACKEND=torch (or auto, which falls back to torch)."
+                    ) from exc
+                log.warning("ONNX backend unavailable for %s (%s); falling back to torch.", name, exc)
+                self._use_torch()
+        self.batch_size = int(batch_size or self.device_choice.batch_size)
         probe = self.embed_texts(["a photo"])
         self.identity = ModelIdentity(name=name, dim=int(probe.shape[1]))
 
+    # ----- backend set-up -------------------------------------------------------------------------------
+    def _device(self, use_torch: bool):
+        from imgsearch_core.backends.device import DeviceError, detect_device
+
+        try:
+            return detect_device(self._device_request, use_torch=use_torch)
+        except DeviceError as exc:
+            raise ModelLoadError(str(exc)) from exc
+
+    def _sentence_transformer(self):
+        if self._model is None:
+            self._model = _load_sentence_transformer(self._name, self._local_dir)
+        return self._model
+
+    def _use_torch(self) -> None:
+        self.device_choice = self._device(use_torch=True)
+        model = self._sentence_transformer()
+        if self.device_choice.torch_device != "cpu":
+            model.to(self.device_choice.torch_device)
+            if self.device_choice.torch_fp16:
+                model.half()
+        self.backend, self.device, self._onnx = "torch", self.device_choice.torch_device, None
+
+    def _model_files_dir(self) -> str | None:
+        return self._local_dir if self._local_dir is not None else _hub_snapshot(self._name)
+
+    def _use_onnx(self, requested: str) -> None:
+        from imgsearch_core.backends import layout
+        from imgsearch_core.backends.onnx_clip import OnnxClip
+        from imgsearch_core.fingerprint import FingerprintError, model_fingerprint
+
+        self.device_choice = self._device(use_torch=False)
+        owner = Path(self._local_dir) if self._local_dir is not None else None  # hub caches are not ours to write
+        files_dir = self._model_files_dir()
+        fingerprint = export = None
+        if files_dir is not None:
+            try:
+                fingerprint = model_fingerprint(files_dir)
+                export = layout.find_export(owner, fingerprint)
+            except FingerprintError:
+                fingerprint = None
+        if export is None:
+            st_model = self._sentence_transformer()  # a ModelLoadError here is the model's, not ONNX's
+            files_dir = files_dir or self._model_files_dir()
+            if files_dir is None:
+                raise RuntimeError("the model's files were not found on disk, so it cannot be fingerprinted")
+            fingerprint = fingerprint or model_fingerprint(files_dir)
+            from imgsearch_core.backends.export import export_model
+
+            export = export_model(st_model, owner, fingerprint)
+            self._model = None  # free it; clip_parts() and the torch backend load it again when asked
+        gate = export.gate or {}
+        variant = "int8" if requested == "onnx-int8" or (requested == "auto" and gate.get("passed")) else "fp32"
+        if requested == "onnx-int8" and not gate.get("passed"):
+            log.warning("Model %s: int8 failed the fidelity gate (%s) but IMGSEARCH_BACKEND=onnx-int8 asks for it.",
+                        self._name, gate)
+        self._onnx = OnnxClip(export, variant, providers=self.device_choice.ort_providers)
+        self.export, self.gate, self.fingerprint = export, gate, fingerprint
+        self.backend = "onnx-int8" if variant == "int8" else "onnx"
+        self.device = self.device_choice.ort_device
+
+    # ----- public API -----------------------------------------------------------------------------------
     @property
     def dim(self) -> int:
         return self.identity.dim
 
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, getattr(self, "identity", ModelIdentity("", 0)).dim), dtype=np.float32)
+
     def _encode(self, inputs: Sequence[object]) -> np.ndarray:
         if len(inputs) == 0:
-            return np.zeros((0, getattr(self, "identity", ModelIdentity("", 0)).dim), dtype=np.float32)
+            return self._empty()
         with self._lock:
             vectors = self._model.encode(
                 list(inputs),
@@ -135,18 +259,25 @@ class Embedder:
     def clip_parts(self) -> tuple[Any, Any]:
         """Copies of the underlying transformers CLIPModel and its processor, for fine-tuning.
 
-        Copies, so training never changes the model that live searches use.
+        Copies, so training never changes the model that live searches use. Loads sentence-transformers
+        (and torch) if an ONNX backend is in use.
         """
-        first = self._model[0]
+        with self._lock:
+            first = self._sentence_transformer()[0]
         model, processor = getattr(first, "model", None), getattr(first, "processor", None)
         if model is None or processor is None or not hasattr(model, "get_image_features"):
-            raise ModelLoadError(f"Model {self.identity.name!r} is not a CLIP model, so it cannot be fine-tuned here.")
-        return copy.deepcopy(model), copy.deepcopy(processor)
+            raise ModelLoadError(f"Model {self._name!r} is not a CLIP model, so it cannot be fine-tuned here.")
+        model, processor = copy.deepcopy(model), copy.deepcopy(processor)
+        return model.float().to("cpu"), processor
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(n, dim) float32, rows of unit length."""
+        if self._onnx is not None:
+            return self._onnx.embed_images(images, self.batch_size) if len(images) else self._empty()
         return self._encode(images)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, rows of unit length."""
+        if self._onnx is not None:
+            return self._onnx.embed_texts(texts, self.batch_size) if len(texts) else self._empty()
         return self._encode(texts)

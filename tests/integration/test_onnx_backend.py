@@ -1,0 +1,195 @@
+"""ONNX Runtime backend on the bundled imgsearch-mini and small random CLIPs: fidelity, choice, cache, no torch."""
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgsearch_core.backends import layout
+from imgsearch_core.backends.gate import calibration_set, fidelity_gate, top_k_overlap
+from imgsearch_core.backends.onnx_clip import OnnxClip
+from imgsearch_core.config import BUNDLED_MODELS_DIR, PROJECT_ROOT
+from imgsearch_core.embed import Embedder, ModelLoadError
+from imgsearch_core.fingerprint import model_fingerprint
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def mini_dir(tmp_path_factory):
+    """A copy of the bundled model without any export of it, so this module always exports once itself."""
+    target = tmp_path_factory.mktemp("mini") / "imgsearch-mini"
+    shutil.copytree(BUNDLED_MODELS_DIR / "imgsearch-mini", target, ignore=shutil.ignore_patterns(".onnx"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def mini_onnx(mini_dir):
+    return Embedder(str(mini_dir), backend="auto")
+
+
+@pytest.fixture(scope="module")
+def mini_torch(mini_dir):
+    return Embedder(str(mini_dir), backend="torch")
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    return calibration_set(60, 36)
+
+
+def _cosines(a, b):
+    return np.sum(a * b, axis=1)
+
+
+def test_auto_exports_once_and_picks_int8_when_the_gate_passes(mini_onnx, mini_dir):
+    export = mini_onnx.export
+    assert export.directory == mini_dir / ".onnx" / mini_onnx.fingerprint[:16]
+    assert export.manifest["fingerprint"] == model_fingerprint(mini_dir)
+    gate = export.gate
+    assert gate["image_cosine"] >= 0.99 and gate["text_cosine"] >= 0.99 and gate["top_k_overlap"] >= 0.95
+    assert gate["passed"] and mini_onnx.backend == "onnx-int8" and mini_onnx.device == "cpu"
+    assert mini_onnx.identity.name == str(mini_dir.resolve()) and mini_onnx.dim == 64
+    assert {p.name for p in export.directory.glob("*.onnx")} == {"visual.onnx", "text.onnx", "visual-int8.onnx",
+                                                                 "text-int8.onnx"}
+    again = Embedder(str(mini_dir))
+    assert again.export.directory == export.directory and again._model is None  # loaded, not re-exported
+    assert (mini_dir / ".onnx" / ".gitignore").read_text() == "*\n"
+
+
+def test_fp32_onnx_equals_sentence_transformers(mini_dir, mini_torch, calibration):
+    onnx = Embedder(str(mini_dir), backend="onnx")
+    images, texts = calibration
+    assert onnx.backend == "onnx"
+    assert _cosines(onnx.embed_images(images), mini_torch.embed_images(images)).min() > 1 - 1e-4
+    assert _cosines(onnx.embed_texts(texts), mini_torch.embed_texts(texts)).min() > 1 - 1e-4
+    vectors = onnx.embed_images(images[:5])
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 64)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert onnx.embed_texts([]).shape == (0, 64) and onnx.embed_images([]).shape == (0, 64)
+
+
+def test_gate_function_on_the_mini_model(mini_onnx):
+    images, texts = calibration_set(24, 20, seed=5)  # other inputs than the export's own gate run
+    result = fidelity_gate(OnnxClip(mini_onnx.export, "fp32"), OnnxClip(mini_onnx.export, "int8"), images, texts)
+    assert result.n_images == 24 and result.n_texts == 20 and result.k == 10
+    assert result.image_cosine >= 0.99 and result.text_cosine >= 0.99 and result.top_k_overlap >= 0.95
+    assert result.passed
+    strict = fidelity_gate(OnnxClip(mini_onnx.export, "fp32"), OnnxClip(mini_onnx.export, "int8"), images, texts,
+                           min_cosine=0.999999)
+    assert not strict.passed  # int8 is not bit-exact: the gate can fail
+
+
+def test_mixed_backends_stay_interchangeable(mini_dir, mini_torch, calibration):
+    images, queries = calibration
+    fp32, int8 = Embedder(str(mini_dir), backend="onnx"), Embedder(str(mini_dir), backend="onnx-int8")
+    base_images, base_queries = mini_torch.embed_images(images), mini_torch.embed_texts(queries)
+    mixes = {
+        "int8 images, fp32 queries": (int8.embed_images(images), fp32.embed_texts(queries)),
+        "fp32 images, int8 queries": (fp32.embed_images(images), int8.embed_texts(queries)),
+        "int8 images, torch queries": (int8.embed_images(images), base_queries),
+        "torch images, int8 queries": (base_images, int8.embed_texts(queries)),
+    }
+    overlaps = {name: top_k_overlap(i, q, base_images, base_queries) for name, (i, q) in mixes.items()}
+    assert min(overlaps.values()) >= 0.95, overlaps
+
+
+def test_backend_from_environment_and_argument(mini_dir, mini_onnx, monkeypatch):
+    monkeypatch.setenv("IMGSEARCH_BACKEND", "torch")
+    assert Embedder(str(mini_dir)).backend == "torch"
+    assert Embedder(str(mini_dir), backend="onnx").backend == "onnx"  # the argument wins
+    monkeypatch.setenv("IMGSEARCH_BACKEND", "onnx-int8")
+    assert Embedder(str(mini_dir)).backend == "onnx-int8"
+    monkeypatch.setenv("IMGSEARCH_BACKEND", "tensorrt")
+    with pytest.raises(ModelLoadError, match="auto, torch, onnx, onnx-int8"):
+        Embedder(str(mini_dir))
+    monkeypatch.setenv("IMGSEARCH_BACKEND", "auto")
+    monkeypatch.setenv("IMGSEARCH_DEVICE", "cuda")
+    with pytest.raises(ModelLoadError, match="cuda"):
+        Embedder(str(mini_dir))
+
+
+def test_clip_parts_work_from_an_onnx_embedder(mini_onnx):
+    model, processor = mini_onnx.clip_parts()
+    assert type(model).__name__ == "CLIPModel" and processor.tokenizer is not None
+    assert mini_onnx.backend == "onnx-int8"  # searches keep using ONNX
+
+
+def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
+    images = calibration[0][:3]
+    code = (
+        "import sys, json, numpy as np\n"
+        "from PIL import Image\n"
+        "from imgsearch_core.embed import Embedder\n"
+        "from imgsearch_core.backends.gate import calibration_set\n"
+        f"e = Embedder({str(mini_dir)!r}, backend='onnx-int8')\n"
+        "images = calibration_set(60, 36)[0][:3]\n"
+        "v = e.embed_images(images); t = e.embed_texts(['a red disc', 'two blue squares'])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print(json.dumps({'backend': e.backend, 'heavy': heavy, 'v': v.tolist(), 't': t.tolist()}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=str(PROJECT_ROOT))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "onnx-int8" and out["heavy"] == []
+    np.testing.assert_allclose(np.array(out["v"]), mini_onnx.embed_images(images), atol=1e-5)
+    np.testing.assert_allclose(np.array(out["t"]), mini_onnx.embed_texts(["a red disc", "two blue squares"]),
+                               atol=1e-5)
+
+
+def _perturb_weights(model_dir: Path) -> None:
+    import torch
+    from transformers import CLIPModel
+
+    model = CLIPModel.from_pretrained(model_dir)
+    with torch.no_grad():
+        model.visual_projection.weight.mul_(-1.0)
+        model.text_projection.weight.add_(0.05 * torch.randn_like(model.text_projection.weight))
+    model.save_pretrained(model_dir)
+
+
+def test_new_weights_invalidate_the_export(tiny_model_dir, tmp_path):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns(".onnx"))
+    images = [Image.new("RGB", (40 + i, 30), (i * 40, 10, 200)) for i in range(4)]
+    first = Embedder(str(model_dir), backend="onnx")
+    old_dir, old_vectors = first.export.directory, first.embed_images(images)
+    _perturb_weights(model_dir)
+    second = Embedder(str(model_dir), backend="onnx")
+    assert second.fingerprint != first.fingerprint and second.export.directory != old_dir
+    assert not old_dir.exists()  # the stale export beside the model is removed
+    new_vectors = second.embed_images(images)
+    np.testing.assert_allclose(_cosines(new_vectors, old_vectors), -1.0, atol=1e-4)  # projection was negated
+    reference = Embedder(str(model_dir), backend="torch").embed_images(images)
+    assert _cosines(new_vectors, reference).min() > 1 - 1e-4
+
+
+def test_unwritable_cache_falls_back_to_torch_under_auto_only(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns(".onnx"))
+    (model_dir / ".onnx").write_text("a file where the export folder would go")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("IMGSEARCH_ONNX_CACHE", str(blocker / "cache"))
+    with caplog.at_level(logging.WARNING, logger="imgsearch_core.embed"):
+        embedder = Embedder(str(model_dir), backend="auto")
+    assert embedder.backend == "torch" and embedder.export is None
+    assert "falling back to torch" in caplog.text
+    assert embedder.embed_texts(["a red circle"]).shape == (1, 16)
+    with pytest.raises(ModelLoadError, match=r"ONNX backend \(onnx\) is not available"):
+        Embedder(str(model_dir), backend="onnx")
+
+
+def test_export_goes_to_the_shared_cache_when_the_model_folder_is_not_writable(tiny_model_dir, tmp_path, monkeypatch):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "tiny", ignore=shutil.ignore_patterns(".onnx"))
+    (model_dir / ".onnx").write_text("blocked")
+    monkeypatch.setenv("IMGSEARCH_ONNX_CACHE", str(tmp_path / "shared"))
+    embedder = Embedder(str(model_dir), backend="onnx")
+    assert embedder.export.directory.parent == tmp_path / "shared"
+    assert layout.find_export(model_dir, embedder.fingerprint).directory == embedder.export.directory
