@@ -83,7 +83,7 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
         return None
     credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
     keys = dict(zip(CHOICE_FIELDS, (credit_key, creator_key, keywords_key)))
-    widths = [2.0] * len(shown) + ([1.6] if bounds else []) + ([1.2] if uncaptioned else [])
+    widths = [1.6] * len(shown) + ([2.0] if bounds else []) + ([1.5] if uncaptioned else [])
     columns = iter(st.columns(widths, vertical_alignment="bottom"))
     chosen: dict[str, list[str]] = {}
     for name in shown:

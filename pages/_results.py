@@ -60,31 +60,30 @@ def arrange(hits: Sequence[Any], store, collection, sort: str, collapse: bool) -
 
 
 def result_options(prefix: str, has_dates: bool) -> tuple[str, bool]:
-    """Sort (by relevance or date taken, when items carry dates) and the collapse toggle; their values."""
+    """Sort (by relevance or date taken, when items carry dates) and the collapse toggle; their values.
+    Drawn into the caller's (horizontal) container."""
     sort_key, collapse_key = option_keys(prefix)
     sorts = export.SORTS if has_dates else ("relevance",)
     if st.session_state.get(sort_key) not in sorts:
         st.session_state[sort_key] = "relevance"
-    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
-        if len(sorts) > 1:
-            st.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key=sort_key, width=240,
-                         label_visibility="collapsed", help="Sort the whole result list (all pages).")
-        st.toggle("Collapse near-duplicates", key=collapse_key,
-                  help="Show one card per picture: resized, re-encoded or cropped copies fold into the "
-                       "best-ranked one (\"+N copies\").")
+    if len(sorts) > 1:
+        st.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key=sort_key, width=240,
+                     label_visibility="collapsed", help="Sort the whole result list (all pages).")
+    st.toggle("Collapse near-duplicates", key=collapse_key, width="content",
+              help="Show one card per picture: resized, re-encoded or cropped copies fold into the "
+                   "best-ranked one (\"+N copies\").")
     return st.session_state[sort_key], bool(st.session_state.get(collapse_key))
 
 
 def export_buttons(hits: Sequence[Any], prefix: str) -> None:
-    """CSV and JSON downloads of the listed hits (every page, in the order shown)."""
-    with st.container(horizontal=True, horizontal_alignment="right", gap="small"):
-        what = f"the {len(hits)} results as listed (all pages, in this order)"
-        st.download_button("CSV", export.to_csv(hits), file_name=f"{EXPORT_NAME}.csv", mime="text/csv",
-                           icon=":material/download:", key=f"{prefix}_export_csv", on_click="ignore",
-                           help=f"Download {what} for a spreadsheet.")
-        st.download_button("JSON", export.to_json(hits), file_name=f"{EXPORT_NAME}.json",
-                           mime="application/json", icon=":material/download:", key=f"{prefix}_export_json",
-                           on_click="ignore", help=f"Download {what} as JSON.")
+    """CSV and JSON downloads of the listed hits (every page, in the order shown), into the caller's container."""
+    what = f"the {len(hits)} results as listed (all pages, in this order)"
+    st.download_button("CSV", export.to_csv(hits), file_name=f"{EXPORT_NAME}.csv", mime="text/csv",
+                       icon=":material/download:", key=f"{prefix}_export_csv", on_click="ignore",
+                       help=f"Download {what} for a spreadsheet.")
+    st.download_button("JSON", export.to_json(hits), file_name=f"{EXPORT_NAME}.json",
+                       mime="application/json", icon=":material/download:", key=f"{prefix}_export_json",
+                       on_click="ignore", help=f"Download {what} as JSON.")
 
 
 # ----- cards and grid ------------------------------------------------------------------------------
@@ -173,11 +172,12 @@ def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) 
 def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: str, columns: int,
             has_dates: bool) -> list[Any]:
     """Options row, exports, one page of the grid and the pager, for a page's ranked hits; what is listed."""
-    top = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    top = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     with top:
         sort, collapse = result_options(ctx.key, has_dates)
     listed = arrange(hits, store, collection, sort, collapse)
     with top:
+        st.space("stretch")
         export_buttons(listed, ctx.key)
     if len(listed) < len(hits):
         st.caption(f"{len(hits) - len(listed)} near-duplicate copies folded into their best-ranked picture.")

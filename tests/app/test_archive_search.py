@@ -7,9 +7,8 @@ import io
 import json
 from datetime import date
 
-from tests.app.conftest import (
-    ARCHIVE, COPY_NAME, COPYRIGHT, archive_ids, hit_ids, run, start, submit_query, texts,
-)
+from tests.app.archive import ARCHIVE, COPY_NAME, COPYRIGHT, archive_ids
+from tests.app.conftest import hit_ids, run, start, submit_query, texts
 
 QUERY = "harbour"  # hybrid: the vector side reaches every picture the filter lets through
 ALL = len(ARCHIVE) + 1
@@ -144,9 +143,9 @@ def test_exports_hold_the_sorted_filtered_hits(archive_store, downloads):
     assert [r["id"] for r in json.loads(data)] == hit_ids(at)
 
 
-def test_detail_shows_credit_and_copyright_prominently_and_hides_bookkeeping(archive_store):
+def test_detail_shows_credit_and_copyright_prominently_and_hides_bookkeeping(archive_store, archive_folder):
     at = searched()
-    harbour = archive_ids(_folder(archive_store))["harbour.jpg"]
+    harbour = archive_ids(archive_folder)["harbour.jpg"]
     next(b for b in at.button if b.key == f"ts_detail_{harbour}").click()
     run(at)
     facts = next(m for m in texts(at.markdown) if "**Credit:**" in m)
@@ -161,16 +160,9 @@ def test_detail_shows_credit_and_copyright_prominently_and_hides_bookkeeping(arc
     assert dict(zip(table["field"], table["from"]))["credit"] == "IPTC"
 
 
-def _folder(store):
-    item = store.open("photos").all_items()[0]
-    from pathlib import Path
-
-    return Path(item.metadata["source"])
-
-
-def test_collapse_folds_a_stored_near_duplicate_pair(archive_store, embed_calls):
+def test_collapse_folds_a_stored_near_duplicate_pair(archive_store, archive_folder, embed_calls):
     at = searched()
-    ids = archive_ids(_folder(archive_store))
+    ids = archive_ids(archive_folder)
     pair = {ids["harbour.jpg"], ids[COPY_NAME]}
     assert pair <= set(hit_ids(at))
     embedded = dict(embed_calls)

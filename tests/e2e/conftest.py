@@ -153,3 +153,26 @@ def screenshots() -> Path:
     folder = ROOT / "artifacts" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="module")
+def archive_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
+    """A real server over a store already holding the editorial archive (tests/app/archive.py: IPTC credits,
+    keywords, dates), embedded with the tiny test CLIP, which the server loads from its directory."""
+    from imgsearch_core.config import Settings
+    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.store import Store
+    from tests.app.archive import write_archive
+
+    base = tmp_path_factory.mktemp("e2e-archive")
+    store = Store(Settings.from_env(store_dir=base / "store"))
+    items, problems = collect(write_archive(base / "photos"))
+    report = ingest(store, "photos", tiny_embedder, items, problems=problems)
+    assert report.added == len(items) and not report.problems, report.problems
+    del store
+    running = _start(base / "store", base)
+    try:
+        _wait_healthy(running)
+        yield running
+    finally:
+        _stop(running)

@@ -1,0 +1,49 @@
+"""An editor's round trip in a real browser: search the archive, pick a credit in the filter, download
+the CSV export and find exactly the filtered hits in it, in the order shown."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_browser import assert_no_errors, hit_ids, loaded_images, main, save_full_page, wait_idle, wait_summary
+
+QUERY = "harbour"
+CREDIT = "Reuters"
+REUTERS = ["harbour.jpg", "harbour_large.jpg", "ship.jpg", "street.jpg"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def test_filter_by_credit_and_download_the_csv(archive_server: Server, page: Page, screenshots) -> None:
+    server = archive_server
+    page.goto(server.url)
+    box = page.locator(".st-key-ts_q input")
+    box.wait_for(timeout=60_000)
+    box.fill(QUERY)
+    box.press("Enter")
+    line = wait_summary(server, page, f"results for “{QUERY}”")
+    assert line.startswith("9 results"), line
+
+    page.locator(".st-key-ts_f_credit").click()  # open the multiselect and pick an option, as a person does
+    page.get_by_role("option", name=f"{CREDIT} (4)").click()
+    page.keyboard.press("Escape")
+    line = wait_summary(server, page, f"4 results for “{QUERY}”")
+    assert "search took" in line, f"a new filter fetches new candidates: {line!r}"
+    shown = hit_ids(page, "ts")
+    assert len(shown) == 4 and loaded_images(server, page) == 4
+    assert_no_errors(server, page, "Text search with a credit filter")
+    save_full_page(page, screenshots / "archive_filtered.png")
+
+    with page.expect_download(timeout=30_000) as started:
+        main(page).locator(".st-key-ts_export_csv").get_by_role("button", name="CSV").first.click()
+    download = started.value
+    assert download.suggested_filename == "imgsearch-results.csv"
+    rows = list(csv.DictReader(io.StringIO(download.path().read_bytes().decode("utf-8-sig"))))
+    assert [r["id"] for r in rows] == shown
+    assert sorted(r["file_name"] for r in rows) == REUTERS
+    assert {r["credit"] for r in rows} == {CREDIT}
+    wait_idle(server, page)
