@@ -475,6 +475,9 @@ def test_ingest_model_input_has_the_model_side_and_the_processor_sizes():
         assert picture.model_input.size == expected  # int(side * 1000 / 700), as the CLIP processor rounds
     with pytest.raises(ValueError):
         decode_for_ingest(data, model_side=0)
+    # Sizes follow the original's proportions, not the reduced picture's rounded-up sides (1000 x 667).
+    scan = decode_for_ingest(encode(photo_like(3000, 2000), "PNG", compress_level=1), model_side=64)
+    assert scan.decoded.image.size == (1000, 667) and scan.model_input.size == (96, 64)
 
 
 def test_ingest_decode_errors_are_the_same_image_errors():
