@@ -67,7 +67,7 @@ def result_options(prefix: str, has_dates: bool) -> tuple[str, bool]:
     if st.session_state.get(sort_key) not in sorts:
         st.session_state[sort_key] = "relevance"
     if len(sorts) > 1:
-        st.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key=sort_key, width=240,
+        st.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key=sort_key, width=220,
                      label_visibility="collapsed", help="Sort the whole result list (all pages).")
     st.toggle("Collapse near-duplicates", key=collapse_key, width="content",
               help="Show one card per picture: resized, re-encoded or cropped copies fold into the "
@@ -109,10 +109,11 @@ def hit_card(hit: Any, ctx: GridContext) -> None:
     with st.container(border=True, gap="small"):
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
         with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
-            st.markdown(f"**#{hit.rank}**", width="content")
-            if copies := _copies(hit):
-                st.badge(ui.copies_label(len(copies)), icon=":material/filter_none:", color="violet",
-                         help="Near-duplicates of this picture further down the results, folded into this card.")
+            copies = _copies(hit)  # a badge in the same line keeps every card of a row equally high
+            badge = f" :violet-badge[:material/filter_none: {ui.copies_label(len(copies))}]" if copies else ""
+            st.markdown(f"**#{hit.rank}**{badge}", width="content",
+                        help="Near-duplicates of this picture further down the results are folded into this card."
+                        if copies else None)
             with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
                 st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
         with st.container(height=CAPTION_HEIGHT, border=False):
@@ -180,7 +181,9 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
         st.space("stretch")
         export_buttons(listed, ctx.key)
     if len(listed) < len(hits):
-        st.caption(f"{len(hits) - len(listed)} near-duplicate copies folded into their best-ranked picture.")
+        folded = len(hits) - len(listed)
+        st.caption(f"{folded} near-duplicate {'copy' if folded == 1 else 'copies'} folded into the best-ranked "
+                   "picture of each (\"+N\" on its card).")
     window = ui.page_slice(len(listed), st.session_state.get(page_key, 1))
     st.session_state[page_key] = window.page
     results_grid(listed[window.start:window.end], ctx, columns)

@@ -172,7 +172,7 @@ def test_collapse_folds_a_stored_near_duplicate_pair(archive_store, archive_fold
     assert len(shown) == ALL - 1 and len(pair & set(shown)) == 1
     badges = [t for t in texts(at.markdown) if "+1 copy" in t]
     assert len(badges) == 1, texts(at.markdown)
-    assert any("1 near-duplicate copies folded" in c for c in texts(at.caption))
+    assert any("1 near-duplicate copy folded" in c for c in texts(at.caption))
     at.selectbox(key="ts_sort").set_value("date")  # sort and collapse together, still no embedding
     run(at)
     assert len(hit_ids(at)) == ALL - 1

@@ -1,0 +1,43 @@
+"""The detail view's pure helpers (imgsearch_core.ui_support): prominent facts and the metadata table."""
+from __future__ import annotations
+
+import json
+
+from imgsearch_core import ui_support as ui
+
+META = {
+    "credit": "Reuters", "creator": "Jane Doe", "copyright": "(c) Reuters", "date_taken": "2021-05-17",
+    "date_taken_ts": 1621209600, "keywords": ["harbour", "boat"], "keywords_lc": ["harbour", "boat"],
+    "city": "Kiel", "country": "Germany", "camera_make": "Canon", "camera_model": "Canon EOS R5",
+    "media": "photos/ab/ab.jpg", "phash": "870707f8f0f8f0f0", "file_name": "a.jpg", "added_at": 0,
+    "metadata_from": json.dumps({"credit": "iptc", "city": "xmp", "camera_model": "exif"}),
+    "group": "g1", "group_lc": "g1",  # a caption-file column and its twin (fields.is_twin)
+}
+
+
+def test_prominent_facts_with_catalogue_labels_and_sources():
+    facts = {f.label: (f.value, f.source) for f in ui.detail_facts(META)}
+    assert list(facts)[:5] == ["Credit", "Creator / by-line", "Copyright", "Date taken", "Keywords"]
+    assert facts["Credit"] == ("Reuters", "IPTC")
+    assert facts["Keywords"] == ("harbour; boat", "")
+    assert facts["City / Country"] == ("Kiel, Germany", "XMP")
+    assert facts["Camera"] == ("Canon EOS R5", "EXIF")  # the make is not repeated
+    assert "Headline" not in facts
+    assert ui.detail_facts({"city": "", "camera_make": "Nikon"})[0] == ui.Fact("Camera", "Nikon", "")
+
+
+def test_metadata_table_leaves_out_bookkeeping_and_twins():
+    rows = {r["field"]: r for r in ui.metadata_rows(META)}
+    assert not set(rows) & {"media", "phash", "metadata_from", "keywords_lc", "date_taken_ts", "group_lc"}
+    assert {"credit", "keywords", "file_name", "added_at", "group"} <= set(rows)
+    assert rows["keywords"]["value"] == "harbour; boat" and rows["credit"]["from"] == "IPTC"
+    assert rows["file_name"]["from"] == ""
+
+
+def test_unreadable_metadata_from_is_ignored_and_markdown_is_escaped():
+    assert ui.metadata_sources({"metadata_from": "not json"}) == {}
+    assert ui.metadata_sources({"metadata_from": "[1, 2]"}) == {}
+    text = ui.facts_markdown([ui.Fact("Credit", "*Reuters* [x](y)", "IPTC")])
+    assert text == "- **Credit:** \\*Reuters\\* \\[x\\]\\(y\\) :gray[· from IPTC]"
+    assert ui.count_label("Reuters", 1204) == "Reuters (1,204)"
+    assert (ui.copies_label(1), ui.copies_label(3)) == ("+1 copy", "+3 copies")
