@@ -52,10 +52,17 @@ def arrange(hits: Sequence[Any], store, collection, sort: str, collapse: bool) -
     (provenance.collapse_near_duplicates, cached per result list), then sorted (export.sort_hits)."""
     listed: list[Any] = list(hits)
     if collapse and listed:
-        from imgsearch_core.provenance import collapse_near_duplicates
+        from imgsearch_core.provenance import CollapsedHit, collapse_near_duplicates
 
+        def clusters() -> list[tuple[str, tuple[str, ...]]]:
+            return [(c.hit.id, c.duplicates) for c in collapse_near_duplicates(listed, collection)]
+
+        # Only the clusters are kept: the same ids re-ranked (a slider move) keep their clusters, and the
+        # cards show the new scores.
         key = (*_ui.collection_key(store, collection), tuple(h.id for h in listed))
-        listed, _, _ = _ui.cached("collapse", key, lambda: collapse_near_duplicates(listed, collection))
+        kept, _, _ = _ui.cached("collapse", key, clusters)
+        by_id = {h.id: h for h in listed}
+        listed = [CollapsedHit(by_id[i], copies) for i, copies in kept]
     return export.sort_hits(listed, sort)
 
 

@@ -179,6 +179,25 @@ def test_collapse_folds_a_stored_near_duplicate_pair(archive_store, archive_fold
     assert dict(embed_calls) == embedded
 
 
+def test_collapsed_cards_show_the_scores_of_the_current_ranking(archive_store, downloads):
+    from imgsearch_core.embed import Embedder
+    from imgsearch_core.search import Searcher
+
+    at = searched()
+    at.toggle(key="ts_collapse").set_value(True)
+    run(at)
+    collection = archive_store.open("photos")
+    searcher = Searcher(collection, Embedder(collection.model.name))
+    candidates = searcher.text_candidates(QUERY)
+    for alpha in (0.0, 0.95):  # the same ids may keep their clusters, the scores are the new ones
+        at.select_slider(key="ts_alpha").set_value(alpha)
+        run(at)
+        expected = {h.id: h.score for h in searcher.rank(candidates, "hybrid", alpha, 12).hits}
+        rows = list(csv.DictReader(io.StringIO(downloads[-2][2].decode("utf-8-sig"))))
+        assert downloads[-2][0] == "imgsearch-results.csv" and len(rows) == len(hit_ids(at))
+        assert all(abs(float(r["score"]) - expected[r["id"]]) < 1e-9 for r in rows)
+
+
 def test_facets_are_counted_once_per_collection_revision(archive_store, monkeypatch, tiny_embedder, tmp_path):
     from imgsearch_core import facets
 
