@@ -154,7 +154,8 @@ class Embedder:
         self._model = None  # the SentenceTransformer, loaded only when needed
         self._onnx = None
         self.export = None  # backends.layout.Export when an ONNX backend is used
-        self.gate: dict | None = None
+        self.gate: dict | None = None  # the int8 fidelity gate's figures (ONNX backends)
+        self.fingerprint: str | None = None  # fingerprint.model_fingerprint of the files (ONNX backends)
         if self.requested_backend == "torch":
             self._use_torch()
         else:
@@ -228,7 +229,7 @@ class Embedder:
         gate = export.gate or {}
         variant = "int8" if requested == "onnx-int8" or (requested == "auto" and gate.get("passed")) else "fp32"
         if requested == "onnx-int8" and not gate.get("passed"):
-            log.warning("Model %s: int8 failed the fidelity gate (%s) but IMGSEARCH_BACKEND=onnx-int8 asks for it.",
+            log.warning("Model %s: int8 failed the fidelity gate (%s) but backend onnx-int8 was asked for explicitly.",
                         self._name, gate)
         self._onnx = OnnxClip(export, variant, providers=self.device_choice.ort_providers)
         self.export, self.gate, self.fingerprint = export, gate, fingerprint

@@ -28,10 +28,13 @@ from imgsearch_core.backends.preprocess import image_config_from_processor
 log = logging.getLogger(__name__)
 
 OPSET = 17
-# Measured on AVX2 CPUs without VNNI (see RESULTS.md): per-channel weights keep fidelity; reduce_range (7-bit
-# weights) is what ORT advises for non-VNNI x86, but it costs fidelity and gains no speed here.
+# Chosen by benchmarks/bench_backends.py --variants (figures in benchmarks/RESULTS.md): on AVX2 CPUs without
+# VNNI, ORT's u8s8 MatMulInteger kernel multiplies pairs with 16-bit saturation, so full-range 8-bit weights
+# can overflow; 7-bit weights (reduce_range) avoid that, and per-channel scales give each output column its own
+# range. Together they gave the best int8-vs-fp32 cosine on the trained imgsearch-mini. Only MatMul weights
+# are quantised (MatMulConstBOnly): activation x activation products (attention) stay fp32.
 QUANTIZATION: dict[str, Any] = {
-    "op_types": ["MatMul"], "per_channel": True, "reduce_range": False, "weight_type": "QInt8",
+    "op_types": ["MatMul"], "per_channel": True, "reduce_range": True, "weight_type": "QInt8",
     "extra_options": {"MatMulConstBOnly": True},
 }
 
@@ -126,17 +129,16 @@ def quantize_int8(source: Path, target: Path, settings: dict[str, Any] = QUANTIZ
         root.setLevel(level)
 
 
-def _check_against_torch(clip, processor, export: layout.Export) -> None:
-    """The fp32 graph must give transformers' own projected embeddings (cosine > 1 - 1e-4)."""
+def _check_against_torch(clip, processor, onnx) -> None:
+    """The fp32 graph (an OnnxClip) must give transformers' own projected embeddings (cosine > 1 - 1e-4)."""
     import torch
 
     from imgsearch_core.backends.gate import calibration_set
-    from imgsearch_core.backends.onnx_clip import OnnxClip, normalise_rows
+    from imgsearch_core.backends.onnx_clip import normalise_rows
 
     images, texts = calibration_set(4, 4)
-    onnx = OnnxClip(export, "fp32")
     tokens = processor.tokenizer(texts, padding=True, truncation=True,
-                                 max_length=export.manifest["text"]["max_length"], return_tensors="pt")
+                                 max_length=onnx.export.manifest["text"]["max_length"], return_tensors="pt")
     pixels = processor.image_processor(images, return_tensors="pt")["pixel_values"]
     with torch.no_grad():
         ref_i = normalise_rows(clip.get_image_features(pixel_values=pixels).pooler_output.numpy())
@@ -191,15 +193,15 @@ def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inp
             manifest["export_seconds"] = round(time.perf_counter() - started, 2)
             processor.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
             layout.write_manifest(tmp, manifest)
-            _check_against_torch(clip, processor, layout.Export(tmp, manifest))
+            fp32 = OnnxClip(layout.Export(tmp, manifest), "fp32")
+            _check_against_torch(clip, processor, fp32)
             started = time.perf_counter()
             for source, target in zip(layout.VARIANTS["fp32"], layout.VARIANTS["int8"]):
                 quantize_int8(tmp / source, tmp / target, quantization)
             manifest["quantize_seconds"] = round(time.perf_counter() - started, 2)
             manifest["bytes"] = {p.name: p.stat().st_size for p in sorted(tmp.glob("*.onnx"))}
             images, texts = gate_inputs if gate_inputs is not None else calibration_set()
-            draft = layout.Export(tmp, manifest)
-            gate = fidelity_gate(OnnxClip(draft, "fp32"), OnnxClip(draft, "int8"), images, texts)
+            gate = fidelity_gate(fp32, OnnxClip(layout.Export(tmp, manifest), "int8"), images, texts)
             manifest["gate"] = gate.as_dict()
             layout.write_manifest(tmp, manifest)
             if final.exists():

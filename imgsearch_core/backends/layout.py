@@ -18,7 +18,7 @@ from typing import Any
 from imgsearch_core.fingerprint import onnx_cache_root
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # the export recipe (graphs, opset, quantisation settings): bump it when that changes
 VARIANTS = {"fp32": ("visual.onnx", "text.onnx"), "int8": ("visual-int8.onnx", "text-int8.onnx")}
 
 
