@@ -5,12 +5,14 @@ Errors print one clear line on stderr; exit code 2 for bad input, 1 for internal
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive
 from imgsearch_core.cli_support import CliError, emit as _emit, open_store as _store, resolve_collection_name
 from imgsearch_core.embed import ModelLoadError
+from imgsearch_core.sharding import parse_shard, take_shard
 from imgsearch_core.store_lock import StoreLockedError
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
@@ -91,11 +93,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         model = store.open(name).model.name
     else:
         model = store.settings.default_model
+    if args.workers > 1:
+        return _ingest_with_workers(args, store, name, model)
     items, problems = collect(
         Path(args.source),
         captions_file=Path(args.captions) if args.captions else None,
         max_file_bytes=store.settings.max_file_bytes,
     )
+    if args.shard:
+        index, count = parse_shard(args.shard)
+        items = take_shard(items, index, count)
     embedder = Embedder(model, batch_size=store.settings.embed_batch_size)
     with tqdm(total=len(items), unit="img", disable=args.json or not sys.stderr.isatty()) as bar:
 
@@ -111,6 +118,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     detail = "\n".join(f"  {p.name}: {p.reason}" for p in report.problems)
     _emit(args, {"collection": name, **report.to_dict()}, summary + ("\n" + detail if detail else ""))
     return 0
+
+
+def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str) -> int:
+    """N ingest processes, each taking one shard (--shard i/N), against the same Chroma server."""
+    import subprocess
+
+    if not store.shared:
+        raise CliError("--workers needs a Chroma server (IMGSEARCH_CHROMA_HOST): an embedded store has one writer "
+                       "process at a time. Without a server, run one ingest.")
+    if args.shard:
+        raise CliError("Give either --workers N or --shard i/N, not both.")
+    base = [sys.executable, "-m", "imgsearch_core", "ingest", args.source, "--collection", name, "--model", model, "--json"]
+    base += ["--captions", args.captions] if args.captions else []
+    base += ["--store", args.store] if args.store else []
+    base += ["--no-embedded-metadata"] if args.no_embedded_metadata else []
+    children = [subprocess.Popen([*base, "--shard", f"{i}/{args.workers}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for i in range(args.workers)]
+    reports, failures = [], []
+    for i, child in enumerate(children):
+        out, err = child.communicate()
+        if child.returncode == 0:
+            reports.append(json.loads(out))
+        else:
+            failures.append(f"worker {i}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
+    total = {key: sum(r[key] for r in reports) for key in ("total", "added", "already_stored")}
+    problems = [p for r in reports for p in r["problems"]]
+    seconds = max((r["seconds"] for r in reports), default=0.0)
+    document = {"collection": name, **total, "problems": problems, "seconds": seconds, "workers": args.workers,
+                "failed_workers": failures}
+    summary = (f"{total['added']} added, {total['already_stored']} already stored, {len(problems)} problems by "
+               f"{args.workers} workers in {seconds:.1f} s into collection {name!r}")
+    _emit(args, document, "\n".join([summary, *(f"  {p['name']}: {p['reason']}" for p in problems), *failures]))
+    return EXIT_INTERNAL if failures else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -273,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name or local path for a new collection (default clip-ViT-B-32)")
     p.add_argument("--no-embedded-metadata", action="store_true",
                    help="ignore the IPTC/XMP/EXIF captions, credits, keywords and dates inside the files")
+    p.add_argument("--shard", metavar="i/N", help="take share i of N of the source (N processes on N machines)")
+    p.add_argument("--workers", type=int, default=1, help="N local ingest processes, one shard each (Chroma server only)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="text to image search")

@@ -38,6 +38,7 @@ class Settings:
     candidate_depth: int = 100
     max_k: int = 100
     models_dir: Path = BUNDLED_MODELS_DIR  # where fine-tuned model versions are written
+    media_dir: Path | None = None  # media copies; default <store>/media; a shared mount for replicas
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -53,6 +54,7 @@ class Settings:
             embed_batch_size=_env_int("IMGSEARCH_BATCH_SIZE", cls.embed_batch_size),
             decode_threads=_env_int("IMGSEARCH_DECODE_THREADS", min(4, os.cpu_count() or 1)),
             models_dir=Path(env.get("IMGSEARCH_MODELS_DIR") or BUNDLED_MODELS_DIR),
+            media_dir=Path(env["IMGSEARCH_MEDIA_DIR"]) if env.get("IMGSEARCH_MEDIA_DIR") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "store_dir" in clean:

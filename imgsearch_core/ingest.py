@@ -487,7 +487,9 @@ def ingest(
                     vectors = embedder.embed_images([p.image for p in prepared])
                     records = [Record(p.id, v, p.caption, p.metadata, p.media, p.media_ext) for p, v in zip(prepared, vectors)]
                     del prepared
-                    report.added += collection.add(records)
+                    added = collection.add(records)
+                    report.added += added
+                    report.already_stored += len(records) - added  # stored meanwhile by another writer
                     del records
                 done += len(batch)
                 if progress is not None:

@@ -160,7 +160,7 @@ class Searcher:
     def _bm25_side(self, tokens: list[str], where: dict | None, exclude: str | None) -> list[tuple[str, float]]:
         if not tokens:
             return []
-        allowed = self.collection.ids_matching(where) if where else None
+        allowed = self.collection.allowed_ids(where) if where else None
         hits = self.collection.bm25().top(tokens, self.depth + (exclude is not None), allowed_ids=allowed)
         return [(i, s) for i, s in hits if i != exclude][: self.depth]
 

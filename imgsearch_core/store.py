@@ -1,10 +1,11 @@
 """Chroma collections pinned to one model, with their media and BM25 index kept beside them.
 
-Why this shape: Chroma is the source of truth (ids, vectors, captions, metadata); the media copies and
-the BM25 index are derived files in the same store directory, so a store can be moved and still shows
-its images. Every write bumps a revision in the collection's metadata *before* touching anything, so a
-write killed halfway leaves a revision the BM25 index does not match, and the index is rebuilt from
-Chroma's documents the next time it is opened.
+Why this shape: Chroma is the source of truth (ids, vectors, captions, metadata); media copies and
+each process's BM25 index are derived. Every write is framed by a record in the collection's write
+log (imgsearch_core.write_log), so BM25 indexes in any number of processes or replicas catch up
+with exactly what changed, and a write killed halfway is still indexed as Chroma holds it.
+Embedded mode takes a store-wide write lock (Chroma's local store is not process-safe); server mode
+needs none: several writers and app replicas share the Chroma server and a media directory.
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import os
 import re
 import shutil
 import tempfile
+import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,10 @@ import numpy as np
 
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
+from imgsearch_core.bm25_sync import IndexKeeper
 from imgsearch_core.store_lock import write_lock_for
-from imgsearch_core.item_metadata import searchable_text
-from imgsearch_core.text_index import BM25Index, IndexCorrupt, analyze
+from imgsearch_core.text_index import BM25Index
+from imgsearch_core.write_log import LOG_SUFFIX, WriteLog, is_log_name
 
 # HNSW settings chosen for recall@10 >= 0.98 against exact search (tests/integration/test_store_recall.py).
 HNSW_CONFIG = {"space": "cosine", "max_neighbors": 32, "ef_construction": 256, "ef_search": 256}
@@ -47,10 +51,10 @@ class CollectionNotFoundError(StoreError):
 
 
 def validate_collection_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RULE.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME_RULE.match(name) or ".." in name or is_log_name(name):
         raise StoreError(
             f"Invalid collection name {name!r}: use 3-512 letters, digits, '.', '_' or '-', "
-            "starting and ending with a letter or digit."
+            f"starting and ending with a letter or digit, not ending in {LOG_SUFFIX!r}."
         )
     return name
 
@@ -73,13 +77,6 @@ class StoredItem:
     caption: str
     metadata: dict[str, Any]
     media_path: Path
-
-
-@dataclass
-class _IndexCache:
-    revision: int = -1
-    index: BM25Index | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:
@@ -108,6 +105,7 @@ def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[s
 
 
 _TEMP_PREFIX = ".tmp-"
+_ALLOWED_CACHE = 16  # filters remembered per collection (per revision)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -125,11 +123,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
 class Collection:
     """One named collection: vectors and captions in Chroma, media files, a BM25 index."""
 
-    def __init__(self, store: "Store", chroma_collection: Any) -> None:
+    def __init__(self, store: "Store", name: str) -> None:
         self._store = store
-        self._chroma = chroma_collection
-        self.name: str = chroma_collection.name
-        self._index_cache = _IndexCache()
+        self.name = name
+        self._log = WriteLog(store, name)
+        self._keeper = IndexKeeper(lambda: self._chroma, self._log, store.index_root / name, store.max_batch)
+        self._cache_lock = threading.Lock()
+        self._allowed: dict[tuple[str, str], frozenset[str]] = {}
+        self._stats: tuple[str, dict[str, Any]] | None = None
+
+    @property
+    def _chroma(self) -> Any:
+        return self._store.handle(self.name)
 
     # ----- identity and settings -------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
@@ -160,15 +165,9 @@ class Collection:
             self._chroma.modify(metadata=meta)
 
     @property
-    def revision(self) -> int:
-        """Bumped by every write (add, delete, metadata update): a cache key for derived views."""
-        return int(self._metadata().get("revision", 0))
-
-    def _bump_revision(self) -> int:
-        meta = self._metadata()
-        meta["revision"] = int(meta.get("revision", 0)) + 1
-        self._chroma.modify(metadata=meta)
-        return int(meta["revision"])
+    def revision(self) -> str:
+        """Changes with every write (add, delete, metadata update) by any process: a cache key."""
+        return self._log.token()
 
     # ----- reading ---------------------------------------------------------------------------
     def count(self) -> int:
@@ -215,6 +214,21 @@ class Collection:
             yield from (dict(m or {}) for m in page["metadatas"])
             offset += len(page["ids"])
 
+    def allowed_ids(self, where: dict) -> frozenset[str]:
+        """Ids a filter selects, kept per (filter, revision): a repeated or re-ranked filtered query
+        does not fetch every matching id again (the BM25 side needs them; Chroma filters the vector side)."""
+        key = (json.dumps(where, sort_keys=True, default=str), self.revision)
+        with self._cache_lock:
+            found = self._allowed.get(key)
+        if found is None:
+            found = frozenset(self.ids_matching(where))
+            with self._cache_lock:
+                self._allowed = {k: v for k, v in self._allowed.items() if k[1] == key[1]}  # older revisions go
+                if len(self._allowed) >= _ALLOWED_CACHE:
+                    self._allowed.pop(next(iter(self._allowed)))
+                self._allowed[key] = found
+        return found
+
     def ids_matching(self, where: dict) -> set[str]:
         return set(self._chroma.get(where=where, include=[])["ids"])
 
@@ -235,50 +249,9 @@ class Collection:
         )
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
-    def _iter_documents(self) -> Iterator[tuple[list[str], list[str]]]:
-        """Pages of (ids, the text BM25 indexes: caption plus headline, keywords and place)."""
-        offset = 0
-        while True:
-            page = self._chroma.get(offset=offset, limit=self._store.max_batch, include=["documents", "metadatas"])
-            if not page["ids"]:
-                return
-            texts = [searchable_text(d or "", m or {}) for d, m in zip(page["documents"], page["metadatas"])]
-            yield page["ids"], texts
-            offset += len(page["ids"])
-
-    def _rebuild_index(self) -> BM25Index:
-        ids: list[str] = []
-        tokens: list[list[str]] = []
-        for page_ids, docs in self._iter_documents():
-            keep = [(i, d) for i, d in zip(page_ids, docs) if d.strip()]
-            ids.extend(i for i, _ in keep)
-            tokens.extend(analyze([d for _, d in keep]))
-        return BM25Index.build(ids, tokens)
-
-    def _index_at(self, revision: int) -> BM25Index | None:
-        """The cached or saved index if it is exactly at `revision`, else None."""
-        cache = self._index_cache
-        if cache.index is not None and cache.revision == revision:
-            return cache.index
-        try:
-            index, saved = BM25Index.load(self._store.index_root / self.name)
-        except (IndexCorrupt, FileNotFoundError):
-            return None
-        return index if saved == str(revision) else None
-
     def bm25(self) -> BM25Index:
-        """The BM25 index at the collection's current revision: cached, loaded, or rebuilt from Chroma."""
-        revision = int(self._metadata().get("revision", 0))
-        cache = self._index_cache
-        with cache.lock:
-            index = self._index_at(revision)
-            if index is None:
-                index = self._rebuild_index()
-                with self._store.writing_if_free() as free:
-                    if free:
-                        index.save(self._store.index_root / self.name, str(revision))
-            cache.index, cache.revision = index, revision
-            return index
+        """The BM25 index at Chroma's current documents (caught up through the write log)."""
+        return self._keeper.current()
 
     def media_bytes_total(self) -> int:
         root = self._store.media_root / self.name
@@ -291,7 +264,19 @@ class Collection:
         return self.media_bytes_total() + index_bytes + vector_bytes
 
     def stats(self) -> dict[str, Any]:
-        """What the Admin page and `stats` show: size, model, captioned share, disk use."""
+        """What the Admin page and `stats` show: size, model, captioned share, disk use.
+
+        Kept per revision: walking every media file for the disk size on each Admin rerun is slow at
+        archive size."""
+        revision = self.revision
+        cached = self._stats
+        if cached is not None and cached[0] == revision:
+            return dict(cached[1])
+        stats = self._compute_stats()
+        self._stats = (revision, stats)
+        return dict(stats)
+
+    def _compute_stats(self) -> dict[str, Any]:
         count = self.count()
         captioned = len(self.ids_matching({"captioned": True})) if count else 0
         model = self.model
@@ -304,23 +289,32 @@ class Collection:
             "disk_bytes": self.disk_size(),
         }
 
-    # ----- writing (always under the store's write lock) -----------------------------------
+    # ----- writing (under the store's write lock in embedded mode) ---------------------------
     @property
     def _journal(self) -> Path:
         return self._store.root / "journal" / f"{self.name}.pending"
 
     def _begin(self, ids: Sequence[str]) -> None:
-        """Record the ids a write is about to touch, after finishing any write a crash interrupted."""
+        """Record the ids whose media a write is about to create, after finishing any write a crash
+        interrupted. Embedded mode only: with shared media and several writers, another writer may
+        own those files (content-addressed, so an orphan is only wasted space)."""
+        if self._store.shared:
+            return
         self.recover()
         _write_atomic(self._journal, "\n".join(ids).encode())
+
+    def _end(self) -> None:
+        if not self._store.shared:
+            self._journal.unlink(missing_ok=True)
 
     def recover(self) -> None:
         """Remove media of journaled ids that Chroma does not hold (a write killed halfway).
 
         Half-written temporary files in the touched folders go too: the write lock is held, so no
-        other writer can own them.
+        other writer can own them. Pending log records older than a day are settled.
         """
-        if not self._journal.exists():
+        self._log.settle_abandoned(older_than_s=86_400)
+        if self._store.shared or not self._journal.exists():
             return
         ids = [line for line in self._journal.read_text().splitlines() if line]
         present = self.existing_ids(ids)
@@ -336,9 +330,10 @@ class Collection:
     def add(self, records: Sequence[Record]) -> int:
         """Store records not already present; returns how many were new.
 
-        Order: journal, revision bump, media files, Chroma upsert, BM25 update, journal cleared. A crash
-        at any point leaves Chroma holding whole items or none, and the next write removes the media
-        files of the items that did not make it.
+        Order: journal, pending log record, media files, Chroma upsert, log record done, journal
+        cleared. A crash at any point leaves Chroma holding whole chunks or none, the pending record
+        makes every index read those ids as Chroma holds them, and the next write (embedded mode)
+        removes the media files of the items that did not make it.
         """
         with self._store.writing():
             present = self.existing_ids([r.id for r in records])
@@ -347,11 +342,11 @@ class Collection:
             if not new:
                 return 0
             self._begin([r.id for r in new])
-            revision = self._bump_revision()
-            for record in new:
-                relative = Path(self.name) / record.id[:2] / f"{record.id}{record.media_ext}"
-                _write_atomic(self._store.media_root / relative, record.media)
-                record.metadata["media"] = relative.as_posix()
+            record = self._log.begin("add", [r.id for r in new])
+            for item in new:
+                relative = Path(self.name) / item.id[:2] / f"{item.id}{item.media_ext}"
+                _write_atomic(self._store.media_root / relative, item.media)
+                item.metadata["media"] = relative.as_posix()
             for chunk in _chunks(new, self._store.max_batch):
                 self._chroma.upsert(
                     ids=[r.id for r in chunk],
@@ -359,9 +354,8 @@ class Collection:
                     documents=[r.caption for r in chunk],
                     metadatas=[_clean_metadata(r.metadata) for r in chunk],
                 )
-            texts = [(r.id, searchable_text(r.caption, r.metadata)) for r in new]
-            self._update_index(revision, upsert=[(i, t) for i, t in texts if t.strip()])
-            self._journal.unlink()
+            self._log.finish(record)
+            self._end()
             return len(new)
 
     def update_items(self, updates: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
@@ -376,7 +370,7 @@ class Collection:
             known = [u for u in updates if u[0] in vectors]
             if not known:
                 return 0
-            revision = self._bump_revision()
+            record = self._log.begin("update", [u[0] for u in known])
             for chunk in _chunks(known, self._store.max_batch):
                 self._chroma.update(
                     ids=[i for i, _, _ in chunk],
@@ -384,12 +378,7 @@ class Collection:
                     documents=[c for _, c, _ in chunk],
                     metadatas=[_clean_metadata(m, keep_none=True) for _, _, m in chunk],
                 )
-            merged = {item.id: searchable_text(item.caption, item.metadata) for item in self.get([u[0] for u in known])}
-            self._update_index(
-                revision,
-                upsert=[(i, t) for i, t in merged.items() if t.strip()],
-                remove=[i for i, t in merged.items() if not t.strip()],
-            )
+            self._log.finish(record)
             return len(known)
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -399,30 +388,14 @@ class Collection:
             if not items:
                 return 0
             self._begin([i.id for i in items])
-            revision = self._bump_revision()
+            record = self._log.begin("delete", [i.id for i in items])
             for chunk in _chunks([i.id for i in items], self._store.max_batch):
                 self._chroma.delete(ids=chunk)
             for item in items:
-                if item.media_path.is_file():
-                    item.media_path.unlink()
-            self._update_index(revision, remove=[i.id for i in items])
-            self._journal.unlink()
+                item.media_path.unlink(missing_ok=True)
+            self._log.finish(record)
+            self._end()
             return len(items)
-
-    def _update_index(self, revision: int, upsert: Sequence[tuple[str, str]] = (), remove: Sequence[str] = ()) -> None:
-        """Apply a write to the index of the previous revision, or rebuild when that one is missing."""
-        cache = self._index_cache
-        with cache.lock:
-            index = self._index_at(revision - 1)
-            if index is None:
-                index = self._rebuild_index()
-            else:
-                if remove:
-                    index.remove(list(remove))
-                if upsert:
-                    index.upsert([i for i, _ in upsert], analyze([c for _, c in upsert]))
-            index.save(self._store.index_root / self.name, str(revision))
-            cache.index, cache.revision = index, revision
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -440,12 +413,24 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"Cannot create the store directory {self.root}: {exc.strerror}") from exc
-        self.media_root = self.root / "media"
-        self.index_root = self.root / "bm25"
+        self.shared = bool(self.settings.chroma_host)  # server mode: several writers, shared media
+        self.media_root = Path(self.settings.media_dir) if self.settings.media_dir else self.root / "media"
+        self.index_root = self.root / "bm25"  # per process or replica, derived from Chroma
         self._lock = write_lock_for(self.root)
+        self._generation_file = self.root / ".write.generation"
+        self._seen_generation = self._read_generation()
+        self._depth = 0
         self.client = self._connect()
         self.max_batch = int(self.client.get_max_batch_size())
         self._collections: dict[str, Collection] = {}
+        self._handles: dict[str, Any] = {}
+
+    def handle(self, name: str) -> Any:
+        """The Chroma handle of a collection on the current client (reopened after foreign writes)."""
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = self._handles[name] = self.client.get_collection(name, embedding_function=None)
+        return handle
 
     def _connect(self) -> Any:
         import chromadb
@@ -465,58 +450,86 @@ class Store:
     # ----- locking -----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the store's write lock (re-entrant); raises StoreLockedError naming the holder."""
-        with self._lock.hold():
-            yield
+        """Hold the store's write lock (re-entrant); raises StoreLockedError naming the holder.
 
-    @contextmanager
-    def writing_if_free(self) -> Iterator[bool]:
-        """Hold the write lock if nobody else does; yields whether it is held."""
-        with self._lock.hold_if_free() as free:
-            yield free
+        Server mode takes no lock: the Chroma server serialises writes, and the write log keeps every
+        process's BM25 index in step.
+        """
+        if self.shared:
+            yield
+            return
+        with self._lock.hold():
+            self._depth += 1
+            try:
+                if self._depth == 1 and self._read_generation() != self._seen_generation:
+                    self._reopen()
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._seen_generation = uuid.uuid4().hex
+                    _write_atomic(self._generation_file, self._seen_generation.encode())
+
+    def _read_generation(self) -> str:
+        try:
+            return self._generation_file.read_text()
+        except OSError:
+            return ""
+
+    def _reopen(self) -> None:
+        """Another process wrote this embedded store since this one last did: drop the client's cached
+        segment state before writing (a stale one corrupts the store: "Error finding id")."""
+        self.client.close()
+        self.client = self._connect()
+        self._handles.clear()
 
     # ----- collections -------------------------------------------------------------------------
     def collection_names(self) -> list[str]:
-        return sorted(c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
+        """User collections (write logs, the companions of each, are not listed)."""
+        names = (c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
+        return sorted(n for n in names if not is_log_name(n))
 
     def open(self, name: str) -> Collection:
         validate_collection_name(name)
         if name not in self._collections:
             try:
-                chroma_collection = self.client.get_collection(name, embedding_function=None)
+                self.handle(name)
             except Exception:  # noqa: BLE001 - chroma raises several types for "not found"
                 raise CollectionNotFoundError(
                     f"No collection named {name!r}. Existing: {', '.join(self.collection_names()) or 'none'}."
                 ) from None
-            self._collections[name] = Collection(self, chroma_collection)
+            self._collections[name] = Collection(self, name)
         return self._collections[name]
 
     def open_or_create(self, name: str, model: ModelIdentity) -> Collection:
-        """Open `name` checking it is pinned to `model`, or create it pinned to `model`."""
+        """Open `name` checking it is pinned to `model`, or create it pinned to `model`.
+
+        Two writers creating one collection at once (server mode) both end up with the same one.
+        """
         validate_collection_name(name)
-        if name in self.collection_names():
-            collection = self.open(name)
-            collection.check_model(model)
-            return collection
-        with self.writing():
-            chroma_collection = self.client.create_collection(
-                name,
-                metadata={
-                    "model": model.name,
-                    "dim": model.dim,
-                    "revision": 0,
-                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                },
-                configuration={"hnsw": dict(HNSW_CONFIG)},
-                embedding_function=None,
-            )
-        self._collections[name] = Collection(self, chroma_collection)
-        return self._collections[name]
+        if name not in self.collection_names():
+            with self.writing():
+                try:
+                    self.client.create_collection(
+                        name,
+                        metadata={"model": model.name, "dim": model.dim, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                        configuration={"hnsw": dict(HNSW_CONFIG)},
+                        embedding_function=None,
+                    )
+                except Exception:  # noqa: BLE001 - created meanwhile by another writer: checked below
+                    if name not in self.collection_names():
+                        raise
+        collection = self.open(name)
+        collection.check_model(model)
+        return collection
 
     def delete_collection(self, name: str) -> None:
         collection = self.open(name)
         with self.writing():
             self.client.delete_collection(collection.name)
+            collection._log.drop()
+            self._handles.pop(name, None)
+            self._handles.pop(collection._log.name, None)
             shutil.rmtree(self.media_root / name, ignore_errors=True)
             shutil.rmtree(self.index_root / name, ignore_errors=True)
             self._collections.pop(name, None)
@@ -529,3 +542,4 @@ class Store:
             shutil.rmtree(self.media_root, ignore_errors=True)
             shutil.rmtree(self.index_root, ignore_errors=True)
             self._collections.clear()
+            self._handles.clear()

@@ -5,7 +5,6 @@ asks for it before showing anything; without one it says plainly that it is open
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -15,43 +14,12 @@ from imgsearch_core import ui_support as ui
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.store import StoreError, validate_collection_name
-from pages import _ui
+from pages import _admin_gate, _ui
 
 SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
 LOCAL_MODEL = "local"
 BROWSE_PER_PAGE = 24
 CAPTION_TYPES = ["csv", "tsv", "json", "jsonl"]
-
-
-# ----- password gate ------------------------------------------------------------------------------
-def _admin_password() -> str | None:
-    secret = None
-    try:
-        if st.secrets.load_if_toml_exists():
-            secret = st.secrets.get("admin_password")
-    except Exception:  # noqa: BLE001 - an unreadable secrets file means "no secret", the env var still counts
-        secret = None
-    return str(secret) if secret else (os.environ.get("IMGSEARCH_ADMIN_PASSWORD") or None)
-
-
-def _unlocked(password: str | None) -> bool:
-    if not password:
-        st.warning("This Admin page is **open**: anyone who can reach the app can add and delete images. Set "
-                   "`IMGSEARCH_ADMIN_PASSWORD` or `admin_password` in `.streamlit/secrets.toml` to protect it.",
-                   icon=":material/lock_open:")
-        return True
-    token = hashlib.sha256(password.encode("utf-8")).hexdigest()
-    if st.session_state.get("admin_token") == token:
-        return True
-    st.info("The Admin page is protected. Enter the admin password to continue.", icon=":material/lock:")
-    with st.form("admin_login", width=420):
-        given = st.text_input("Admin password", type="password", key="admin_password_input")
-        if st.form_submit_button("Unlock", icon=":material/key:", type="primary"):
-            if ui.password_matches(given, password):
-                st.session_state["admin_token"] = token
-                st.rerun()
-            st.error("Wrong password.", icon=":material/error:")
-    return False
 
 
 # ----- stats --------------------------------------------------------------------------------------
@@ -336,7 +304,7 @@ def _collections_tab(store, names: list[str]) -> None:
 
 def main() -> None:
     st.title("Admin")
-    if not _unlocked(_admin_password()):
+    if not _admin_gate.unlocked("This Admin page", key="admin_login"):
         return
     store = _ui.get_store()
     _ui.flash()

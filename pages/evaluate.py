@@ -14,7 +14,7 @@ from imgsearch_core import ui_support as ui
 from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING, METRICS, Evaluation, evaluate
 from imgsearch_core.finetune import FinetuneReport, FinetuneSettings, finetune_collection
 from imgsearch_core.store import Collection, Store
-from pages import _ui
+from pages import _admin_gate, _ui
 
 DEFAULT_METRIC = "mrr@5"
 REFERENCES = {"text": "text (keywords only)", "vector": "vector (meaning only)"}
@@ -66,6 +66,10 @@ def _chart(table: pd.DataFrame, metric: str, best: float) -> alt.LayerChart:
 
 def _save_alpha(collection: Collection, metric: str, alpha: float) -> None:
     """Save the best alpha as the collection's default slider value (Text search starts there)."""
+    if not _admin_gate.is_unlocked():
+        st.caption(f"Current default alpha of {collection.name}: {_ui.default_alpha(collection):g} · saving another "
+                   "needs the admin password (below, under fine-tuning, or on the Admin page).")
+        return
     if st.button(f"Save alpha {alpha:g} as the default of {collection.name}", icon=":material/save:",
                  key="ev_save_alpha", help="Text search on this collection then opens with the slider at this alpha."):
         collection.set_setting(DEFAULT_ALPHA_SETTING, alpha)
@@ -197,6 +201,8 @@ def _finetune_section(store: Store, name: str) -> None:
     st.caption("Trains a copy of the collection's CLIP model on its captioned images (10 or more; a tenth is held "
                "out to measure the gain), saves it as a new model version and embeds the items again into a new "
                "collection. This collection and its model stay as they are.")
+    if not _admin_gate.unlocked("Fine-tuning", key="ft_login"):
+        return
     key = (str(store.root), name)
     job = _jobs().get(key)
     running = job is not None and job.running

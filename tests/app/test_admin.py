@@ -336,12 +336,12 @@ def test_the_demo_collection_loads_from_the_admin_page(store_dir, tiny_embedder,
 def locked(at) -> bool:
     """Only the password form: no tabs, no stats, no widget but the password field and its button."""
     return (not at.tabs and not at.metric and not at.dataframe and not at.file_uploader
-            and [t.key for t in at.text_input] == ["admin_password_input"]
+            and [t.key for t in at.text_input] == ["admin_login_password_input"]
             and [b.label for b in at.main.button] == ["Unlock"])
 
 
 def unlock(at, password: str):
-    at.text_input(key="admin_password_input").set_value(password)
+    at.text_input(key="admin_login_password_input").set_value(password)
     at.get("form_submit_button")[0].click()
     return run(at)
 

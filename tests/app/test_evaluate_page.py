@@ -319,3 +319,25 @@ def test_a_collection_too_small_to_finetune_is_a_clear_error(store_dir, tiny_emb
                                  "this collection has 4.")
     assert open_store().collection_names() == ["few"] and not models_dir.exists()
     assert not at.button(key="ft_start").disabled
+
+
+# ----- the admin password gate ----------------------------------------------------------------------
+def test_finetuning_and_saving_the_default_need_the_admin_password(harbour, monkeypatch):
+    monkeypatch.setenv("IMGSEARCH_ADMIN_PASSWORD", "s3cret")
+    at = evaluate_page()
+    assert not at.error and shown_table(at) is not None  # evaluating stays open to every user
+    keys = [b.key for b in at.button]
+    assert "ft_start" not in keys and "ev_save_alpha" not in keys
+    assert any("Fine-tuning is protected" in m for m in texts(at.info))
+    assert any("needs the admin password" in c for c in texts(at.caption))
+    at.text_input(key="ft_login_password_input").set_value("wrong")
+    at.button(key="FormSubmitter:ft_login-Unlock").click()
+    run(at)
+    assert "ft_start" not in [b.key for b in at.button] and any("Wrong password" in e for e in texts(at.error))
+    at.text_input(key="ft_login_password_input").set_value("s3cret")
+    at.button(key="FormSubmitter:ft_login-Unlock").click()
+    run(at)
+    at.button(key="ev_run").click()
+    run(at)
+    keys = [b.key for b in at.button]
+    assert "ft_start" in keys and "ev_save_alpha" in keys

@@ -47,10 +47,10 @@ def test_build_stores_every_scene_with_its_description_and_is_idempotent(demo):
     assert (first.added, first.problems) == (N_SCENES, [])
     collection = store.open(DEMO_COLLECTION)
     assert collection.model.name == DEMO_MODEL
-    revision = collection._metadata()["revision"]
+    revision = collection.revision
     again = build_demo_collection(store, count=N_SCENES, embedder=embedder)
     assert (again.added, again.already_stored) == (0, N_SCENES)
-    assert collection.count() == N_SCENES and collection._metadata()["revision"] == revision
+    assert collection.count() == N_SCENES and collection.revision == revision  # nothing was written
     item = collection.page(limit=1)[0]
     assert scene_of(item).objects and item.metadata["split"] == "test" and item.media_path.is_file()
 

@@ -97,7 +97,9 @@ def test_image_plus_text_fuses_the_source_caption(searcher):
     assert any(h.bm25 is not None for h in result.hits)
     with_text = searcher.similar(item_id=source.id, text="portrait", alpha=0.0, k=5)
     assert with_text.query_tokens == ["portrait"]
-    assert all("portrait" in h.caption for h in with_text.hits if h.bm25)
+    expected = [i for i in all_items(searcher.collection) if "portrait" in i.caption and i.id != source.id]
+    assert expected and len(with_text.hits) == min(5, len(expected))  # alpha 0: exactly the keyword side
+    assert all("portrait" in h.caption and h.bm25 > 0 for h in with_text.hits)
 
 
 def test_metadata_filter_applies_to_both_sides(searcher):

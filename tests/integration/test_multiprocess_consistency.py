@@ -1,0 +1,220 @@
+"""Property: two writer processes and a reader process, interleaved at random points and with kill -9
+of a writer mid-write, against the embedded store and a real `chroma run` server. After every step
+the reader's BM25 answers equal a BM25 built afresh from Chroma's documents, and every stored item's
+media file resolves.
+
+The processes live for the whole module (tests/integration/store_worker.py); each example works on a
+new collection. A killed writer is replaced by a spare started in advance.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.test_chroma_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+POOL = 10
+QUERIES = [["red"], ["harbour", "city"], ["circle", "street", "portrait"], ["mountain"]]
+CRASHES = [None] * 9 + ["begin", "media", "data"]
+
+
+class Worker:
+    """One store process speaking JSON lines."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.errors = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.store_worker"], cwd=ROOT, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+        )
+        self.ready = False
+
+    def stderr_tail(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read()[-2000:]
+
+    def _read(self, timeout: float) -> dict | None:
+        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not readable:
+            raise TimeoutError("store worker did not answer in time")
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None  # None: the process is gone (killed itself)
+
+    def wait_ready(self) -> None:
+        if not self.ready:
+            assert self._read(120) is not None, f"store worker died while starting: {self.stderr_tail()}"
+            self.ready = True
+
+    def post(self, command: dict) -> None:
+        self.wait_ready()
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self, timeout: float = 120) -> dict | None:
+        reply = self._read(timeout)
+        if reply is None:
+            self.proc.wait(timeout=30)
+        return reply
+
+    def send(self, command: dict, timeout: float = 120) -> dict | None:
+        self.post(command)
+        return self.receive(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+class Processes:
+    """Writer 0, writer 1 and the reader; a spare process replaces a killed writer."""
+
+    def __init__(self, env_for) -> None:
+        self._env_for = env_for
+        self._made = 0
+        self.writers = [self._new(), self._new()]
+        self.reader = self._new()
+        self._spare = self._new()
+
+    def _new(self) -> Worker:
+        self._made += 1
+        return Worker(self._env_for(self._made))
+
+    def replace(self, writer: int) -> None:
+        self.writers[writer] = self._spare
+        self._spare = self._new()
+
+    def close(self) -> None:
+        for worker in (*self.writers, self.reader, self._spare):
+            worker.close()
+
+
+def _embedded_env(tmp: Path):
+    def env_for(_: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+        return {**env, "IMGSEARCH_STORE": str(tmp / "store"), "PYTHONPATH": str(ROOT)}
+
+    return env_for
+
+
+def _server_env(tmp: Path, port: int):
+    def env_for(number: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+        return {**env, "PYTHONPATH": str(ROOT), "IMGSEARCH_CHROMA_HOST": "127.0.0.1", "IMGSEARCH_CHROMA_PORT": str(port),
+                "IMGSEARCH_STORE": str(tmp / f"replica-{number}"), "IMGSEARCH_MEDIA_DIR": str(tmp / "shared-media")}
+
+    return env_for
+
+
+@pytest.fixture(scope="module")
+def server_port(tmp_path_factory):
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
+                             "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import socket
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start listening within 60 s")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module", params=["embedded", "server"])
+def processes(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"consistency-{request.param}")
+    if request.param == "embedded":
+        env_for = _embedded_env(tmp)
+    else:
+        env_for = _server_env(tmp, request.getfixturevalue("server_port"))
+    workers = Processes(env_for)
+    workers.findings = {"examples": 0, "steps": 0, "kills": 0, "checks": 0}
+    yield workers
+    workers.close()
+    print(f"\n{request.param}: {workers.findings}")
+
+
+step = st.tuples(
+    st.integers(0, 2),  # writer 0, writer 1, or both at once (commands sent before either answers)
+    st.sampled_from(["add", "add", "delete", "update"]),
+    st.sets(st.integers(0, POOL - 1), min_size=1, max_size=5),
+    st.sampled_from(CRASHES),
+    st.integers(0, 3),
+)
+_counter = iter(range(10**9))
+
+
+def check(reply: dict, certain_present: set[str], certain_absent: set[str]) -> None:
+    assert "error" not in reply, reply
+    if not reply["exists"]:
+        assert not certain_present
+        return
+    assert reply["ids"] == reply["fresh_ids"]
+    assert reply["top"] == reply["fresh_top"]
+    assert reply["missing_media"] == []
+    stored = set(reply["stored"])
+    assert certain_present <= stored and not (certain_absent & stored)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(steps=st.lists(step, min_size=1, max_size=5))
+def test_reader_bm25_equals_fresh_bm25_under_two_writers_and_kills(processes, steps):
+    from tests.integration.store_worker import item_id
+
+    collection = f"prop-{os.getpid()}-{next(_counter)}"
+    present: set[str] = set()
+    absent: set[str] = {item_id(i) for i in range(POOL)}
+    processes.findings["examples"] += 1
+    for who, op, items, crash, seed in steps:
+        writers = [0, 1] if who == 2 else [who]
+        batches = {w: sorted(items) if w == writers[0] else sorted({(i + 3) % POOL for i in items}) for w in writers}
+        for w in writers:  # both writers work at the same time when there are two
+            command = {"op": op, "collection": collection, "items": batches[w], "crash": crash if w == writers[0] else None,
+                       "seed": seed}
+            processes.writers[w].post(command)
+        uncertain: set[str] = set()
+        for w in writers:
+            ids = {item_id(i) for i in batches[w]}
+            reply = processes.writers[w].receive()
+            processes.findings["steps"] += 1
+            if reply is None:  # killed itself at the crash point: those items are now uncertain
+                processes.findings["kills"] += 1
+                processes.replace(w)
+                uncertain |= ids
+            elif "error" in reply and len(writers) == 2 and "being written by" in reply["error"]:
+                uncertain |= ids  # embedded mode: the other writer held the store lock; nothing was written
+            else:
+                assert "error" not in reply, reply
+                if op == "add":
+                    present |= ids
+                    absent -= ids
+                elif op == "delete":
+                    absent |= ids
+                    present -= ids
+        if len(writers) == 2:  # the two batches may overlap: their relative order is unknown
+            overlap = set(map(item_id, batches[0])) & set(map(item_id, batches[1]))
+            uncertain |= overlap if op != "update" else set()
+        present -= uncertain
+        absent -= uncertain
+        check(processes.reader.send({"op": "answers", "collection": collection, "queries": QUERIES}), present, absent)
+        processes.findings["checks"] += 1
