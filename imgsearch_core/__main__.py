@@ -9,13 +9,15 @@ import json
 import sys
 from pathlib import Path
 
-from imgsearch_core import cli_archive
+from imgsearch_core import cli_archive, cli_eval
 from imgsearch_core.cli_support import CliError, emit as _emit, open_store as _store, resolve_collection_name
 from imgsearch_core.embed import ModelLoadError
+from imgsearch_core.fusion import METHODS as FUSION_METHODS
 from imgsearch_core.sharding import parse_shard, take_shard
 from imgsearch_core.store_lock import StoreLockedError
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
+
 
 
 def _searcher(collection):
@@ -68,12 +70,14 @@ def _sorted_and_exported(result, args: argparse.Namespace, export: Path | None):
 
 def _hits_text(result) -> str:
     lines = [result.notice] if result.notice else []
+    if getattr(result, "clear", None) is not None:
+        lines.append(f"{result.clear} clearly relevant (cut at the first large score gap; without --cutoff: all)")
     for hit in result.hits:
         parts = []
         if hit.bm25 is not None:
-            parts.append(f"bm25={hit.bm25:.3f}")
+            parts.append(f"bm25={hit.bm25:.3f}" + (f" #{hit.bm25_rank}" if hit.bm25_rank else ""))
         if hit.cosine is not None:
-            parts.append(f"cos={hit.cosine:.3f}")
+            parts.append(f"cos={hit.cosine:.3f}" + (f" #{hit.vector_rank}" if hit.vector_rank else ""))
         lines.append(f"{hit.rank:>3}  {hit.score:.3f}  {hit.id[:12]}  {hit.caption[:70]!r}  ({', '.join(parts)})")
     return "\n".join(lines) if lines else "No results."
 
@@ -159,7 +163,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     name = resolve_collection_name(store, args.collection)
     collection = store.open(name)
     where = _parse_where(args.where, collection)
-    result = _searcher(collection).search(args.query, args.mode, args.alpha, args.k, where)
+    from imgsearch_core.evaluate import default_method
+
+    method = args.fusion or default_method(collection)
+    result = _searcher(collection).search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
+    if args.cutoff:
+        from dataclasses import replace
+
+        result = replace(result, hits=result.clear_hits)
     result = _sorted_and_exported(result, args, export)
     _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result))
     return 0
@@ -233,29 +244,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING, METRICS, evaluate
-
-    if args.save_alpha and args.save_alpha not in METRICS:
-        raise CliError(f"--save-alpha takes one of {', '.join(METRICS)}, got {args.save_alpha!r}.")
-    store = _store(args)
-    searcher = _searcher(store.open(resolve_collection_name(store, args.collection)))
-    relevance = Path(args.relevance).read_bytes() if args.relevance else None
-    result = evaluate(searcher, relevance_file=relevance)
-    if args.save_alpha:
-        searcher.collection.set_setting(DEFAULT_ALPHA_SETTING, result.best[args.save_alpha])
-    text = (
-        f"{result.collection} ({result.model}): {len(result.query_set.queries)} queries from {result.query_set.source}"
-        f" ({result.query_set.dropped_leaks} dropped: their text is indexed)\n"
-        + result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-        + "\nbest alpha: " + ", ".join(f"{m} {a:g}" for m, a in result.best.items())
-        + (f"\nimage to image mMP@5: {result.image_to_image['mmp@5']:.3f} ({result.image_to_image['queries']} queries)"
-           if result.image_to_image else "")
-    )
-    _emit(args, result.to_dict(), text)
-    return 0
-
-
 def cmd_finetune(args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -321,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--mode", choices=["text", "vector", "hybrid"], default="hybrid")
     p.add_argument("--alpha", type=float, default=0.5, help="hybrid weight: 0 keyword .. 1 semantic")
+    p.add_argument("--fusion", choices=FUSION_METHODS,
+                   help="how hybrid fuses the two sides (default: the collection's saved method, else linear-minmax)")
+    p.add_argument("--cutoff", action="store_true",
+                   help="only the clearly relevant: cut the k results at the first large gap in the fused scores")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--collection")
     _search_output_options(p)
@@ -347,12 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm deleting a whole collection")
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("evaluate", parents=[common], help="Recall@k and MRR@k for every mode and alpha")
-    p.add_argument("--collection")
-    p.add_argument("--relevance", help="CSV with a query column and a relevant column (file names or ids, | separated)")
-    p.add_argument("--save-alpha", metavar="METRIC", help="save the best alpha for METRIC (e.g. mrr@5) as the default")
-    p.set_defaults(func=cmd_evaluate)
-
     p = sub.add_parser("finetune", parents=[common], help="fine-tune the model on the collection's captions")
     p.add_argument("--collection")
     p.add_argument("--lr", type=float, default=5e-5)
@@ -364,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finetune)
 
     cli_archive.register(sub, common)
+    cli_eval.register(sub, common)
 
     p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")
     p.add_argument("--yes", action="store_true")

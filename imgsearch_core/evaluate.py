@@ -1,25 +1,36 @@
-"""Evaluation of a collection: which mode and which alpha work best here, measured, not guessed.
+"""Evaluation of a collection: which mode, fusion method and alpha work best here, measured, not guessed.
 
-Query sets, in order of preference: (a) a relevance file the user supplies; (b) alternative captions
-held out as queries (only the first caption of an item is indexed); (c) for generated demo scenes,
-paraphrased queries with exact relevance from the stored scene descriptions. A query whose text is an
-indexed caption is dropped (and counted), so no query is scored against an index holding its own text.
+Queries come from one of several interchangeable sources (imgsearch_core.query_sources): a relevance
+file the user supplies; otherwise, in this order, editors' judgements (imgsearch_core.judgements),
+alternative captions held out from indexing, and registered sources such as the generated demo scenes.
+Every source drops a query whose text is an indexed caption (the no-leak rule).
 
-Each query's candidates are retrieved once and re-ranked for every mode and alpha (what the slider
-does), so a full sweep costs one embedding per query.
+Each query's candidates are retrieved once and re-ranked for every mode, fusion method and alpha (what
+the slider does), so a full sweep costs one embedding per query.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from imgsearch_core import metrics
-from imgsearch_core.captions import ALT_CAPTIONS_KEY, ALT_CAPTIONS_SEPARATOR
+from imgsearch_core.fusion import DEFAULT_METHOD, DEFAULT_METHOD_SETTING, METHODS, check_method
+from imgsearch_core.judgements import JudgedQueries, JudgementStore
+from imgsearch_core.query_sources import (  # noqa: F401 - re-exported: the evaluation API in one place
+    EvalQuery,
+    EvaluationError,
+    HeldOutCaptions,
+    QuerySet,
+    QuerySource,
+    RelevanceFile,
+    queries_from_held_out_captions,
+    queries_from_relevance_file,
+    registered,
+    without_leaks,
+)
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Collection, StoredItem
 
@@ -32,134 +43,51 @@ METRICS: tuple[str, ...] = (
 )
 DEFAULT_ALPHA_SETTING = "default_alpha"  # the collection's saved slider value (Collection.settings)
 GROUP_KEYS: tuple[str, ...] = ("group", "label", "category")
-QUERY_COLUMNS = ("query", "text", "question")
-RELEVANT_COLUMNS = ("relevant", "relevant_ids", "relevant_files", "files", "ids")
-RELEVANT_SEPARATORS = ("|", ";")
+NO_METHOD = "-"  # the method column of the text and vector rows (nothing is fused)
+AUTO = "automatic"
 
 
-class EvaluationError(ValueError):
-    """The collection or the relevance file cannot be evaluated; the message says why."""
-
-
-@dataclass(frozen=True)
-class EvalQuery:
-    text: str
-    relevant: frozenset[str]
-
-
-@dataclass(frozen=True)
-class QuerySet:
-    source: str  # "relevance file", "held-out captions" or "demo scenes"
-    queries: list[EvalQuery]
-    dropped_leaks: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def without_leaks(queries: Sequence[EvalQuery], items: Sequence[StoredItem]) -> tuple[list[EvalQuery], int]:
-    """Drop queries whose text is an indexed caption: they would be scored against their own text."""
-    indexed = {_normalise(item.caption) for item in items if item.caption.strip()}
-    kept = [q for q in queries if _normalise(q.text) not in indexed and q.relevant]
-    return kept, len(queries) - len(kept)
-
-
-# ----- (a) a relevance file ----------------------------------------------------------------------
-def _column(header: list[str], wanted: tuple[str, ...], what: str) -> str:
-    lowered = {h.strip().lower(): h for h in header}
-    for name in wanted:
-        if name in lowered:
-            return lowered[name]
-    raise EvaluationError(f"The relevance file needs a {what} column ({', '.join(wanted)}); found {', '.join(header) or 'none'}.")
-
-
-def queries_from_relevance_file(data: bytes, items: Sequence[StoredItem]) -> QuerySet:
-    """CSV with a query column and a relevant column (file names or ids, separated by | or ;)."""
-    try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise EvaluationError(f"The relevance file is not a readable UTF-8 CSV ({exc}).") from exc
-    if not rows:
-        raise EvaluationError("The relevance file has no rows.")
-    query_col = _column(list(rows[0]), QUERY_COLUMNS, "query")
-    relevant_col = _column(list(rows[0]), RELEVANT_COLUMNS, "relevant")
-    by_name: dict[str, set[str]] = {}
-    for item in items:
-        by_name.setdefault(str(item.metadata.get("file_name", "")).lower(), set()).add(item.id)
-        by_name.setdefault(item.id, set()).add(item.id)
-    queries, unknown = [], set()
-    for row in rows:
-        text = (row.get(query_col) or "").strip()
-        raw = row.get(relevant_col) or ""
-        for separator in RELEVANT_SEPARATORS:
-            raw = raw.replace(separator, "\n")
-        names = [n.strip() for n in raw.splitlines() if n.strip()]
-        relevant = {i for n in names for i in by_name.get(n.lower(), by_name.get(n, set()))}
-        unknown.update(n for n in names if n.lower() not in by_name and n not in by_name)
-        if text:
-            queries.append(EvalQuery(text, frozenset(relevant)))
-    kept, leaks = without_leaks(queries, items)
-    notes = [f"{len(unknown)} relevant names match no item (e.g. {sorted(unknown)[0]!r})."] if unknown else []
-    if not kept:
-        raise EvaluationError("No query in the relevance file has a relevant item in this collection.")
-    return QuerySet("relevance file", kept, leaks, notes)
-
-
-# ----- (b) held-out alternative captions -----------------------------------------------------------
-def queries_from_held_out_captions(items: Sequence[StoredItem]) -> QuerySet | None:
-    """Items with two or more captions: the indexed one stays, each other one becomes a query."""
-    queries = []
-    for item in items:
-        for text in str(item.metadata.get(ALT_CAPTIONS_KEY, "")).split(ALT_CAPTIONS_SEPARATOR):
-            if text.strip():
-                queries.append(EvalQuery(text.strip(), frozenset({item.id})))
-    if not queries:
-        return None
-    kept, leaks = without_leaks(queries, items)
-    return QuerySet("held-out captions", kept, leaks) if kept else None
-
-
-# ----- (c) generated scenes ---------------------------------------------------------------------------
-def queries_from_scenes(items: Sequence[StoredItem], n_one: int = 300, n_two: int = 300, seed: int = 0) -> QuerySet | None:
-    """Paraphrased one- and two-object queries with relevance judged from the stored scene descriptions."""
-    from imgsearch_core.demo.queries import one_object_queries, two_object_queries
-    from imgsearch_core.demo.scenes import Scene, satisfies, vocabulary_of
-
-    described = [(item.id, Scene.from_metadata(item.metadata)) for item in items if "scene" in item.metadata]
-    if not described:
-        return None
-    scenes = [scene for _, scene in described]
-    vocab = vocabulary_of(next(item.metadata for item in items if "scene" in item.metadata))
-    generated = one_object_queries(scenes, n_one, seed, vocab=vocab) + two_object_queries(scenes, n_two, seed, vocab=vocab)
-    queries = [EvalQuery(q.text, frozenset(i for i, s in described if satisfies(s, q.spec))) for q in generated]
-    kept, leaks = without_leaks(queries, items)
-    return QuerySet("demo scenes", kept, leaks)
+def query_sources(collection: Collection, relevance_file: bytes | None = None) -> list[QuerySource]:
+    """The sources an evaluation of `collection` can draw from, in the order of preference."""
+    found: list[QuerySource] = [RelevanceFile(relevance_file)] if relevance_file is not None else []
+    return [*found, JudgedQueries(JudgementStore.of(collection), collection.name), HeldOutCaptions(), *registered()]
 
 
 def choose_query_set(
-    collection: Collection, relevance_file: bytes | None = None, items: Sequence[StoredItem] | None = None
+    collection: Collection,
+    relevance_file: bytes | None = None,
+    items: Sequence[StoredItem] | None = None,
+    source: str = AUTO,
+    sources: Sequence[QuerySource] | None = None,
 ) -> QuerySet:
-    """The best available query set for `collection` (whose `items` the caller may already hold),
-    in the order of preference (a), (b), (c)."""
+    """The query set of the first source (in `sources`' order, by default `query_sources`) that has
+    queries for `collection`'s `items` (which the caller may already hold); `source` names one instead."""
     items = collection.all_items() if items is None else items
     if not items:
         raise EvaluationError(f"Collection {collection.name!r} is empty: ingest images first.")
-    if relevance_file is not None:
-        return queries_from_relevance_file(relevance_file, items)
-    query_set = queries_from_held_out_captions(items) or queries_from_scenes(items)
-    if query_set is None:
-        raise EvaluationError(
-            "No queries to evaluate with: give a relevance file (CSV with query and relevant columns), or "
-            "ingest a caption file that lists two or more captions for some images (one is held out as a query)."
-        )
-    return query_set
+    candidates = list(sources) if sources is not None else query_sources(collection, relevance_file)
+    if source != AUTO:
+        named = [s for s in candidates if s.name == source]
+        if not named:
+            raise EvaluationError(f"Unknown query source {source!r}: use one of {', '.join(s.name for s in candidates)}.")
+        candidates = named
+    for candidate in candidates:
+        query_set = candidate.queries(items)
+        if query_set is not None and query_set.queries:
+            return query_set
+    if source != AUTO:
+        raise EvaluationError(f"The query source {source!r} has no usable queries for collection {collection.name!r}.")
+    raise EvaluationError(
+        "No queries to evaluate with: give a relevance file (CSV with query and relevant columns), mark search "
+        "results right or wrong, or ingest a caption file that lists two or more captions for some images (one is "
+        "held out as a query)."
+    )
 
 
 # ----- the sweep -----------------------------------------------------------------------------------------
-def configurations(alphas: Sequence[float] = ALPHAS) -> list[tuple[str, float]]:
-    return [("text", 0.0), ("vector", 1.0)] + [("hybrid", a) for a in alphas]
+def configurations(alphas: Sequence[float] = ALPHAS, methods: Sequence[str] = METHODS) -> list[tuple[str, str, float]]:
+    """(mode, method, alpha): text and vector once, hybrid for every method and alpha."""
+    return [("text", NO_METHOD, 0.0), ("vector", NO_METHOD, 1.0)] + [("hybrid", m, a) for m in methods for a in alphas]
 
 
 def score_rankings(rankings: Sequence[Sequence[str]], relevant: Sequence[frozenset[str]]) -> dict[str, float]:
@@ -179,47 +107,86 @@ def sweep(
     query_set: QuerySet,
     alphas: Sequence[float] = ALPHAS,
     progress: Callable[[int, int], None] | None = None,
+    methods: Sequence[str] = METHODS,
 ) -> pd.DataFrame:
-    """One row per (mode, alpha) with every metric; candidates are retrieved once per query."""
-    configs = configurations(alphas)
-    rankings: dict[tuple[str, float], list[list[str]]] = {c: [] for c in configs}
+    """One row per (mode, method, alpha) with every metric; candidates are retrieved once per query."""
+    configs = configurations(alphas, [check_method(m) for m in methods])
+    rankings: dict[tuple[str, str, float], list[list[str]]] = {c: [] for c in configs}
     for done, query in enumerate(query_set.queries, start=1):
         candidates = searcher.text_candidates(query.text)
-        for mode, alpha in configs:
-            rankings[(mode, alpha)].append([row[0] for row in searcher.fused_rows(candidates, mode, alpha, DEPTH)[1]])
+        for mode, method, alpha in configs:
+            fused = searcher.fused_rows(candidates, mode, alpha, DEPTH, DEFAULT_METHOD if method == NO_METHOD else method)
+            rankings[(mode, method, alpha)].append([row[0] for row in fused[1]])
         if progress is not None:
             progress(done, len(query_set.queries))
     relevant = [q.relevant for q in query_set.queries]
-    rows = [{"mode": mode, "alpha": alpha, **score_rankings(rankings[(mode, alpha)], relevant)} for mode, alpha in configs]
+    rows = [{"mode": mode, "method": method, "alpha": alpha, **score_rankings(rankings[(mode, method, alpha)], relevant)}
+            for mode, method, alpha in configs]
     table = pd.DataFrame(rows)
     table["queries"] = len(query_set.queries)
     return table
 
 
-def best_alpha(table: pd.DataFrame) -> dict[str, float]:
-    """For each metric, the hybrid alpha that maximises it (the smallest alpha among ties)."""
-    hybrid = table[table["mode"] == "hybrid"].sort_values("alpha").reset_index(drop=True)
+def _hybrid(table: pd.DataFrame, method: str) -> pd.DataFrame:
+    return table[(table["mode"] == "hybrid") & (table["method"] == method)].sort_values("alpha").reset_index(drop=True)
+
+
+def best_alpha(table: pd.DataFrame, method: str = DEFAULT_METHOD) -> dict[str, float]:
+    """For each metric, the hybrid alpha of `method` that maximises it (the smallest alpha among ties)."""
+    hybrid = _hybrid(table, method)
     return {m: float(hybrid.loc[hybrid[m].idxmax(), "alpha"]) for m in metric_columns(table)}
+
+
+def swept_methods(table: pd.DataFrame) -> list[str]:
+    return [m for m in METHODS if m in set(table["method"])]
+
+
+def best_by_method(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {method: best_alpha(table, method) for method in swept_methods(table)}
+
+
+def best_configuration(table: pd.DataFrame) -> dict[str, tuple[str, float]]:
+    """For each metric, the (method, alpha) that maximises it; ties go to the earlier method in METHODS
+    (the default first), then to the smaller alpha."""
+    best: dict[str, tuple[str, float]] = {}
+    for metric in metric_columns(table):
+        top: tuple[float, str, float] | None = None
+        for method in swept_methods(table):
+            hybrid = _hybrid(table, method)
+            row = hybrid.loc[hybrid[metric].idxmax()]
+            if top is None or row[metric] > top[0] + 1e-12:
+                top = (float(row[metric]), method, float(row["alpha"]))
+        best[metric] = (top[1], top[2])
+    return best
 
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if "@" in c]
 
 
+def save_default(collection: Collection, method: str, alpha: float) -> None:
+    """The collection's default fusion method and slider value (Text search starts there)."""
+    collection.set_setting(DEFAULT_METHOD_SETTING, check_method(method))
+    collection.set_setting(DEFAULT_ALPHA_SETTING, float(alpha))
+
+
+def default_method(collection: Collection) -> str:
+    saved = collection.settings().get(f"setting_{DEFAULT_METHOD_SETTING}")
+    return saved if saved in METHODS else DEFAULT_METHOD
+
+
 # ----- image to image ------------------------------------------------------------------------------------
-def item_groups(items: Sequence[StoredItem]) -> dict[str, str]:
-    """id -> group label, from a group/label/category column or, for demo scenes, the objects shown."""
+def item_groups(items: Sequence[StoredItem], sources: Sequence[QuerySource] | None = None) -> dict[str, str]:
+    """id -> group label, from a group/label/category column or from a source that offers groups (for demo
+    scenes, the objects shown)."""
     for key in GROUP_KEYS:
         labelled = {i.id: str(i.metadata[key]) for i in items if str(i.metadata.get(key, "")).strip()}
         if labelled:
             return labelled
-    if any("scene" in i.metadata for i in items):
-        from imgsearch_core.demo.scenes import Scene
-
-        return {
-            i.id: "|".join(sorted(o.key() for o in Scene.from_metadata(i.metadata).objects))
-            for i in items if "scene" in i.metadata
-        }
+    for source in registered() if sources is None else sources:
+        groups = getattr(source, "groups", None)
+        if callable(groups) and (found := groups(items)):
+            return found
     return {}
 
 
@@ -244,8 +211,10 @@ class Evaluation:
     model: str
     query_set: QuerySet
     table: pd.DataFrame
-    best: dict[str, float]
+    best: dict[str, float]  # metric -> alpha of the best configuration (its method in best_method)
     image_to_image: dict[str, Any] | None
+    best_method: dict[str, str]
+    by_method: dict[str, dict[str, float]]  # method -> metric -> its best alpha
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -257,6 +226,8 @@ class Evaluation:
             "notes": self.query_set.notes,
             "rows": self.table.to_dict(orient="records"),
             "best_alpha": self.best,
+            "best_method": self.best_method,
+            "best_alpha_by_method": self.by_method,
             "image_to_image": self.image_to_image,
         }
 
@@ -266,12 +237,17 @@ def evaluate(
     relevance_file: bytes | None = None,
     query_set: QuerySet | None = None,
     progress: Callable[[int, int], None] | None = None,
+    source: str = AUTO,
+    sources: Sequence[QuerySource] | None = None,
 ) -> Evaluation:
-    """The full evaluation of the searcher's collection: query set, sweep, best alpha, mMP@5."""
+    """The full evaluation of the searcher's collection: query set, sweep of every method, the best
+    configuration per metric, mMP@5."""
     collection = searcher.collection
     items = collection.all_items()
-    query_set = query_set or choose_query_set(collection, relevance_file, items)
+    query_set = query_set or choose_query_set(collection, relevance_file, items, source, sources)
     table = sweep(searcher, query_set, progress=progress)
     groups = item_groups(items)
-    return Evaluation(collection.name, collection.model.name, query_set, table, best_alpha(table),
-                      image_to_image_mmp(searcher, groups) if groups else None)
+    best = best_configuration(table)
+    return Evaluation(collection.name, collection.model.name, query_set, table, {m: a for m, (_, a) in best.items()},
+                      image_to_image_mmp(searcher, groups) if groups else None,
+                      {m: method for m, (method, _) in best.items()}, best_by_method(table))

@@ -2,15 +2,13 @@
 
 Why two steps: `*_candidates` does the expensive work (embedding the query, BM25 and HNSW look-ups at
 depth >= 100) and `rank` only fuses, so the app can re-rank on every slider move without embedding
-the query again. Fusion follows shared/README.md section 2: min-max normalisation over each side's
-candidates, a missing side counts 0, a side whose max equals its min normalises to 1.
+the query again. The fusion maths (min-max, relative and reciprocal-rank fusion, the adaptive cutoff)
+are in imgsearch_core.fusion; the default, min-max, follows shared/README.md section 2.
 """
 from __future__ import annotations
 
 import hashlib
-import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.embed import Embedder
+from imgsearch_core.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.images import ImageError, decode_image
 from imgsearch_core.store import Collection
 from imgsearch_core.text_index import analyze_one
@@ -31,10 +30,6 @@ STOP_WORDS_NOTICE = (
     "The query has only common words (stop words), so keyword (BM25) search finds nothing; "
     "vector search still answers."
 )
-
-
-class SearchError(ValueError):
-    """A bad search request; the message is meant for the user."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +46,9 @@ class Hit:
     bm25_norm: float
     cosine: float | None
     cosine_norm: float
+    method: str = DEFAULT_METHOD  # the fusion that made `score` (imgsearch_core.fusion.METHODS)
+    bm25_rank: int | None = None  # 1-based place in the keyword candidates; None: not found there
+    vector_rank: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +61,9 @@ class Hit:
             "bm25_norm": self.bm25_norm,
             "cosine": self.cosine,
             "cosine_norm": self.cosine_norm,
+            "method": self.method,
+            "bm25_rank": self.bm25_rank,
+            "vector_rank": self.vector_rank,
             "metadata": self.metadata,
         }
 
@@ -88,57 +89,25 @@ class SearchResult:
     query_tokens: list[str]
     notice: str | None
     timings_ms: dict[str, float]
+    method: str = DEFAULT_METHOD
+    clear: int | None = None  # with the cutoff on: how many leading hits are clearly relevant
+
+    @property
+    def clear_hits(self) -> list[Hit]:
+        """The hits above the cutoff's gap (all hits when the cutoff is off)."""
+        return self.hits if self.clear is None else self.hits[: self.clear]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "alpha": self.alpha,
+            "fusion": self.method,
+            "clearly_relevant": self.clear,
             "query_tokens": self.query_tokens,
             "notice": self.notice,
             "timings_ms": self.timings_ms,
             "hits": [h.to_dict() for h in self.hits],
         }
-
-
-def _normalise(scores: dict[str, float]) -> dict[str, float]:
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    if high == low:
-        return {key: 1.0 for key in scores}
-    return {key: (value - low) / (high - low) for key, value in scores.items()}
-
-
-def fuse(
-    bm25: Sequence[tuple[str, float]], cosine: Sequence[tuple[str, float]], alpha: float
-) -> list[tuple[str, float, float | None, float, float | None, float]]:
-    """Fuse two candidate lists: (id, score, bm25, bm25_norm, cosine, cosine_norm), best first.
-
-    Ties are broken by the raw score of the side that carries the weight, then by id, so hybrid at
-    alpha=0 reproduces the text mode's order and alpha=1 the vector mode's order exactly.
-    """
-    check_alpha(alpha)
-    raw_bm25, raw_cos = dict(bm25), dict(cosine)
-    norm_bm25, norm_cos = _normalise(raw_bm25), _normalise(raw_cos)
-    # At the ends only the weighted side's candidates are results (the other side still shows its parts).
-    ids = raw_bm25.keys() if alpha == 0 else raw_cos.keys() if alpha == 1 else raw_bm25.keys() | raw_cos.keys()
-    fused = []
-    for doc_id in ids:
-        nb, nc = norm_bm25.get(doc_id, 0.0), norm_cos.get(doc_id, 0.0)
-        fused.append((doc_id, alpha * nc + (1 - alpha) * nb, raw_bm25.get(doc_id), nb, raw_cos.get(doc_id), nc))
-
-    def key(row: tuple) -> tuple:
-        doc_id, score, b, _, c, _ = row
-        lead = c if alpha >= 0.5 else b
-        return (-score, -(lead if lead is not None else -math.inf), doc_id)
-
-    return sorted(fused, key=key)
-
-
-def check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (int, float)) or math.isnan(alpha) or not 0.0 <= alpha <= 1.0:
-        raise SearchError(f"alpha must be between 0 (keyword) and 1 (semantic), got {alpha!r}.")
-    return float(alpha)
 
 
 def check_k(k: int) -> int:
@@ -234,7 +203,8 @@ class Searcher:
 
     # ----- ranking (cheap) -------------------------------------------------------------------
     @staticmethod
-    def fused_rows(candidates: Candidates, mode: str, alpha: float, k: int) -> tuple[float, list[tuple]]:
+    def fused_rows(candidates: Candidates, mode: str, alpha: float, k: int,
+                   method: str = DEFAULT_METHOD) -> tuple[float, list[tuple]]:
         """The effective alpha and the top-k `fuse` rows of `mode`: ranking without any store I/O,
         shared by `rank` and by evaluation, which only needs the ids."""
         if mode not in MODES:
@@ -243,28 +213,36 @@ class Searcher:
         alpha = {"text": 0.0, "vector": 1.0}.get(mode, check_alpha(alpha))
         bm25 = candidates.bm25 if mode != "vector" else []
         cosine = candidates.cosine if mode != "text" else []
-        return alpha, fuse(bm25, cosine, alpha)[:k]
+        return alpha, fuse(bm25, cosine, alpha, method)[:k]
 
-    def rank(self, candidates: Candidates, mode: str = "hybrid", alpha: float = 0.5, k: int = 10) -> SearchResult:
+    def rank(self, candidates: Candidates, mode: str = "hybrid", alpha: float = 0.5, k: int = 10,
+             method: str = DEFAULT_METHOD, cutoff: bool = False) -> SearchResult:
+        """The top-k hits; with `cutoff`, `clear` says how many lead the list before its first large
+        score gap (fusion.autocut); the hits are not dropped, so the page can offer "show all"."""
         start = time.perf_counter()
-        alpha, rows = self.fused_rows(candidates, mode, alpha, k)
-        items = {item.id: item for item in self.collection.get([r[0] for r in rows])}
+        check_method(method)
+        alpha, rows = self.fused_rows(candidates, mode, alpha, k, method)
+        items = {item.id: item for item in self.collection.get([r.id for r in rows])}
         hits = [
-            Hit(rank, doc_id, items[doc_id].caption, items[doc_id].media_path, items[doc_id].metadata, score, b, nb, c, nc)
-            for rank, (doc_id, score, b, nb, c, nc) in enumerate(rows, start=1)
-            if doc_id in items
+            Hit(rank, r.id, items[r.id].caption, items[r.id].media_path, items[r.id].metadata, r.score, r.bm25,
+                r.bm25_norm, r.cosine, r.cosine_norm, method, r.bm25_rank, r.vector_rank)
+            for rank, r in enumerate(rows, start=1)
+            if r.id in items
         ]
+        clear = autocut([h.score for h in hits]) if cutoff else None
         timings = dict(candidates.timings_ms, rank=(time.perf_counter() - start) * 1000)
         notice = candidates.notice if mode != "vector" else None
-        return SearchResult(hits, mode, alpha, candidates.query_tokens, notice, timings)
+        return SearchResult(hits, mode, alpha, candidates.query_tokens, notice, timings, method, clear)
 
     # ----- one-call conveniences ---------------------------------------------------------------
-    def search(self, query: str, mode: str = "hybrid", alpha: float = 0.5, k: int = 10, where: dict | None = None) -> SearchResult:
+    def search(self, query: str, mode: str = "hybrid", alpha: float = 0.5, k: int = 10, where: dict | None = None,
+               method: str = DEFAULT_METHOD, cutoff: bool = False) -> SearchResult:
         if mode not in MODES:
             raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
         check_alpha(alpha)
         check_k(k)
-        return self.rank(self.text_candidates(query, where), mode, alpha, k)
+        check_method(method)
+        return self.rank(self.text_candidates(query, where), mode, alpha, k, method, cutoff)
 
     def similar(
         self,

@@ -22,7 +22,8 @@ from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import build_scene_collection
 from imgsearch_core.demo.scenes import SHIFTED_VOCAB
 from imgsearch_core.embed import Embedder
-from imgsearch_core.evaluate import queries_from_scenes, sweep
+from imgsearch_core.demo.eval_source import queries_from_scenes
+from imgsearch_core.evaluate import sweep
 from imgsearch_core.finetune import FinetuneSettings, finetune_collection, reembed
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store

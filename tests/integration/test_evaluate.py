@@ -14,6 +14,7 @@ from imgsearch_core.evaluate import (
     queries_from_relevance_file,
     without_leaks,
 )
+from imgsearch_core.fusion import METHODS
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.text_index import analyze_one
@@ -43,17 +44,23 @@ def test_no_leak_rule_drops_queries_equal_to_an_indexed_caption(photos):
     assert [q.text for q in kept] == ["new words"] and dropped == 1
 
 
-def test_sweep_ends_equal_text_and_vector_and_best_alpha_is_the_maximum(photos):
+@pytest.mark.parametrize("method", METHODS)
+def test_sweep_ends_equal_text_and_vector_and_best_alpha_is_the_maximum(photos, method):
     result = evaluate(photos)
     table = result.table
-    hybrid = table[table["mode"] == "hybrid"].set_index("alpha")
+    assert len(table) == 2 + 11 * len(METHODS)
+    hybrid = table[(table["mode"] == "hybrid") & (table["method"] == method)].set_index("alpha")
     metrics = [c for c in table.columns if "@" in c]
     text, vector = (table[table["mode"] == m].iloc[0] for m in ("text", "vector"))
     assert list(hybrid.loc[0.0, metrics]) == pytest.approx(list(text[metrics]))
     assert list(hybrid.loc[1.0, metrics]) == pytest.approx(list(vector[metrics]))
     assert len(hybrid) == 11
-    for metric, alpha in best_alpha(table).items():
+    for metric, alpha in best_alpha(table, method).items():
         assert hybrid.loc[alpha, metric] == hybrid[metric].max()
+        assert result.by_method[method][metric] == alpha
+    for metric, alpha in result.best.items():  # the overall best is no worse than this method's best
+        chosen = table[(table["method"] == result.best_method[metric]) & (table["alpha"] == alpha)]
+        assert chosen[metric].iloc[0] >= hybrid[metric].max()
     assert result.image_to_image is not None and 0 <= result.image_to_image["mmp@5"] <= 1  # from the group column
     # BM25 over held-out paraphrases: "boats and gulls" is in no indexed caption, so keyword search scores nothing
     assert text["recall@10"] == 0.0
@@ -84,8 +91,10 @@ def test_cli_evaluate_json_and_saved_alpha(photos, settings, tiny_model_dir):
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["query_source"] == "held-out captions" and len(report["rows"]) == 13
-    saved = photos.collection.settings()["setting_default_alpha"]
-    assert saved == report["best_alpha"]["mrr@5"]
+    assert report["query_source"] == "held-out captions" and len(report["rows"]) == 2 + 11 * len(METHODS)
+    saved = photos.collection.settings()
+    assert saved["setting_default_alpha"] == report["best_alpha"]["mrr@5"]
+    assert saved["setting_default_fusion"] == report["best_method"]["mrr@5"]
+    assert set(report["best_alpha_by_method"]) == set(METHODS)
     bad = subprocess.run(command[:-1] + ["mrr@99"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--save-alpha" in bad.stderr
