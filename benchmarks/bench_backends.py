@@ -167,6 +167,7 @@ def main() -> None:
             "torch fp32": torch_embedder,
             "onnx fp32": Embedder(str(work_dir), backend="onnx", batch_size=args.batch),
             "onnx int8": Embedder(str(work_dir), backend="onnx-int8", batch_size=args.batch),
+            "onnx int8, batched (not batch-invariant)": OnnxClip(export, "int8", row_wise=False),
         }
         report["speed"] = time_backends(encoders, images, args.rounds, args.queries)
         base = report["speed"]["torch fp32"]["img_s_median"]

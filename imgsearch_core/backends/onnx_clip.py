@@ -32,15 +32,22 @@ def _session(path, providers: Sequence[str], threads: int | None):
 
 
 class OnnxClip:
-    """Embeds with one variant ('fp32' or 'int8') of an export."""
+    """Embeds with one variant ('fp32' or 'int8') of an export.
+
+    Dynamic int8 quantises activations with one scale per input tensor, i.e. per batch, so a row's vector
+    would depend (at the 1e-3 level) on the other images or the padding in its batch. `row_wise` (default:
+    on for int8) runs one row per call so every image and text gets the same vector in any batch, as with
+    torch and fp32; it costs throughput (see benchmarks/RESULTS.md).
+    """
 
     def __init__(self, export: Export, variant: str = "fp32", *, providers: Sequence[str] = ("CPUExecutionProvider",),
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, row_wise: bool | None = None) -> None:
         visual, text = export.files(variant)
         if not (visual.is_file() and text.is_file()):
             raise FileNotFoundError(f"The {variant} export is missing in {export.directory}")
         manifest = export.manifest
         self.variant, self.export = variant, export
+        self.row_wise = (variant == "int8") if row_wise is None else row_wise
         self.dim = int(manifest["dim"])
         self._visual = _session(visual, providers, threads)
         self._text = _session(text, providers, threads)
@@ -57,7 +64,10 @@ class OnnxClip:
         out = []
         for start in range(0, len(images), batch_size):
             pixels = self._pixels(images[start:start + batch_size])
-            out.append(self._visual.run(None, {"pixel_values": pixels})[0])
+            if self.row_wise:
+                out.extend(self._visual.run(None, {"pixel_values": pixels[i:i + 1]})[0] for i in range(len(pixels)))
+            else:
+                out.append(self._visual.run(None, {"pixel_values": pixels})[0])
         return normalise_rows(np.concatenate(out))
 
     def embed_texts(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -65,7 +75,8 @@ class OnnxClip:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
         for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
             with self._lock:
-                ids, mask = self._tokens(texts[start:start + batch_size])
-            out.append(self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+                batches = [self._tokens([t]) for t in chunk] if self.row_wise else [self._tokens(chunk)]
+            out.extend(self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0] for ids, mask in batches)
         return normalise_rows(np.concatenate(out))

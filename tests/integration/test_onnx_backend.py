@@ -193,3 +193,13 @@ def test_export_goes_to_the_shared_cache_when_the_model_folder_is_not_writable(t
     embedder = Embedder(str(model_dir), backend="onnx")
     assert embedder.export.directory.parent == tmp_path / "shared"
     assert layout.find_export(model_dir, embedder.fingerprint).directory == embedder.export.directory
+
+
+def test_int8_vectors_do_not_depend_on_the_batch(mini_dir, mini_onnx, calibration):
+    images, texts = calibration[0][:7], ["a red disc", "two blue squares on the left", "x " * 60]
+    int8 = Embedder(str(mini_dir), backend="onnx-int8", batch_size=3)
+    alone = np.stack([int8.embed_images([image])[0] for image in images])
+    np.testing.assert_allclose(int8.embed_images(images), alone, atol=1e-5)
+    np.testing.assert_allclose(int8.embed_texts(texts), np.stack([int8.embed_texts([t])[0] for t in texts]), atol=1e-5)
+    batched = OnnxClip(mini_onnx.export, "int8", row_wise=False)  # one dynamic scale per batch
+    assert np.abs(batched.embed_images(images) - alone).max() > 1e-5
