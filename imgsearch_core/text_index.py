@@ -18,6 +18,7 @@ file and moved into place with os.replace, so a reader sees the old index or the
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import zlib
@@ -62,14 +63,30 @@ SEARCHABLE_STOP_WORDS = frozenset(
 )
 
 
+def _import_spacy_without_torch() -> Any:
+    """spaCy, without letting thinc import torch (10 s of a command-line search, and nothing here uses
+    it: the pipeline is a rule-based tokenizer with lookup lemmas). When torch is loaded already (the
+    torch backend, fine-tuning) thinc simply sees it."""
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment] - `import torch` raises ImportError meanwhile
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 def _pipeline() -> Any:
     """spaCy's blank English pipeline with the lookup lemmatizer (tables from spacy-lookups-data), once."""
     global _nlp, _lemmas, _stop_words
     if _nlp is None:
         with _nlp_lock:
             if _nlp is None:
-                import spacy
-
+                spacy = _import_spacy_without_torch()
                 nlp = spacy.blank("en")
                 lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
                 try:
