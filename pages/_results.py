@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from imgsearch_core import export
+from imgsearch_core.judgements import THE_ONE, WRONG, RIGHT, JudgementStore
 from imgsearch_core import ui_support as ui
 from pages import _ui
 
@@ -34,6 +35,7 @@ class GridContext:
     alpha: float
     query_tokens: tuple[str, ...]
     key: str  # widget-key prefix of the page
+    query: str = ""  # the text query: its hits can be judged right or wrong (image queries cannot)
 
 
 # ----- what the grid lists -------------------------------------------------------------------------
@@ -93,6 +95,33 @@ def export_buttons(hits: Sequence[Any], prefix: str) -> None:
                        on_click="ignore", help=f"Download {what} as JSON.")
 
 
+# ----- relevance judgements ------------------------------------------------------------------------
+JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right: this picture answers the query"),
+                 (WRONG, ":material/thumb_down:", "Wrong: this picture does not answer the query"),
+                 (THE_ONE, ":material/star:", "This is the one the query was looking for"))
+
+
+def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, current: str | None) -> None:
+    """Mark (or, clicking the current mark again, clear) a verdict; Evaluate can use them as queries."""
+    JudgementStore(root).mark(collection, query, item_id, None if verdict == current else verdict)
+
+
+def judge_buttons(ctx: GridContext, hit: Any, verdicts: dict[str, str], root: str, where: str = "card") -> None:
+    current = verdicts.get(hit.id)
+    with st.container(horizontal=True, gap="small"):
+        for verdict, icon, help_text in JUDGE_BUTTONS:
+            st.button("", icon=icon, key=f"{ctx.key}_judge_{where}_{verdict}_{hit.id}", help=help_text,
+                      type="primary" if current == verdict else "tertiary", on_click=_judge,
+                      args=(root, ctx.collection, ctx.query, hit.id, verdict, current))
+
+
+def _verdicts(ctx: GridContext, collection) -> tuple[dict[str, str], str]:
+    if not ctx.query:
+        return {}, ""
+    judgements = JudgementStore.of(collection)
+    return judgements.verdicts(ctx.collection, ctx.query), str(judgements.path.parent)
+
+
 # ----- cards and grid ------------------------------------------------------------------------------
 def go_similar(collection: str, item_id: str) -> None:
     st.session_state.pop("_detail", None)
@@ -111,7 +140,7 @@ def _copies(hit: Any) -> tuple[str, ...]:
     return tuple(getattr(hit, "duplicates", ()) or ())
 
 
-def hit_card(hit: Any, ctx: GridContext) -> None:
+def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None, root: str = "") -> None:
     """One result: image, rank and score (the score opens its breakdown), caption, actions."""
     with st.container(border=True, gap="small"):
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
@@ -123,6 +152,8 @@ def hit_card(hit: Any, ctx: GridContext) -> None:
                         if copies else None)
             with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
                 st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        if ctx.query and root:
+            judge_buttons(ctx, hit, verdicts or {}, root)
         with st.container(height=CAPTION_HEIGHT, border=False):
             st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens, max_chars=CAPTION_CHARS))
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
@@ -132,17 +163,18 @@ def hit_card(hit: Any, ctx: GridContext) -> None:
                       key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
 
 
-def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int) -> None:
+def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
+    verdicts, root = _verdicts(ctx, collection) if collection is not None else ({}, "")
     for row in ui.rows_of(list(hits), columns):
         cells = st.columns(columns, gap="small")
         for cell, hit in zip(cells, row):
             with cell:
-                hit_card(hit, ctx)
-    show_detail_if_open()
+                hit_card(hit, ctx, verdicts, root)
+    show_detail_if_open(root)
 
 
 @st.dialog("Image details", width="large", on_dismiss=_close_detail)
-def _detail_dialog(ctx: GridContext, hit: Any) -> None:
+def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
     left, right = st.columns([3, 2], gap="medium")
     with left:
         _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
@@ -157,6 +189,9 @@ def _detail_dialog(ctx: GridContext, hit: Any) -> None:
                        + ", ".join(f"`{c[:12]}…`" for c in copies))
         with st.expander("Score breakdown"):
             st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+        if ctx.query and root:
+            st.caption("Does this picture answer the query?")
+            judge_buttons(ctx, hit, JudgementStore(root).verdicts(ctx.collection, ctx.query), root, where="detail")
         if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
             go_similar(ctx.collection, hit.id)
     st.markdown("**Metadata**")
@@ -164,10 +199,10 @@ def _detail_dialog(ctx: GridContext, hit: Any) -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-def show_detail_if_open() -> None:
+def show_detail_if_open(root: str = "") -> None:
     detail = st.session_state.get("_detail")
     if detail:
-        _detail_dialog(detail["ctx"], detail["hit"])
+        _detail_dialog(detail["ctx"], detail["hit"], root)
 
 
 def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
@@ -193,6 +228,6 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
                    "picture of each (\"+N\" on its card).")
     window = ui.page_slice(len(listed), st.session_state.get(page_key, 1))
     st.session_state[page_key] = window.page
-    results_grid(listed[window.start:window.end], ctx, columns)
+    results_grid(listed[window.start:window.end], ctx, columns, collection)
     _ui.pager(page_key, len(listed), window.page)
     return listed

@@ -1,4 +1,5 @@
-"""Evaluate: measure which mode and alpha rank best on this collection, keep the best alpha, fine-tune the model.
+"""Evaluate: measure which mode, fusion method and alpha rank best on this collection, keep the best as the
+collection's default, export editors' judgements, fine-tune the model.
 
 An evaluation embeds every query once, so its result is kept per collection in the session: plotting
 another metric only redraws. Fine-tuning runs in a background thread (one per store at a time), so the
@@ -11,13 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from imgsearch_core import ui_support as ui
-from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING, METRICS, Evaluation, evaluate
+from imgsearch_core.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
+from imgsearch_core.fusion import METHOD_LABELS, METHODS
+from imgsearch_core.judgements import JudgementStore
 from imgsearch_core.finetune import FinetuneReport, FinetuneSettings, finetune_collection
 from imgsearch_core.store import Collection, Store
 from pages import _admin_gate, _ui
 
 DEFAULT_METRIC = "mrr@5"
 REFERENCES = {"text": "text (keywords only)", "vector": "vector (meaning only)"}
+SOURCES = (AUTO, "judgements", "held-out captions", "demo scenes")
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
 BATCH_SIZES = (8, 16, 32, 64, 128)
 REFRESH_SECONDS = 1.0
@@ -37,26 +41,32 @@ def _run_evaluation(store: Store, collection: Collection) -> None:
         bar.progress(ui.progress_fraction(done, total), text=f"Evaluating: {done:,} of {total:,} queries")
 
     try:
-        result = evaluate(_ui.get_searcher(store, collection), upload.getvalue() if upload else None, progress=report)
+        source = st.session_state.get("ev_source") or AUTO
+        if upload is not None and source == AUTO:
+            source = "relevance file"
+        result = evaluate(_ui.get_searcher(store, collection), upload.getvalue() if upload else None, progress=report,
+                          source=source)
     finally:
         bar.empty()
     _results().put(_ui.collection_key(store, collection), result)
 
 
-def _chart(table: pd.DataFrame, metric: str, best: float) -> alt.LayerChart:
-    """The metric of hybrid search over alpha, text and vector as dashed reference lines, the best alpha marked."""
+def _chart(table: pd.DataFrame, metric: str, method: str, best: float) -> alt.LayerChart:
+    """The metric over alpha, one line per fusion method, text and vector as dashed reference lines, the best
+    configuration marked."""
     hybrid = table[table["mode"] == "hybrid"]
-    curve = pd.DataFrame({"alpha": hybrid["alpha"], "value": hybrid[metric], "search": "hybrid"})
+    curve = pd.DataFrame({"alpha": hybrid["alpha"], "value": hybrid[metric], "search": hybrid["method"]})
     references = pd.DataFrame([{"value": row[metric], "search": REFERENCES[row["mode"]]}
                                for _, row in table[table["mode"] != "hybrid"].iterrows()])
-    top = pd.DataFrame([{"alpha": best, "value": hybrid.loc[hybrid["alpha"] == best, metric].iloc[0],
-                         "label": f"best alpha {best:g}"}])
-    color = alt.Color("search:N", title=None, scale=alt.Scale(domain=["hybrid", *REFERENCES.values()]),
+    chosen = hybrid[(hybrid["method"] == method) & (hybrid["alpha"] == best)]
+    top = pd.DataFrame([{"alpha": best, "value": chosen[metric].iloc[0], "label": f"best: {method}, alpha {best:g}"}])
+    methods = [m for m in METHODS if m in set(hybrid["method"])]
+    color = alt.Color("search:N", title=None, scale=alt.Scale(domain=[*methods, *REFERENCES.values()]),
                       legend=alt.Legend(orient="bottom"))
     x = alt.X("alpha:Q", title="alpha (0 = keyword, 1 = semantic)", scale=alt.Scale(domain=[0, 1]))
     y = alt.Y("value:Q", title=metric)
     line = alt.Chart(curve).mark_line(point=True).encode(
-        x=x, y=y, color=color, tooltip=["alpha", alt.Tooltip("value:Q", title=metric, format=".3f")])
+        x=x, y=y, color=color, tooltip=["search", "alpha", alt.Tooltip("value:Q", title=metric, format=".3f")])
     rules = alt.Chart(references).mark_rule(strokeDash=[6, 4]).encode(
         y=y, color=color, tooltip=["search", alt.Tooltip("value:Q", title=metric, format=".3f")])
     point = alt.Chart(top).mark_point(shape="diamond", size=260, filled=True, color="#d62728").encode(x=x, y=y)
@@ -64,20 +74,25 @@ def _chart(table: pd.DataFrame, metric: str, best: float) -> alt.LayerChart:
     return alt.layer(line, rules, point, label).properties(height=320)
 
 
-def _save_alpha(collection: Collection, metric: str, alpha: float) -> None:
-    """Save the best alpha as the collection's default slider value (Text search starts there)."""
+def _current(collection: Collection) -> str:
+    return f"{METHOD_LABELS[default_method(collection)]}, alpha {_ui.default_alpha(collection):g}"
+
+
+def _save_alpha(collection: Collection, metric: str, method: str, alpha: float) -> None:
+    """Save the best method and alpha as the collection's defaults (Text search starts there)."""
     if not _admin_gate.is_unlocked():
-        st.caption(f"Current default alpha of {collection.name}: {_ui.default_alpha(collection):g} · saving another "
+        st.caption(f"Current default of {collection.name}: {_current(collection)} · saving another "
                    "needs the admin password (below, under fine-tuning, or on the Admin page).")
         return
-    if st.button(f"Save alpha {alpha:g} as the default of {collection.name}", icon=":material/save:",
-                 key="ev_save_alpha", help="Text search on this collection then opens with the slider at this alpha."):
-        collection.set_setting(DEFAULT_ALPHA_SETTING, alpha)
-        st.session_state["ts_alpha"] = ui.snap_alpha(alpha)  # this session's Text search slider moves there too
-        st.success(f"Saved: Text search on **{collection.name}** now starts at alpha **{alpha:g}** "
+    if st.button(f"Save {method}, alpha {alpha:g} as the default of {collection.name}", icon=":material/save:",
+                 key="ev_save_alpha", help="Text search on this collection then opens with this fusion and alpha."):
+        save_default(collection, method, alpha)
+        st.session_state["ts_alpha"] = ui.snap_alpha(alpha)  # this session's Text search moves there too
+        st.session_state["ts_fusion"] = method
+        st.success(f"Saved: Text search on **{collection.name}** now starts with **{method}** at alpha **{alpha:g}** "
                    f"(the best for {metric}).", icon=":material/check_circle:")
     else:
-        st.caption(f"Current default alpha of {collection.name}: {_ui.default_alpha(collection):g}")
+        st.caption(f"Current default of {collection.name}: {_current(collection)}")
 
 
 def _show_evaluation(collection: Collection, result: Evaluation) -> None:
@@ -87,9 +102,14 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
     for note in queries.notes:
         st.caption(f":material/info: {note}")
     metric = st.selectbox("Metric to plot", METRICS, index=METRICS.index(DEFAULT_METRIC), key="ev_metric")
-    best = result.best[metric]
-    st.altair_chart(_chart(result.table, metric, best), width="stretch")
-    _save_alpha(collection, metric, best)
+    best, method = result.best[metric], result.best_method[metric]
+    st.altair_chart(_chart(result.table, metric, method, best), width="stretch")
+    table = result.table
+    per_method = " · ".join(
+        f"{m}: **{table[(table['method'] == m) & (table['alpha'] == a[metric])][metric].iloc[0]:.3f}** at alpha {a[metric]:g}"
+        for m, a in result.by_method.items())
+    st.markdown(f"Best {metric} per method: {per_method}")
+    _save_alpha(collection, metric, method, best)
     st.dataframe(result.table, hide_index=True, width="stretch", height="content",
                  column_config={m: st.column_config.NumberColumn(format="%.3f") for m in METRICS})
     if result.image_to_image:
@@ -105,12 +125,23 @@ def _evaluation_section(store: Store, name: str) -> None:
     upload_col.file_uploader(
         "Relevance file (optional): CSV with a query column and a relevant column (file names or ids separated by |)",
         type=["csv"], key="ev_relevance")
+    source_col, export_col = st.columns([4, 1], vertical_alignment="bottom")
+    source_col.selectbox("Queries from", SOURCES, key="ev_source",
+                         help="Automatic: the relevance file when given, else editors' judgements (marks on Text search "
+                              "results), held-out captions, generated demo scenes: the first that has queries.")
+    judgements = JudgementStore.of(collection)
+    export_col.download_button("Judgements CSV", judgements.export_csv(name), file_name=f"{name}-judgements.csv",
+                               mime="text/csv", icon=":material/download:", key="ev_judgements_export",
+                               on_click="ignore", width="stretch",
+                               help=f"{judgements.count(name):,} marks, as a relevance file (query,relevant) that this "
+                                    "page and `evaluate --relevance` read; `judgements import` restores them.")
     if run_col.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run", width="stretch"):
         _run_evaluation(store, collection)
     result = _results().get(_ui.collection_key(store, collection))
     if result is None:
-        st.caption("Without a relevance file the queries are captions held out from indexing (items with two or "
-                   "more captions) or, for the demo collection, generated scene descriptions.")
+        st.caption("Without a relevance file the queries are editors' judgements (right/wrong marks on Text search "
+                   "results), captions held out from indexing (items with two or more captions) or, for the demo "
+                   "collection, generated scene descriptions.")
         return
     _show_evaluation(collection, result)
 

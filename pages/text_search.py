@@ -1,7 +1,8 @@
 """Text search: keywords (BM25), meaning (CLIP vectors) or a hybrid of both, with explained scores.
 
-The query, mode, alpha, number of results, typed filter and page live in the URL, so a search can be
-bookmarked and shared. Moving the slider only re-ranks the cached candidates (no new embedding). The
+The query, mode, alpha, fusion method (`fusion=`, when not the collection's default), cutoff
+(`cut=1`), number of results, typed filter and page live in the URL, so a search can be bookmarked
+and shared. Moving the slider only re-ranks the cached candidates (no new embedding). The
 filter widgets (credit, creator, keywords, date taken, uncaptioned) are built from the collection's own
 values and ANDed with the typed filter; a changed filter fetches new candidates.
 """
@@ -10,30 +11,56 @@ from __future__ import annotations
 import streamlit as st
 
 from imgsearch_core import filters
+from imgsearch_core.fusion import METHOD_LABELS, METHODS
 from imgsearch_core import ui_support as ui
+from imgsearch_core.evaluate import default_method as default_method_of
 from pages import _archive_filters, _results, _ui
 
-KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),
+KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),
         *_results.option_keys("ts"))
 
 
-def _state_from_url(default_alpha: float) -> None:
+def _fusion_from_url(default_method: str) -> str:
+    raw = st.query_params.get("fusion")
+    if raw and raw not in METHODS:
+        st.error(f"The link's fusion method {raw!r} is not one of {', '.join(METHODS)}; using {default_method}.",
+                 icon=":material/link_off:")
+    return raw if raw in METHODS else default_method
+
+
+def _state_from_url(default_alpha: float, default_method: str) -> None:
     """On arrival: a link's parameters win; otherwise the last search of this session stays.
 
-    Without an alpha in the link, the slider starts at the collection's saved default (Evaluate page).
+    Without an alpha or fusion method in the link, the page starts at the collection's saved defaults
+    (Evaluate page).
     """
     params, errors = ui.TextSearchParams.from_query(st.query_params.to_dict(), default_alpha)
     for message in errors:
         st.error(message, icon=":material/link_off:")
-    from_link = any(k in st.query_params for k in ("q", "mode", "alpha", "k", "where", "page"))
+    fusion = _fusion_from_url(default_method)
+    from_link = any(k in st.query_params for k in ("q", "mode", "alpha", "k", "where", "page", "fusion", "cut"))
     ss = st.session_state
     if from_link or "ts_mode" not in ss:
         ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
+        ss.ts_fusion, ss.ts_cutoff = fusion, st.query_params.get("cut") == "1"
         ss.ts_page = params.page
         ss.ts_signature = None  # keep the link's page number for its first search
 
 
+def _url(params: ui.TextSearchParams, default_method: str) -> dict[str, str]:
+    """The link: TextSearchParams' parameters plus the fusion method (when not the default) and the cutoff."""
+    out = params.to_query()
+    ss = st.session_state
+    if params.q and params.mode == "hybrid" and ss.get("ts_fusion", default_method) != default_method:
+        out["fusion"] = ss.ts_fusion
+    if params.q and ss.get("ts_cutoff"):
+        out["cut"] = "1"
+    return out
+
+
 def _controls(store, collection) -> tuple[bool, dict | None]:
+    if st.session_state.get("ts_fusion") not in METHODS:
+        st.session_state.ts_fusion = METHODS[0]
     with st.form("ts_form", border=False, enter_to_submit=True):
         box, button = st.columns([6, 1], vertical_alignment="bottom")
         box.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
@@ -46,20 +73,29 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
         with alpha_col:
             _ui.alpha_slider("Keyword ↔ semantic (alpha)", "ts_alpha", "keyword", "semantic",
                              "0 ranks by keywords in captions only (BM25), 1 by meaning only (CLIP vectors).")
+            st.selectbox("Fusion", METHODS, format_func=METHOD_LABELS.get, key="ts_fusion",
+                         help="How the keyword and meaning scores are combined. The collection's default is the "
+                              "one saved on the Evaluate page.")
     k_col.selectbox("Results", ui.K_CHOICES, key="ts_k")
+    k_col.toggle("Only the clearly relevant", key="ts_cutoff",
+                 help="Cut the results at the first large gap in their scores (a gap of at least a quarter of "
+                      "the listed scores' range).")
     filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
                           help=filters.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
     return submitted, chosen
 
 
-def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float) -> None:
+def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float, default_method: str) -> None:
     ss = st.session_state
     collection_name = collection.name
     params = ui.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
                                  collection_name, default_alpha)
-    signature = (collection_name, params.q, params.mode, params.alpha, params.k, params.where,
+    method, cutoff = ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff"))
+    signature = (collection_name, params.q, params.mode, params.alpha, method, cutoff, params.k, params.where,
                  filters.filter_key(chosen), *_results.option_values("ts"))
+    if ss.get("ts_signature") not in (None, signature):
+        ss.ts_show_all = False
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_page = 1  # a new search or a new ranking starts on its first page
     ss.ts_signature = signature
@@ -78,20 +114,43 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
         "text", (*_ui.collection_key(store, collection), query.strip(), filters.filter_key(where)),
         lambda: searcher.text_candidates(query, where),
     )
-    result = searcher.rank(candidates, params.mode, params.alpha, params.k)
+    result = searcher.rank(candidates, params.mode, params.alpha, params.k, method, cutoff)
     if result.notice:
         st.info(result.notice, icon=":material/info:")
     if not result.hits:
-        _ui.write_url(params.to_query())
+        _ui.write_url(_url(params, default_method))
         st.info("No images match this query" + (" and filter." if where else "."), icon=":material/search_off:")
         return
-    mode_text = f"hybrid, alpha {result.alpha:.2f}" if params.mode == "hybrid" else params.mode
+    mode_text = (f"hybrid, alpha {result.alpha:.2f}, {METHOD_LABELS[method]}" if params.mode == "hybrid"
+                 else params.mode)
     st.markdown(f"**{len(result.hits)}** results for “{ui.escape_markdown(query.strip())}” · {mode_text} · "
                 + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
-    ctx = _results.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts")
+    hits = _cut(result)
+    ctx = _results.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts",
+                               query.strip())
     has_dates = _archive_filters.collection_facets(store, collection).dated > 0
-    _results.listing(result.hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
-    _ui.write_url(ui.with_page(params, ss.ts_page).to_query())
+    _results.listing(hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
+    _ui.write_url(_url(ui.with_page(params, ss.ts_page), default_method))
+
+
+def _show_all() -> None:
+    st.session_state.ts_show_all = True
+
+
+def _cut(result) -> list:
+    """With the cutoff on: the clearly relevant hits, the cut said, and a button to show all."""
+    if result.clear is None or result.clear >= len(result.hits):
+        if result.clear is not None:
+            st.caption(f"No large gap in the scores: all {len(result.hits)} results look equally relevant.")
+        return result.hits
+    if st.session_state.get("ts_show_all"):
+        st.caption(f"Showing all {len(result.hits)}; the first {result.clear} are the clearly relevant ones.")
+        return result.hits
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"Showing **{result.clear}** clearly relevant of {len(result.hits)} (cut at the first large gap "
+                    "in the scores)", width="content")
+        st.button("Show all", key="ts_cut_show_all", on_click=_show_all, type="tertiary")
+    return result.clear_hits
 
 
 def main() -> None:
@@ -101,13 +160,14 @@ def main() -> None:
     store, name = opened
     collection = store.open(name)
     default_alpha = _ui.default_alpha(collection)
+    default_method = default_method_of(collection)
     if _ui.arrived() or "ts_mode" not in st.session_state:  # also the rerun after the empty-store screen
-        _state_from_url(default_alpha)
+        _state_from_url(default_alpha, default_method)
     _ui.keep_widget_state(KEYS)
     st.title("Text search")
     _ui.flash()
     submitted, chosen = _controls(store, collection)
-    _search(store, collection, submitted, chosen, default_alpha)
+    _search(store, collection, submitted, chosen, default_alpha, default_method)
 
 
 _ui.guarded(main)

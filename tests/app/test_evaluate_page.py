@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from imgsearch_core.fusion import METHODS
 from tests.app.conftest import EVALUATE_PAGE, TEXT_PAGE, button, fill, run, start, submit_query, texts
 from tests.helpers import write_images, write_images_with_alternative_captions
 
@@ -132,16 +133,20 @@ def test_evaluation_shows_the_core_table_the_chart_and_image_to_image(harbour, t
     assert not at.error
     assert any("**8** queries from **held-out captions** · 1 dropped" in m for m in texts(at.markdown))
     table = shown_table(at)
-    assert len(table) == 13 and list(table["mode"]) == ["text", "vector"] + ["hybrid"] * 11
+    assert len(table) == 2 + 11 * len(METHODS) and list(table["mode"]) == ["text", "vector"] + ["hybrid"] * 33
     pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.table, check_dtype=False)
     [spec] = charts(at)
     assert spec["layer"][0]["encoding"]["y"]["title"] == "mrr@5"
-    best = expected.best["mrr@5"]
+    best, method = expected.best["mrr@5"], expected.best_method["mrr@5"]
     curve, references, top = chart_data(at)
-    assert list(curve["alpha"]) == pytest.approx([a / 10 for a in range(11)])
+    for name in METHODS:  # one line per fusion method, each over the whole alpha range
+        line = curve[curve["search"] == name]
+        assert list(line["alpha"]) == pytest.approx([a / 10 for a in range(11)])
+        assert list(line["value"]) == pytest.approx(list(table[table["method"] == name]["mrr@5"]))
+    assert set(curve["search"]) == set(METHODS)
     assert sorted(references["search"]) == ["text (keywords only)", "vector (meaning only)"]
-    assert top.loc[0, "alpha"] == best and top.loc[0, "label"] == f"best alpha {best:g}"
-    assert at.button(key="ev_save_alpha").label == f"Save alpha {best:g} as the default of harbour"
+    assert top.loc[0, "alpha"] == best and top.loc[0, "label"] == f"best: {method}, alpha {best:g}"
+    assert at.button(key="ev_save_alpha").label == f"Save {method}, alpha {best:g} as the default of harbour"
     mmp = {m.label: m.value for m in at.metric}["Image to image mMP@5"]
     assert mmp == f"{expected.image_to_image['mmp@5']:.3f}"
 
@@ -151,12 +156,14 @@ def test_plotting_another_metric_never_embeds_again(harbour, embed_calls):
     embedded = embed_calls["embed_texts"]
     assert embedded >= 1  # the queries were embedded by the run
     table = shown_table(at)
-    best = table[table["mode"] == "hybrid"].set_index("alpha")
+    hybrid = table[table["mode"] == "hybrid"]
     for metric in ("recall@1", "precision@10", "mrr@20"):
         plot(at, metric)
         assert charts(at)[0]["layer"][0]["encoding"]["y"]["title"] == metric
         top = chart_data(at)[2]
-        assert best.loc[top.loc[0, "alpha"], metric] == best[metric].max()
+        method = top.loc[0, "label"].split("best: ")[1].split(",")[0]
+        chosen = hybrid[(hybrid["method"] == method) & (hybrid["alpha"] == top.loc[0, "alpha"])]
+        assert chosen[metric].iloc[0] == hybrid[metric].max()
         pd.testing.assert_frame_equal(shown_table(at), table)
     at.switch_page(TEXT_PAGE)
     run(at)
@@ -171,21 +178,24 @@ def test_saving_the_best_alpha_makes_text_search_start_there(harbour):
     choices = {}
     for metric in ("mrr@5", "recall@1", "recall@10", "precision@1", "mrr@1"):
         plot(at, metric)
-        choices[metric] = float(at.button(key="ev_save_alpha").label.split()[2])
-    metric, best = next((m, a) for m, a in choices.items() if a != 0.5)  # 0.5 is the slider's usual start
+        words = at.button(key="ev_save_alpha").label.split()
+        choices[metric] = (words[1].rstrip(","), float(words[3]))
+    metric, (method, best) = next((m, c) for m, c in choices.items() if c[1] != 0.5)  # 0.5: the usual start
     plot(at, metric)
-    assert "Current default alpha of harbour: 0.5" in texts(at.caption)
+    assert "Current default of harbour: linear, min-max, alpha 0.5" in texts(at.caption)
     at.button(key="ev_save_alpha").click()
     run(at)
-    assert f"now starts at alpha **{best:g}** (the best for {metric})" in at.success[0].value
-    assert open_store().open("harbour").settings()["setting_default_alpha"] == best
+    assert f"now starts with **{method}** at alpha **{best:g}** (the best for {metric})" in at.success[0].value
+    saved = open_store().open("harbour").settings()
+    assert saved["setting_default_alpha"] == best and saved["setting_default_fusion"] == method
     at.switch_page(TEXT_PAGE)
     run(at)
     assert at.select_slider(key="ts_alpha").value == best  # this session's slider moved
+    assert at.selectbox(key="ts_fusion").value == method
     fresh = start()  # a new session, no alpha in the link
-    assert fresh.select_slider(key="ts_alpha").value == best
+    assert fresh.select_slider(key="ts_alpha").value == best and fresh.selectbox(key="ts_fusion").value == method
     submit_query(fresh, "harbour boats")
-    assert "alpha" not in fresh.query_params  # the collection's default needs no parameter
+    assert "alpha" not in fresh.query_params and "fusion" not in fresh.query_params  # defaults need no parameter
     linked = start(query={"q": "harbour boats", "alpha": "0.5"})  # a link's alpha still wins
     assert linked.select_slider(key="ts_alpha").value == 0.5 and linked.query_params["alpha"] == "0.5"
 
