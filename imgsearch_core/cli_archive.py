@@ -1,7 +1,8 @@
-"""Archive commands: re-read embedded metadata, and "is this already in our archive?".
+"""Archive commands: re-read embedded metadata, "is this already in our archive?", embed a collection again.
 
     python -m imgsearch_core reread SOURCE [--captions FILE] [--collection NAME] [--json]
     python -m imgsearch_core provenance IMAGE [--collection NAME] [--candidates N] [--json]
+    python -m imgsearch_core reembed [--collection NAME] [--model M] [--into NEW] [--json]
 """
 from __future__ import annotations
 
@@ -65,6 +66,25 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reembed(args: argparse.Namespace) -> int:
+    """A collection's items (captions, metadata, media) embedded again into a new collection."""
+    from imgsearch_core.embed import Embedder
+    from imgsearch_core.finetune import reembed
+
+    store = open_store(args)
+    name = resolve_collection_name(store, args.collection)
+    source = store.open(name)
+    embedder = Embedder(args.model or source.model.name, batch_size=store.settings.embed_batch_size)
+    target_name = args.into or f"{name}-{(embedder.identity.fingerprint or 'new')[:8]}"
+    if target_name in store.collection_names():
+        raise CliError(f"Collection {target_name!r} exists already: choose another name with --into.")
+    target = reembed(store, source, target_name, embedder)
+    emit(args, {"source": name, "collection": target.name, "items": target.count(), "model": embedder.identity.name,
+                "fingerprint": embedder.identity.fingerprint},
+         f"{target.count()} items of {name!r} embedded again into {target.name!r} with {embedder.identity.name!r}")
+    return 0
+
+
 def register(sub, common: argparse.ArgumentParser) -> None:
     """Add the archive commands to the command line's subparsers."""
     p = sub.add_parser("reread", parents=[common],
@@ -79,3 +99,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--collection")
     p.add_argument("--candidates", type=int, default=20, help="CLIP neighbours to check (default 20)")
     p.set_defaults(func=cmd_provenance)
+
+    p = sub.add_parser("reembed", parents=[common],
+                       help="embed a collection again (its model's current weights, or --model) into a new collection")
+    p.add_argument("--collection")
+    p.add_argument("--model", help="model name or path (default: the collection's model as it is now on disk)")
+    p.add_argument("--into", help="name of the new collection (default NAME-<fingerprint>)")
+    p.set_defaults(func=cmd_reembed)

@@ -104,6 +104,7 @@ def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[s
     return clean
 
 
+SCHEMA_VERSION = 2  # 2: collections record their model's fingerprint, and writes go through the write log
 _TEMP_PREFIX = ".tmp-"
 _ALLOWED_CACHE = 16  # filters remembered per collection (per revision)
 
@@ -143,15 +144,34 @@ class Collection:
     @property
     def model(self) -> ModelIdentity:
         meta = self._metadata()
-        return ModelIdentity(name=str(meta["model"]), dim=int(meta["dim"]))
+        return ModelIdentity(name=str(meta["model"]), dim=int(meta["dim"]), fingerprint=str(meta.get("model_fingerprint", "")))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._metadata().get("schema_version", 1))
 
     def check_model(self, identity: ModelIdentity) -> None:
+        """Refuse another model, or the same name with other weights: vectors of two models never mix."""
         pinned = self.model
         if pinned != identity:
             raise ModelMismatchError(
                 f"Collection {self.name!r} is pinned to model {pinned.name!r} ({pinned.dim}-d); "
                 f"it cannot be searched or filled with {identity.name!r} ({identity.dim}-d). "
                 "Use the pinned model, or create a new collection for the other model."
+            )
+        reembed = (f"Re-embed it into a new collection: python -m imgsearch_core reembed --collection {self.name} "
+                   "(or Admin > Collections).")
+        if self.schema_version < SCHEMA_VERSION:
+            raise ModelMismatchError(
+                f"Collection {self.name!r} was made before models were fingerprinted (store schema "
+                f"{self.schema_version}, now {SCHEMA_VERSION}), so its vectors cannot be checked against the "
+                f"weights of {pinned.name!r}. {reembed}"
+            )
+        if pinned.fingerprint != identity.fingerprint:
+            raise ModelMismatchError(
+                f"Collection {self.name!r} was embedded with other weights of {pinned.name!r} (fingerprint "
+                f"{pinned.fingerprint[:12] or 'none'}, the model's files now give {identity.fingerprint[:12] or 'none'}): "
+                f"searching it would compare unrelated vectors. {reembed}"
             )
 
     def settings(self) -> dict[str, Any]:
@@ -512,7 +532,8 @@ class Store:
                 try:
                     self.client.create_collection(
                         name,
-                        metadata={"model": model.name, "dim": model.dim, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                        metadata={"model": model.name, "dim": model.dim, "model_fingerprint": model.fingerprint,
+                                  "schema_version": SCHEMA_VERSION, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")},
                         configuration={"hnsw": dict(HNSW_CONFIG)},
                         embedding_function=None,
                     )

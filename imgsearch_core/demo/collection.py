@@ -12,7 +12,7 @@ from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.demo.scenes import DEMO_VOCAB, VOCAB_KEY, Vocabulary, demo_items
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import IngestReport, Progress, SourceItem, ingest
-from imgsearch_core.store import Store
+from imgsearch_core.store import ModelMismatchError, Store
 
 DEMO_COLLECTION = "demo"
 DEMO_SIZE = 2000
@@ -52,6 +52,15 @@ def build_demo_collection(
     progress: Callable[[Progress], None] | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
-    """The `demo` collection: held-out test scenes embedded with the bundled imgsearch-mini."""
+    """The `demo` collection: held-out test scenes embedded with the bundled imgsearch-mini.
+
+    A demo collection embedded with an earlier version of the bundled model (another fingerprint, or
+    made before fingerprints) is generated data: it is deleted and built again.
+    """
     embedder = embedder or Embedder(DEMO_MODEL, batch_size=BATCH)
+    if DEMO_COLLECTION in store.collection_names():
+        try:
+            store.open(DEMO_COLLECTION).check_model(embedder.identity)
+        except ModelMismatchError:
+            store.delete_collection(DEMO_COLLECTION)
     return build_scene_collection(store, DEMO_COLLECTION, embedder, count, progress=progress)

@@ -48,13 +48,13 @@ def _cosines(a, b):
     return np.sum(a * b, axis=1)
 
 
-def test_auto_exports_once_and_picks_int8_when_the_gate_passes(mini_onnx, mini_dir):
+def test_auto_exports_once_runs_the_gate_and_stays_fp32(mini_onnx, mini_dir):
     export = mini_onnx.export
     assert export.directory == mini_dir / ".onnx" / mini_onnx.fingerprint[:16]
     assert export.manifest["fingerprint"] == model_fingerprint(mini_dir)
     gate = export.gate
     assert gate["image_cosine"] >= 0.99 and gate["text_cosine"] >= 0.99 and gate["top_k_overlap"] >= 0.95
-    assert gate["passed"] and mini_onnx.backend == "onnx-int8" and mini_onnx.device == "cpu"
+    assert gate["passed"] and mini_onnx.backend == "onnx" and mini_onnx.device == "cpu"  # int8 only when asked
     assert mini_onnx.identity.name == str(mini_dir.resolve()) and mini_onnx.dim == 64
     assert {p.name for p in export.directory.glob("*.onnx")} == {"visual.onnx", "text.onnx", "visual-int8.onnx",
                                                                  "text-int8.onnx"}
@@ -118,7 +118,7 @@ def test_backend_from_environment_and_argument(mini_dir, mini_onnx, monkeypatch)
 def test_clip_parts_work_from_an_onnx_embedder(mini_onnx):
     model, processor = mini_onnx.clip_parts()
     assert type(model).__name__ == "CLIPModel" and processor.tokenizer is not None
-    assert mini_onnx.backend == "onnx-int8"  # searches keep using ONNX
+    assert mini_onnx.backend == "onnx"  # searches keep using ONNX
 
 
 def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
@@ -128,7 +128,7 @@ def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
         "from PIL import Image\n"
         "from imgsearch_core.embed import Embedder\n"
         "from imgsearch_core.backends.gate import calibration_set\n"
-        f"e = Embedder({str(mini_dir)!r}, backend='onnx-int8')\n"
+        f"e = Embedder({str(mini_dir)!r}, backend='onnx')\n"
         "images = calibration_set(60, 36)[0][:3]\n"
         "v = e.embed_images(images); t = e.embed_texts(['a red disc', 'two blue squares'])\n"
         "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
@@ -139,7 +139,7 @@ def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
                           cwd=str(PROJECT_ROOT))
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["backend"] == "onnx-int8" and out["heavy"] == []
+    assert out["backend"] == "onnx" and out["heavy"] == []
     np.testing.assert_allclose(np.array(out["v"]), mini_onnx.embed_images(images), atol=1e-5)
     np.testing.assert_allclose(np.array(out["t"]), mini_onnx.embed_texts(["a red disc", "two blue squares"]),
                                atol=1e-5)
