@@ -68,10 +68,11 @@ def _sorted_and_exported(result, args: argparse.Namespace, export: Path | None):
     return result
 
 
-def _hits_text(result) -> str:
+def _hits_text(result, listed: int | None = None) -> str:
     lines = [result.notice] if result.notice else []
-    if getattr(result, "clear", None) is not None:
-        lines.append(f"{result.clear} clearly relevant (cut at the first large score gap; without --cutoff: all)")
+    if listed is not None:
+        lines.append(f"{result.clear} clearly relevant of {listed} (cut at the first large score gap)"
+                     if result.clear < listed else f"No large gap in the scores: all {listed} results.")
     for hit in result.hits:
         parts = []
         if hit.bm25 is not None:
@@ -163,16 +164,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     name = resolve_collection_name(store, args.collection)
     collection = store.open(name)
     where = _parse_where(args.where, collection)
-    from imgsearch_core.evaluate import default_method
+    from imgsearch_core.fusion import saved_method
 
-    method = args.fusion or default_method(collection)
+    method, listed = args.fusion or saved_method(collection), None
     result = _searcher(collection).search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
     if args.cutoff:
         from dataclasses import replace
 
+        listed = len(result.hits)
         result = replace(result, hits=result.clear_hits)
     result = _sorted_and_exported(result, args, export)
-    _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result))
+    _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result, listed))
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from imgsearch_core import metrics
-from imgsearch_core.fusion import DEFAULT_METHOD, DEFAULT_METHOD_SETTING, METHODS, check_method
+from imgsearch_core.fusion import DEFAULT_METHOD, DEFAULT_METHOD_SETTING, METHODS, check_method, saved_method
 from imgsearch_core.judgements import JudgedQueries, JudgementStore
 from imgsearch_core.query_sources import (  # noqa: F401 - re-exported: the evaluation API in one place
     EvalQuery,
@@ -171,8 +171,7 @@ def save_default(collection: Collection, method: str, alpha: float) -> None:
 
 
 def default_method(collection: Collection) -> str:
-    saved = collection.settings().get(f"setting_{DEFAULT_METHOD_SETTING}")
-    return saved if saved in METHODS else DEFAULT_METHOD
+    return saved_method(collection)
 
 
 # ----- image to image ------------------------------------------------------------------------------------

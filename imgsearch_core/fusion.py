@@ -65,6 +65,12 @@ def check_method(method: str) -> str:
     return method
 
 
+def saved_method(collection) -> str:
+    """The collection's saved default fusion method (Evaluate page, `evaluate --save-alpha`), else the default."""
+    saved = collection.settings().get(f"setting_{DEFAULT_METHOD_SETTING}")
+    return saved if saved in METHODS else DEFAULT_METHOD
+
+
 def minmax(scores: dict[str, float]) -> dict[str, float]:
     """(s - min) / (max - min) over the candidates; all 1 when max equals min."""
     if not scores:
