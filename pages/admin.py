@@ -271,6 +271,34 @@ def _delete_tab(store, name: str | None) -> None:
 
 
 # ----- collections --------------------------------------------------------------------------------
+def _reembed_box(store, names: list[str]) -> None:
+    """Embed a collection again with its model's current weights (after a model update: a collection
+    pinned to other weights is refused, never searched), into a new collection."""
+    with st.container(border=True):
+        st.markdown("##### Embed a collection again")
+        st.caption("For a collection embedded with other weights of its model (searches refuse it): its items, "
+                   "captions and metadata are copied into a new collection with vectors from the model as it is now.")
+        source = st.selectbox("Collection", names, key="adm_reembed_source")
+        target = st.text_input("New collection name", value=f"{source}-renewed", key="adm_reembed_target").strip()
+        if st.button("Embed again", icon=":material/autorenew:", key="adm_reembed"):
+            from imgsearch_core.finetune import reembed
+
+            try:
+                validate_collection_name(target)
+                if target in names:
+                    raise StoreError(f"A collection named {target!r} exists already.")
+            except StoreError as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            collection = store.open(source)
+            with st.spinner(f"Embedding {collection.count():,} items again…"):
+                renewed = reembed(store, collection, target, _ui.get_embedder(store, collection.model.name))
+            _ui.forget_candidates()
+            st.session_state["collection"] = renewed.name
+            st.session_state["_flash"] = f"Embedded {renewed.count():,} items of {source} again into {renewed.name}."
+            st.rerun()
+
+
 def _collections_tab(store, names: list[str]) -> None:
     if names:
         rows = []
@@ -285,6 +313,8 @@ def _collections_tab(store, names: list[str]) -> None:
                    "only adds what is missing.")
         if st.button("Load the demo collection", icon=":material/download:", key="adm_load_demo"):
             _ui.load_demo(store)
+    if names:
+        _reembed_box(store, names)
     if not names:
         return
     with st.container(border=True):

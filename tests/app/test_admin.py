@@ -427,3 +427,23 @@ def test_a_blank_folder_path_cannot_start_an_ingest(filled_store):
     folder_source(at, "   ")
     assert at.button(key="adm_start").disabled
     assert "Choose a source and a target collection to start." in texts(at.caption)
+
+
+def test_a_collection_is_embedded_again_into_a_new_one(filled_store):
+    at = admin()
+    at.selectbox(key="adm_reembed_source").set_value("photos")
+    at.text_input(key="adm_reembed_target").set_value("photos")  # an existing name is refused
+    run(at)
+    at.button(key="adm_reembed").click()
+    run(at)
+    assert any("exists already" in e for e in texts(at.error)) and open_store().collection_names() == ["photos"]
+    at.text_input(key="adm_reembed_target").set_value("photos-renewed")
+    run(at)
+    at.button(key="adm_reembed").click()
+    run(at)
+    store = open_store()
+    assert store.collection_names() == ["photos", "photos-renewed"]
+    old, new = store.open("photos"), store.open("photos-renewed")
+    assert new.count() == old.count() and new.model.fingerprint == old.model.fingerprint
+    assert sorted(i.caption for i in new.all_items()) == sorted(i.caption for i in old.all_items())
+    assert all(i.media_path.is_file() for i in new.all_items())
