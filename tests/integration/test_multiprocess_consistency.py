@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -45,9 +45,11 @@ class Worker:
         return self.errors.read()[-2000:]
 
     def _read(self, timeout: float) -> dict | None:
-        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not readable:
-            raise TimeoutError("store worker did not answer in time")
+        # selectors (epoll), not select.select: a long test session can hold more than 1024 descriptors
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise TimeoutError("store worker did not answer in time")
         line = self.proc.stdout.readline()
         return json.loads(line) if line else None  # None: the process is gone (killed itself)
 
