@@ -1,4 +1,4 @@
-"""Command line: python -m imgsearch_core COMMAND ... (see README and shared/README.md section 3).
+"""Command line: python -m imgsearch_core COMMAND ... (see the README, section "Command line").
 
 Errors print one clear line on stderr; exit code 2 for bad input, 1 for internal failures.
 """
@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive, cli_eval
-from imgsearch_core.cli_support import CliError, emit as _emit, open_store as _store, resolve_collection_name
+from imgsearch_core.cli_support import CliError, collect_source, resolve_collection_name
+from imgsearch_core.cli_support import emit as _emit
+from imgsearch_core.cli_support import open_store as _store
 from imgsearch_core.embed import ModelLoadError
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
 from imgsearch_core.sharding import parse_shard, take_shard
@@ -88,7 +90,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from imgsearch_core.embed import Embedder
-    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.ingest import ingest
 
     store = _store(args)
     name = args.collection or "default"
@@ -100,11 +102,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         model = store.settings.default_model
     if args.workers > 1:
         return _ingest_with_workers(args, store, name, model)
-    items, problems = collect(
-        Path(args.source),
-        captions_file=Path(args.captions) if args.captions else None,
-        max_file_bytes=store.settings.max_file_bytes,
-    )
+    items, problems = collect_source(args, store)
     if args.shard:
         index, count = parse_shard(args.shard)
         items = take_shard(items, index, count)

@@ -9,20 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imgsearch_core.cli_support import CliError, emit, open_store, resolve_collection_name
+from imgsearch_core.cli_support import CliError, collect_source, emit, open_store, resolve_collection_name
 
 
 def cmd_reread(args: argparse.Namespace) -> int:
-    from imgsearch_core.ingest import collect
     from imgsearch_core.reread import reread_metadata
 
     store = open_store(args)
     name = resolve_collection_name(store, args.collection)
-    items, problems = collect(
-        Path(args.source),
-        captions_file=Path(args.captions) if args.captions else None,
-        max_file_bytes=store.settings.max_file_bytes,
-    )
+    items, problems = collect_source(args, store)
     report = reread_metadata(store, name, items, problems=problems)
     summary = (
         f"{report.updated} updated, {report.unchanged} unchanged, {report.not_stored} files not in "

@@ -27,6 +27,19 @@ def open_store(args: argparse.Namespace):
     return Store(Settings.from_env(store_dir=args.store))
 
 
+def collect_source(args: argparse.Namespace, store):
+    """The items and problems of `args.source` with `--captions`, as ingest and reread read them."""
+    from pathlib import Path
+
+    from imgsearch_core.ingest import collect
+
+    return collect(
+        Path(args.source),
+        captions_file=Path(args.captions) if args.captions else None,
+        max_file_bytes=store.settings.max_file_bytes,
+    )
+
+
 def resolve_collection_name(store, name: str | None) -> str:
     """An explicit name, else the only collection, else 'default' if present."""
     if name:

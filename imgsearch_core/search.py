@@ -3,7 +3,8 @@
 Why two steps: `*_candidates` does the expensive work (embedding the query, BM25 and HNSW look-ups at
 depth >= 100) and `rank` only fuses, so the app can re-rank on every slider move without embedding
 the query again. The fusion maths (min-max, relative and reciprocal-rank fusion, the adaptive cutoff)
-are in imgsearch_core.fusion; the default, min-max, follows shared/README.md section 2.
+are in imgsearch_core.fusion; the default, min-max, is the one the README describes under
+"How search scores".
 """
 from __future__ import annotations
 

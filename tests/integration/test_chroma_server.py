@@ -1,44 +1,18 @@
 """Server mode: a real `chroma run` on localhost, used through IMGSEARCH_CHROMA_HOST/PORT."""
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from imgsearch_core.config import Settings
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store
+from tests.chroma_server import free_port, running_chroma
 from tests.helpers import write_images
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start listening within 60 s")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running_chroma(tmp_path / "server-data") as port:
+        yield port
 
 
 def test_ingest_and_search_through_a_chroma_server(chroma_server, tmp_path, tiny_embedder, monkeypatch):

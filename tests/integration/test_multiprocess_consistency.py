@@ -14,14 +14,13 @@ import selectors
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_chroma_server import free_port
+from tests.chroma_server import running_chroma
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL = 10
@@ -121,25 +120,8 @@ def _server_env(tmp: Path, port: int):
 
 @pytest.fixture(scope="module")
 def server_port(tmp_path_factory):
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
-                             "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start listening within 60 s")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running_chroma(tmp_path_factory.mktemp("chroma-server")) as port:
+        yield port
 
 
 @pytest.fixture(scope="module", params=["embedded", "server"])

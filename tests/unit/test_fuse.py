@@ -1,4 +1,4 @@
-"""Hybrid fusion semantics (shared/README.md section 2), checked against hand-computed values."""
+"""Hybrid fusion semantics (README, "How search scores"), checked against hand-computed values."""
 import pytest
 
 from imgsearch_core.search import SearchError, check_alpha, fuse
