@@ -17,7 +17,8 @@ import numpy as np
 
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
-from imgsearch_core.store import Record, Store
+from imgsearch_core.collection import Record
+from imgsearch_core.store import Store
 
 
 def clustered(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarray:

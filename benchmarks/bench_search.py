@@ -18,7 +18,8 @@ import numpy as np
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.search import Candidates, Searcher
-from imgsearch_core.store import Record, Store
+from imgsearch_core.collection import Record
+from imgsearch_core.store import Store
 from imgsearch_core.text_index import BM25Index, analyze_one
 
 WORDS = (

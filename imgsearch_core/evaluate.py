@@ -32,7 +32,7 @@ from imgsearch_core.query_sources import (  # noqa: F401 - re-exported: the eval
     without_leaks,
 )
 from imgsearch_core.search import Searcher
-from imgsearch_core.store import Collection, StoredItem
+from imgsearch_core.collection import Collection, StoredItem
 
 ALPHAS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 RECALL_KS: tuple[int, ...] = (1, 5, 10)

@@ -28,7 +28,8 @@ from imgsearch_core.clip_factory import save_clip
 from imgsearch_core.config import BUNDLED_MODELS_DIR
 from imgsearch_core.embed import Embedder
 from imgsearch_core.images import ImageError, thumbnail
-from imgsearch_core.store import Collection, Record, Store, StoredItem
+from imgsearch_core.collection import Collection, Record, StoredItem
+from imgsearch_core.store import Store
 
 MIN_CAPTIONED = 10
 REEMBED_BATCH = 64

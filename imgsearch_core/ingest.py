@@ -36,7 +36,8 @@ from imgsearch_core.images import (
 )
 from imgsearch_core.item_metadata import Described, describe
 from imgsearch_core.perceptual import perceptual_hash
-from imgsearch_core.store import Collection, Record, Store
+from imgsearch_core.collection import Collection, Record
+from imgsearch_core.store import Store
 
 SIDECAR_EXTENSION = ".txt"
 _IGNORED_EXTENSIONS = {".txt", ".csv", ".tsv", ".json", ".jsonl", ".md"}

@@ -70,7 +70,7 @@ class JudgementStore:
 
     @classmethod
     def of(cls, collection) -> "JudgementStore":
-        """The judgement store beside a collection's store (imgsearch_core.store.Collection)."""
+        """The judgement store beside a collection's store (imgsearch_core.collection.Collection)."""
         return cls(collection._store.root)  # noqa: SLF001 - the store directory is the collection's home
 
     @contextmanager

@@ -28,7 +28,7 @@ from imgsearch_core.embed import Embedder
 from imgsearch_core.images import ImageError, decode_image
 from imgsearch_core.perceptual import hamming, perceptual_hash
 from imgsearch_core.search import Hit
-from imgsearch_core.store import Collection, StoredItem
+from imgsearch_core.collection import Collection, StoredItem
 
 # ----- the decision rule ------------------------------------------------------------------------------
 # Calibrated by benchmarks/bench_provenance.py (figures in benchmarks/RESULTS.md, "Provenance (duplicate

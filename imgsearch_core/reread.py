@@ -15,7 +15,8 @@ from typing import Any
 from imgsearch_core.fields import EMBEDDED_FIELDS, twin_keys
 from imgsearch_core.images import ImageError
 from imgsearch_core.ingest import Problem, Progress, SourceItem, describe_item, metadata_problems
-from imgsearch_core.store import Store, StoredItem
+from imgsearch_core.collection import StoredItem
+from imgsearch_core.store import Store
 
 EXPLICIT_CAPTION_ORIGINS = ("caption file", "sidecar")
 _KEPT_FROM_INGEST = ("width", "height", "added_at", "media", "phash")

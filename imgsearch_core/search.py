@@ -20,7 +20,7 @@ from PIL import Image
 from imgsearch_core.embed import Embedder
 from imgsearch_core.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.images import ImageError, decode_image
-from imgsearch_core.store import Collection
+from imgsearch_core.collection import Collection
 from imgsearch_core.text_index import analyze_one
 
 Mode = Literal["text", "vector", "hybrid"]

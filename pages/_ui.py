@@ -22,7 +22,9 @@ import streamlit as st
 from imgsearch_core import ui_support as ui
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import Embedder, ModelLoadError
-from imgsearch_core.store import Collection, Store, StoreError
+from imgsearch_core.collection import Collection
+from imgsearch_core.store import Store
+from imgsearch_core.store_errors import StoreError
 from imgsearch_core.store_lock import StoreLockedError
 
 log = logging.getLogger("imgsearch.app")

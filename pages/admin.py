@@ -13,7 +13,8 @@ import streamlit as st
 from imgsearch_core import ui_support as ui
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
-from imgsearch_core.store import StoreError, validate_collection_name
+from imgsearch_core.store import validate_collection_name
+from imgsearch_core.store_errors import StoreError
 from pages import _admin_gate, _ui
 
 SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}

@@ -16,7 +16,8 @@ from imgsearch_core.evaluate import AUTO, METRICS, Evaluation, default_method, e
 from imgsearch_core.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.judgements import JudgementStore
 from imgsearch_core.finetune import FinetuneReport, FinetuneSettings, finetune_collection
-from imgsearch_core.store import Collection, Store
+from imgsearch_core.collection import Collection
+from imgsearch_core.store import Store
 from pages import _admin_gate, _ui
 
 DEFAULT_METRIC = "mrr@5"

@@ -12,7 +12,8 @@ from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.demo.scenes import DEMO_VOCAB, VOCAB_KEY, Vocabulary, demo_items
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import IngestReport, Progress, SourceItem, ingest
-from imgsearch_core.store import ModelMismatchError, Store
+from imgsearch_core.store import Store
+from imgsearch_core.store_errors import ModelMismatchError
 
 DEMO_COLLECTION = "demo"
 DEMO_SIZE = 2000

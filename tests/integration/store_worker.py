@@ -23,7 +23,8 @@ import numpy as np
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.item_metadata import searchable_text
-from imgsearch_core.store import Record, Store
+from imgsearch_core.collection import Record
+from imgsearch_core.store import Store
 from imgsearch_core.text_index import BM25Index, analyze
 from tests.helpers import caption_for, image_bytes
 
@@ -53,16 +54,16 @@ def _arm(collection, crash: str | None) -> None:
         begin = log.begin
         log.begin = lambda *a, **k: (begin(*a, **k), _die())[0]
     elif crash == "media":
-        import imgsearch_core.store as store_module
+        import imgsearch_core.collection as collection_module
 
-        write, media = store_module._write_atomic, collection._store.media_root
+        write, media = collection_module.write_atomic, collection._store.media_root
 
         def write_then_die(path, data):
             write(path, data)
             if media in path.parents:  # the first media file (not the journal)
                 _die()
 
-        store_module._write_atomic = write_then_die
+        collection_module.write_atomic = write_then_die
     elif crash == "data":
         log.finish = lambda *a, **k: _die()
     else:

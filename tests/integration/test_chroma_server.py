@@ -33,7 +33,7 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server, tmp_path, tiny
 def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("IMGSEARCH_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("IMGSEARCH_CHROMA_PORT", str(free_port()))
-    from imgsearch_core.store import StoreError
+    from imgsearch_core.store_errors import StoreError
 
     with pytest.raises(StoreError, match="Cannot reach the Chroma server"):
         Store(Settings.from_env(store_dir=tmp_path / "s"))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from imgsearch_core.filters import collection_fields, combine, parse_filter, where_from_choices
 from imgsearch_core.search import Searcher
-from imgsearch_core.store import Record
+from imgsearch_core.collection import Record
 from tests.helpers import image_bytes
 from tests.integration.test_cli import cli
 

@@ -10,7 +10,8 @@ import pytest
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
-from imgsearch_core.store import SCHEMA_VERSION, ModelMismatchError
+from imgsearch_core.collection import SCHEMA_VERSION
+from imgsearch_core.store_errors import ModelMismatchError
 from tests.helpers import build_tiny_clip, write_images
 from tests.integration.test_cli import cli
 

@@ -29,7 +29,8 @@ from imgsearch_core.provenance import (
     stored_phash,
 )
 from imgsearch_core.search import Searcher
-from imgsearch_core.store import Record, Store
+from imgsearch_core.collection import Record
+from imgsearch_core.store import Store
 
 N_ARCHIVED = 6
 CREDITS = ["Reuters", "AP", "Staff", "AFP", "dpa", "Getty"]

@@ -11,7 +11,8 @@ import pytest
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.ingest import collect, ingest
-from imgsearch_core.store import CollectionNotFoundError, ModelMismatchError, Store, StoreError
+from imgsearch_core.store import Store
+from imgsearch_core.store_errors import CollectionNotFoundError, ModelMismatchError, StoreError
 from imgsearch_core.store_lock import StoreLockedError
 from tests.helpers import write_images
 

@@ -12,7 +12,7 @@ from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_to
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
-from imgsearch_core.store import ModelMismatchError
+from imgsearch_core.store_errors import ModelMismatchError
 from tests.helpers import CAPTION_WORDS, write_images
 
 
