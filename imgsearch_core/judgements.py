@@ -165,7 +165,7 @@ class JudgementStore:
         """Judgements from a relevance CSV (ids or file names): `relevant` ones become right, and the
         optional `wrong` and `the_one` columns restore those verdicts. Returns (marks written, notes)."""
         rows, query_col, relevant_col = read_relevance_rows(data)
-        marks: list[tuple[str, str, str | None]] = []
+        marks: dict[tuple[str, str], str] = {}  # one verdict per (query, item): a later column wins
         unknown: set[str] = set()
         for row in rows:
             text = (row.get(query_col) or "").strip()
@@ -174,9 +174,9 @@ class JudgementStore:
             for column, verdict in ((relevant_col, RIGHT), ("wrong", WRONG), ("the_one", THE_ONE)):
                 ids, missing = resolve_names(row.get(column) or "", items)
                 unknown |= missing
-                marks += [(text, i, verdict) for i in sorted(ids)]
+                marks.update({(text, i): verdict for i in sorted(ids)})
         notes = [f"{len(unknown)} names match no item (e.g. {sorted(unknown)[0]!r})."] if unknown else []
-        return self.mark_many(collection, marks), notes
+        return self.mark_many(collection, [(q, i, v) for (q, i), v in marks.items()]), notes
 
 
 # ----- as an evaluation query source ----------------------------------------------------------------------

@@ -136,6 +136,7 @@ def _evaluation_section(store: Store, name: str) -> None:
                                on_click="ignore", width="stretch",
                                help=f"{judgements.count(name):,} marks, as a relevance file (query,relevant) that this "
                                     "page and `evaluate --relevance` read; `judgements import` restores them.")
+    _judgements_import(collection, judgements)
     if run_col.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run", width="stretch"):
         _run_evaluation(store, collection)
     result = _results().get(_ui.collection_key(store, collection))
@@ -145,6 +146,25 @@ def _evaluation_section(store: Store, name: str) -> None:
                    "collection, generated scene descriptions.")
         return
     _show_evaluation(collection, result)
+
+
+def _judgements_import(collection: Collection, judgements: JudgementStore) -> None:
+    """Restore or merge marks from a relevance CSV (this page's export, or one kept elsewhere): the same
+    reader as `judgements import`, so file names and ids both resolve and unknown names are reported."""
+    with st.expander("Import judgements"):
+        upload = st.file_uploader("Relevance CSV (query, relevant, optional wrong and the_one columns)", type=["csv"],
+                                  key="ev_judgements_file")
+        if not st.button("Import", icon=":material/upload:", key="ev_judgements_import", disabled=upload is None):
+            return
+        try:
+            written, notes = judgements.import_csv(collection.name, upload.getvalue(), collection.all_items())
+        except ValueError as exc:
+            st.error(f"Nothing imported: {exc}")
+            return
+        st.success(f"Imported {written:,} marks into {collection.name!r}; "
+                   f"{judgements.count(collection.name):,} marks stored now.")
+        for note in notes:
+            st.warning(note)
 
 
 # ----- fine-tuning --------------------------------------------------------------------------------

@@ -351,3 +351,40 @@ def test_finetuning_and_saving_the_default_need_the_admin_password(harbour, monk
     run(at)
     keys = [b.key for b in at.button]
     assert "ft_start" in keys and "ev_save_alpha" in keys
+
+
+# ----- importing judgements ---------------------------------------------------------------------------
+def import_judgements(at, data: bytes):
+    at.file_uploader(key="ev_judgements_file").set_value(("marks.csv", data, "text/csv"))
+    run(at)
+    at.button(key="ev_judgements_import").click()
+    return run(at)
+
+
+def test_imported_judgements_are_stored_and_round_trip_through_the_export(harbour):
+    from imgsearch_core.judgements import JudgementStore
+
+    collection = harbour.open("harbour")
+    items = sorted(collection.all_items(), key=lambda item: item.metadata["file_name"])
+    right, wrong, the_one = items[0], items[1], items[2]
+    data = ("query,relevant,wrong,the_one\n"
+            f"gulls over the pier,{right.metadata['file_name']}|{the_one.id},{wrong.id},{the_one.id}\n"
+            "a second query,no-such-file.png,,\n").encode()
+    at = import_judgements(start(EVALUATE_PAGE), data)
+    assert not at.exception and not at.error
+    assert any("Imported 3 marks into 'harbour'; 3 marks stored now" in s.value for s in at.success), texts(at.success)
+    assert any("no-such-file.png" in w.value for w in at.warning), texts(at.warning)
+    judgements = JudgementStore.of(collection)
+    assert judgements.verdicts("harbour", "gulls over the pier") == {
+        right.id: "right", wrong.id: "wrong", the_one.id: "the_one"}
+    exported = judgements.export_csv("harbour").decode()
+    assert exported.splitlines()[1] == f"gulls over the pier,{'|'.join(sorted([right.id, the_one.id]))},{wrong.id},{the_one.id}"
+
+
+def test_an_unreadable_judgements_file_is_refused_and_changes_nothing(harbour):
+    from imgsearch_core.judgements import JudgementStore
+
+    at = import_judgements(start(EVALUATE_PAGE), b"just,some\n")
+    assert not at.exception
+    assert any("Nothing imported" in e.value for e in at.error), texts(at.error)
+    assert JudgementStore.of(harbour.open("harbour")).count("harbour") == 0
