@@ -227,13 +227,13 @@ class Collection:
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(result["ids"], result["embeddings"])}
 
     def query_vector(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """Top-n (id, cosine) by Chroma's HNSW index; cosine = 1 - cosine distance."""
-        total = self.count()
-        if total == 0 or n <= 0:
+        """Top-n (id, cosine) by Chroma's HNSW index; cosine = 1 - cosine distance. Chroma returns fewer rows
+        when fewer items exist, so no count() round trip precedes the query (it is on every search's path)."""
+        if n <= 0:
             return []
         result = self._chroma.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(n, total),
+            n_results=n,
             where=where,
             include=["distances"],
         )
