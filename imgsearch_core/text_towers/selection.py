@@ -24,7 +24,7 @@ import numpy as np
 from imgsearch_core.embed import ModelIdentity, ModelLoadError, resolve_model
 from imgsearch_core.store_errors import ModelMismatchError
 from imgsearch_core.text_towers.tower import (
-    DECLARATION, TextTower, TowerIdentity, current_fingerprint, hub_name, tower_files,
+    DECLARATION, Alignment, TextTower, TowerIdentity, current_fingerprint, hub_name, tower_files,
 )
 
 if TYPE_CHECKING:
@@ -53,10 +53,10 @@ def _is_hub_model(name: str) -> bool:
         return False
 
 
-def check_alignment(tower: TextTower, image_model: ModelIdentity, collection_name: str) -> None:
+def check_alignment(tower: TowerIdentity, alignment: Alignment | None, image_model: ModelIdentity,
+                    collection_name: str) -> None:
     """Refuse a tower whose vectors do not live in this image model's space, or have another size."""
-    who = f"Text tower {tower.identity.name!r}"
-    alignment = tower.alignment
+    who = f"Text tower {tower.name!r}"
     if alignment is None:
         raise TextTowerError(
             f"{who} does not say which image model it was trained against, so its vectors cannot be trusted to "
@@ -75,9 +75,9 @@ def check_alignment(tower: TextTower, image_model: ModelIdentity, collection_nam
             f"{who} was trained into the image space of {alignment.image_model!r}; collection {collection_name!r} is "
             f"pinned to {image_model.name!r}, whose image vectors live in another space.{local}"
         )
-    if tower.identity.dim != image_model.dim:
+    if tower.dim != image_model.dim:
         raise TextTowerError(
-            f"{who} gives {tower.identity.dim}-d vectors; collection {collection_name!r} holds {image_model.dim}-d "
+            f"{who} gives {tower.dim}-d vectors; collection {collection_name!r} holds {image_model.dim}-d "
             "image vectors, so they cannot be compared."
         )
 
@@ -111,7 +111,7 @@ def selected_text_tower(collection: "Collection") -> TowerIdentity | None:
 def select_text_tower(collection: "Collection", name_or_path: str) -> TowerIdentity:
     """Embed this collection's text queries with the tower from now on (after the pinning rules pass)."""
     tower = load_text_tower(name_or_path)
-    check_alignment(tower, collection.model, collection.name)
+    check_alignment(tower.identity, tower.alignment, collection.model, collection.name)
     collection.set_setting(SETTING, tower.identity.to_setting())
     return tower.identity
 
@@ -135,7 +135,7 @@ def text_encoder_for(collection: "Collection", embedder: "Embedder") -> TextEnco
             f"{pinned.fingerprint[:12]} when selected, {tower.identity.fingerprint[:12]} now). Select it again to "
             "use the new weights (no image is embedded again), or switch back to the image model's own text tower."
         )
-    check_alignment(tower, collection.model, collection.name)
+    check_alignment(tower.identity, tower.alignment, collection.model, collection.name)
     return tower
 
 

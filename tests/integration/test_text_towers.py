@@ -22,6 +22,8 @@ from tests.multilingual_fixtures import (
     MULTILINGUAL_VOCAB, build_multilingual_tower, build_vitb32, tower_variant, write_dense,
 )
 
+pytestmark = pytest.mark.slow
+
 MULTILINGUAL = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la nuit",
                 "夜晚港口里的一艘红色小船", "a red boat in the harbour at night"]
 
@@ -203,3 +205,37 @@ def test_command_line_selects_shows_and_switches_off(tower_dir, vitb_store, caps
     assert run()["text_tower"]["dim"] == 512
     assert run("--off")["text_tower"] is None
     assert selected_text_tower(vitb_store.open("archive")) is None
+
+
+def _widget_script(store_dir: str) -> None:
+    from imgsearch_core.config import Settings
+    from imgsearch_core.store import Store
+    from pages._text_tower import text_tower_box
+
+    text_tower_box(Store(Settings.from_env(store_dir=store_dir)), "archive")
+
+
+def test_admin_widget_selects_refuses_and_switches_back(tower_dir, vitb_store, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    archive = vitb_store.open("archive")
+    undeclared = tower_variant(tower_dir, tmp_path / "undeclared")
+    at = AppTest.from_function(_widget_script, args=(str(vitb_store.settings.store_dir),), default_timeout=120)
+
+    def click(key: str, tower: str | None = None):
+        if tower is not None:
+            at.text_input(key="adm_tower_name").set_value(tower)
+        at.button(key=key).click()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return " ".join(str(m.value) for m in at.markdown)
+
+    at.run()
+    assert "image model's own text tower" in at.markdown[1].value and at.button(key="adm_tower_off").disabled
+    assert str(tower_dir.resolve()) in click("adm_tower_use", str(tower_dir))
+    assert selected_text_tower(archive).name == str(tower_dir.resolve())
+    click("adm_tower_use", str(undeclared))
+    assert "does not say which image model" in at.error[0].value
+    assert selected_text_tower(archive).name == str(tower_dir.resolve())  # a refusal changes nothing
+    assert "image model's own text tower" in click("adm_tower_off")
+    assert selected_text_tower(archive) is None
