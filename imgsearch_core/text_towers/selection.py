@@ -128,7 +128,11 @@ def text_encoder_for(collection: "Collection", embedder: "Embedder") -> TextEnco
     pinned = selected_text_tower(collection)
     if pinned is None:
         return embedder
-    tower = load_text_tower(pinned.name)
+    try:
+        tower = load_text_tower(pinned.name)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"The text tower of collection {collection.name!r} cannot be loaded: {exc} Restore it, "
+                             "or switch back to the image model's own text tower.") from exc
     if tower.identity.fingerprint != pinned.fingerprint:
         raise TextTowerError(
             f"The text tower of collection {collection.name!r}, {pinned.name!r}, now has other weights (fingerprint "

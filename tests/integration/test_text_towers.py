@@ -1,6 +1,7 @@
 """The multilingual text tower on the real architectures (random weights, built here, never downloaded):
 distilbert-base-multilingual-cased sizes with mean pooling and Dense 768 -> 512 as the tower, a random
 ViT-B/32 CLIP as the image model, a real Chroma store, the real Searcher."""
+import shutil
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image
 
 from imgsearch_core.config import Settings
-from imgsearch_core.embed import Embedder
+from imgsearch_core.embed import Embedder, ModelLoadError
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store
@@ -182,7 +183,11 @@ def test_a_tower_whose_weights_change_is_refused_until_selected_again(tower_dir,
     assert second.name == first.name and second.fingerprint != first.fingerprint
     new_vector = text_encoder_for(archive, image_embedder).embed_texts(["Hafen"])[0]
     assert not np.allclose(new_vector, old_vector, atol=1e-3)
+    shutil.rmtree(moving)  # the selected tower is gone: searches say so and name the way back
+    with pytest.raises(ModelLoadError, match="text tower of collection 'archive' cannot be loaded.*switch back"):
+        text_encoder_for(archive, image_embedder)
     use_image_model_text_tower(archive)
+    assert text_encoder_for(archive, image_embedder) is image_embedder
 
 
 def test_command_line_selects_shows_and_switches_off(tower_dir, vitb_store, capsys):
