@@ -5,6 +5,10 @@ Chroma server, writers and app replicas run on different machines; each derives 
 Chroma, the single source of truth, and catches up by the write records it has not applied yet (see
 imgsearch_core.write_log for why that converges). The saved file is only a start-up shortcut: it
 holds the index together with the records it reflects, written atomically in one file.
+
+The index is built in the collection's caption language (imgsearch_core.languages) and records it;
+when the language changes, the next look rebuilds the index from Chroma's stored documents (nothing
+is embedded again, no item is touched).
 """
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from imgsearch_core.item_metadata import searchable_text
-from imgsearch_core.text_index import BM25Index, IndexCorrupt, analyze
+from imgsearch_core.languages import choice_from_settings
+from imgsearch_core.text_analysis import analyze
+from imgsearch_core.text_index import BM25Index, IndexCorrupt
 from imgsearch_core.write_log import CLOCK_MARGIN_S, WriteLog
 
 STATE_FORMAT = 2  # saved-state layout; a file of another layout is rebuilt from Chroma
@@ -40,9 +46,13 @@ class _State:
 class IndexKeeper:
     """Gives the BM25 index at Chroma's current documents; thread-safe."""
 
-    def __init__(self, chroma: Callable[[], Any], log: WriteLog, directory: Path, page_size: int) -> None:
-        """`chroma`: gives the collection's current Chroma handle (the store may reopen its client)."""
+    def __init__(self, chroma: Callable[[], Any], log: WriteLog, directory: Path, page_size: int,
+                 language: Callable[[], str] | None = None) -> None:
+        """`chroma`: gives the collection's current Chroma handle (the store may reopen its client).
+        `language`: gives the collection's caption language; by default the one in the handle's
+        metadata (which this process's own setting changes update)."""
         self._handle = chroma
+        self._language = language or (lambda: choice_from_settings(self._handle().metadata or {}).language)
         self._log = log
         self._directory = directory
         self._page_size = page_size
@@ -51,11 +61,14 @@ class IndexKeeper:
 
     def current(self) -> BM25Index:
         with self._lock:
+            language = self._language()
             state = self._state
+            if state is not None and state.index.language != language:
+                state = None  # the caption language changed: rebuild in the new one
             if state is not None and not state.pending and self._log.token() == state.token:
                 return state.index  # nothing written since the last look: one small call
             if state is None:
-                state = self._load() or self._rebuild()
+                state = self._load(language) or self._rebuild(language)
             changed = self._catch_up(state)
             if changed:
                 state.index.save(self._directory, state.to_text())
@@ -63,17 +76,17 @@ class IndexKeeper:
             return state.index
 
     # ----- building ----------------------------------------------------------------------------
-    def _load(self) -> _State | None:
+    def _load(self, language: str) -> _State | None:
         try:
             index, text = BM25Index.load(self._directory)
             saved = json.loads(text)
         except (IndexCorrupt, FileNotFoundError, ValueError):
             return None
-        if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
+        if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT or index.language != language:
             return None
         return _State(index, {str(k): float(v) for k, v in saved["applied"].items()}, "", frozenset())
 
-    def _rebuild(self) -> _State:
+    def _rebuild(self, language: str) -> _State:
         """From every document; the log is read first, so whatever it misses is caught up later."""
         view = self._log.look(None)
         ids: list[str] = []
@@ -81,8 +94,8 @@ class IndexKeeper:
         for page_ids, texts in self._pages():
             keep = [(i, t) for i, t in zip(page_ids, texts) if t.strip()]
             ids.extend(i for i, _ in keep)
-            tokens.extend(analyze([t for _, t in keep]))
-        state = _State(BM25Index.build(ids, tokens), dict(view.done), view.token, view.pending)
+            tokens.extend(analyze([t for _, t in keep], language))
+        state = _State(BM25Index.build(ids, tokens, language), dict(view.done), view.token, view.pending)
         state.index.save(self._directory, state.to_text())
         return state
 
@@ -121,4 +134,4 @@ class IndexKeeper:
         keep = [(i, t) for i, t in texts.items() if t.strip()]
         index.remove([i for i in wanted if i not in dict(keep)])
         if keep:
-            index.upsert([i for i, _ in keep], analyze([t for _, t in keep]))
+            index.upsert([i for i, _ in keep], analyze([t for _, t in keep], index.language))

@@ -5,6 +5,9 @@ depth >= 100) and `rank` only fuses, so the app can re-rank on every slider move
 the query again. The fusion maths (min-max, relative and reciprocal-rank fusion, the adaptive cutoff)
 are in imgsearch_core.fusion; the default, min-max, is the one the README describes under
 "How search scores".
+
+Queries are analysed in the language the collection's BM25 index was built in (its caption language,
+imgsearch_core.languages), so an inflected query word meets the lemma its captions were indexed by.
 """
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from imgsearch_core.embed import Embedder
 from imgsearch_core.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.images import ImageError, decode_image
 from imgsearch_core.collection import Collection
-from imgsearch_core.text_index import analyze_one
+from imgsearch_core.languages import ensure_language
+from imgsearch_core.text_analysis import analyze_one
+from imgsearch_core.text_index import BM25Index
 
 Mode = Literal["text", "vector", "hybrid"]
 MODES: tuple[str, ...] = ("text", "vector", "hybrid")
@@ -122,17 +127,22 @@ class Searcher:
 
     def __init__(self, collection: Collection, embedder: Embedder, depth: int = MIN_DEPTH) -> None:
         collection.check_model(embedder.identity)
+        ensure_language(collection)  # a collection that got its first captions gets its language now
         self.collection = collection
         self.embedder = embedder
         self.depth = max(depth, MIN_DEPTH)
 
     # ----- candidate retrieval (expensive) ---------------------------------------------------
-    def _bm25_side(self, tokens: list[str], where: dict | None, exclude: str | None) -> list[tuple[str, float]]:
+    def _bm25_side(self, query: str, where: dict | None) -> tuple[list[str], list[tuple[str, float]]]:
+        """The query's tokens (in the index's language) and its BM25 candidates."""
+        if not query.strip():
+            return [], []
+        index: BM25Index = self.collection.bm25()
+        tokens = analyze_one(query, index.language)
         if not tokens:
-            return []
+            return tokens, []
         allowed = self.collection.allowed_ids(where) if where else None
-        hits = self.collection.bm25().top(tokens, self.depth + (exclude is not None), allowed_ids=allowed)
-        return [(i, s) for i, s in hits if i != exclude][: self.depth]
+        return tokens, index.top(tokens, self.depth, allowed_ids=allowed)
 
     def _vector_side(self, vector: np.ndarray, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
         hits = self.collection.query_vector(vector, self.depth + len(exclude), where=where)
@@ -143,8 +153,7 @@ class Searcher:
             raise SearchError("Enter a search query.")
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        tokens = analyze_one(query)
-        bm25 = self._bm25_side(tokens, where, None)
+        tokens, bm25 = self._bm25_side(query, where)
         timings["bm25"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
         vector = self.embedder.embed_texts([query.strip()])[0]
@@ -194,9 +203,9 @@ class Searcher:
         cosine = self._vector_side(vector, where, exclude)
         timings["vector"] = (time.perf_counter() - start) * 1000
         query_text = text if text and text.strip() else source_caption
-        tokens = analyze_one(query_text) if query_text.strip() else []
         start = time.perf_counter()
-        bm25 = [(i, s) for i, s in self._bm25_side(tokens, where, None) if i not in exclude]
+        tokens, bm25 = self._bm25_side(query_text, where)
+        bm25 = [(i, s) for i, s in bm25 if i not in exclude]
         timings["bm25"] = (time.perf_counter() - start) * 1000
         has_text = bool(query_text.strip())
         notice = STOP_WORDS_NOTICE if has_text and not tokens else None

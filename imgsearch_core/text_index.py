@@ -1,4 +1,7 @@
-"""Caption analysis (spaCy) and a BM25 index with rank_bm25's BM25Okapi scores, fast enough for 100k captions.
+"""A BM25 index with rank_bm25's BM25Okapi scores, fast enough for 100k captions.
+
+Its token lists come from imgsearch_core.text_analysis in one caption language, which the index
+records (`language`, saved with it), so queries are analysed the way its documents were.
 
 Why this shape: rank_bm25 rescans every document per query term (32-57 ms at 100k captions). Here the
 corpus is kept as flat term-id sequences (one int32 array plus offsets), and after any change the BM25
@@ -18,7 +21,6 @@ file and moved into place with os.replace, so a reader sees the old index or the
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import threading
 import zlib
@@ -26,19 +28,18 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
+
+from imgsearch_core.languages import DEFAULT_LANGUAGE, check_language
+from imgsearch_core.text_analysis import analyze, analyze_one  # noqa: F401 - the analysis callers of before import it here
 
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 
 INDEX_FILE = "bm25.npz"
-FORMAT_VERSION = 1
-_BATCH_SIZE = 1000
-_CACHE_LIMIT = 1_000_000  # normalised-token cache entries before it is cleared
+FORMAT_VERSION = 2  # 2: the caption language is saved with the index
 
 
 class IndexCorrupt(Exception):
@@ -47,114 +48,6 @@ class IndexCorrupt(Exception):
 
 class IndexMissing(IndexCorrupt, FileNotFoundError):
     """No saved index in the directory (an IndexCorrupt, and a FileNotFoundError)."""
-
-
-# ----- analysis ------------------------------------------------------------------------------------
-_nlp: Any = None
-_lemmas: Any = None
-_stop_words: frozenset[str] = frozenset()
-_normal: dict[str, str | None] = {}
-_nlp_lock = threading.Lock()
-# spaCy's English stop list includes counts and places ("two", "top", "behind"), which are exactly what
-# people search pictures for; they stay searchable terms.
-SEARCHABLE_STOP_WORDS = frozenset(
-    "one two three four five six seven eight nine ten eleven twelve fifteen twenty forty fifty sixty hundred "
-    "top bottom front back side above below behind beside under over up down empty full first last".split()
-)
-
-
-def _import_spacy_without_torch() -> Any:
-    """spaCy, without letting thinc import torch (10 s of a command-line search, and nothing here uses
-    it: the pipeline is a rule-based tokenizer with lookup lemmas). When torch is loaded already (the
-    torch backend, fine-tuning) thinc simply sees it."""
-    if "spacy" in sys.modules or "torch" in sys.modules:
-        import spacy
-
-        return spacy
-    sys.modules["torch"] = None  # type: ignore[assignment] - `import torch` raises ImportError meanwhile
-    try:
-        import spacy
-    finally:
-        if sys.modules.get("torch", 0) is None:
-            del sys.modules["torch"]
-    return spacy
-
-
-def _pipeline() -> Any:
-    """spaCy's blank English pipeline with the lookup lemmatizer (tables from spacy-lookups-data), once."""
-    global _nlp, _lemmas, _stop_words
-    if _nlp is None:
-        with _nlp_lock:
-            if _nlp is None:
-                spacy = _import_spacy_without_torch()
-                nlp = spacy.blank("en")
-                lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-                try:
-                    nlp.initialize()
-                except ValueError as exc:  # spaCy raises E1004 when spacy-lookups-data is missing
-                    raise RuntimeError(
-                        "spaCy's English lemma tables are missing: install spacy-lookups-data"
-                    ) from exc
-                _lemmas = lemmatizer.lookups.get_table("lemma_lookup")
-                _stop_words = frozenset(nlp.Defaults.stop_words) - SEARCHABLE_STOP_WORDS
-                _nlp = nlp
-    return _nlp
-
-
-def _normalise(token: Any) -> str | None:
-    """Lemma of a (lower-cased) token, or None for punctuation, spaces, symbols and stop words."""
-    text = token.text
-    if token.is_space or token.is_punct or text in _stop_words:
-        return None
-    # Exactly what spaCy's lookup lemmatizer does (Lemmatizer.lookup_lemmatize), cached per token text.
-    lemma = _lemmas.get(text, text)
-    if not isinstance(lemma, str):
-        lemma = lemma[0]
-    lemma = lemma.lower()
-    if lemma in _stop_words or not any(ch.isalnum() for ch in lemma):
-        return None
-    return lemma
-
-
-def analyze(texts: Sequence[str]) -> list[list[str]]:
-    """spaCy-normalised tokens per text: lower-case lemmas without stop words, punctuation or spaces.
-
-    Texts are lower-cased before tokenising so that tokenisation and lemmas never depend on case
-    ("Circles" and "circles" both give "circle"). A token is dropped when it or its lemma is one of
-    spaCy's English stop words, or when it has no letter or digit (punctuation, symbols, emoji).
-    """
-    if isinstance(texts, str):
-        raise TypeError("analyze() takes a sequence of texts; use analyze_one() for a single text")
-    texts = list(texts)
-    for text in texts:
-        if not isinstance(text, str):
-            raise TypeError(f"analyze() expects str texts, got {type(text).__name__}")
-    if not texts:
-        return []
-    nlp = _pipeline()
-    cache = _normal
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-    out: list[list[str]] = []
-    # The tokenizer is the only component needed per token; the lookup lemmatizer's table is applied
-    # through the cache above (same table, same rule), which is several times faster than running it.
-    for doc in nlp.tokenizer.pipe((t.lower() for t in texts), batch_size=_BATCH_SIZE):
-        tokens = []
-        for token in doc:
-            text = token.text
-            try:
-                lemma = cache[text]
-            except KeyError:
-                lemma = cache[text] = _normalise(token)
-            if lemma is not None:
-                tokens.append(lemma)
-        out.append(tokens)
-    return out
-
-
-def analyze_one(text: str) -> list[str]:
-    """analyze() for one text."""
-    return analyze([text])[0]
 
 
 # ----- index ---------------------------------------------------------------------------------------
@@ -268,25 +161,27 @@ def _checksum(arrays: dict[str, np.ndarray]) -> int:
     return crc
 
 
-_REQUIRED = ("format", "params", "revision", "ids", "ids_offsets", "terms", "terms_offsets", "tokens", "doc_offsets")
+_REQUIRED = ("format", "params", "language", "revision", "ids", "ids_offsets", "terms", "terms_offsets", "tokens", "doc_offsets")
 
 
 class BM25Index:
     """BM25Okapi (rank_bm25 semantics) over token lists keyed by id; see the module docstring.
 
     Reads (scores, top, tokens, ...) are safe while another thread mutates: a mutation builds a new
-    internal state and swaps it in at the end. Mutations are serialised by a lock.
+    internal state and swaps it in at the end. Mutations are serialised by a lock. `language` is the
+    caption language its token lists were analysed in (imgsearch_core.languages).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
+        self.language = check_language(language)
         self._state = _empty_state()
         self._write_lock = threading.Lock()
 
     # ----- building and changing ----------------------------------------------------------------
     @classmethod
-    def build(cls, ids: Sequence[str], token_lists: Sequence[list[str]]) -> "BM25Index":
+    def build(cls, ids: Sequence[str], token_lists: Sequence[list[str]], language: str = DEFAULT_LANGUAGE) -> "BM25Index":
         """An index of these documents (a repeated id keeps its last token list)."""
-        index = cls()
+        index = cls(language)
         index.upsert(ids, token_lists)
         return index
 
@@ -359,7 +254,7 @@ class BM25Index:
 
     def __repr__(self) -> str:
         state = self._state
-        return f"BM25Index({len(state.ids)} documents, {len(state.terms)} terms)"
+        return f"BM25Index({len(state.ids)} documents, {len(state.terms)} terms, {self.language})"
 
     @property
     def ids(self) -> list[str]:
@@ -450,6 +345,7 @@ class BM25Index:
         arrays = {
             "format": np.array([FORMAT_VERSION], np.int64),
             "params": np.array([K1, B, EPSILON], np.float64),
+            "language": np.frombuffer(self.language.encode(), dtype=np.uint8),
             "revision": np.frombuffer(revision.encode("utf-8", "surrogatepass"), dtype=np.uint8),
             "ids": ids_blob,
             "ids_offsets": ids_offsets,
@@ -501,8 +397,8 @@ class BM25Index:
             raise IndexCorrupt("BM25 index checksum mismatch")
         if arrays["params"].tolist() != [K1, B, EPSILON]:
             raise IndexCorrupt(f"BM25 index was built with other parameters {arrays['params'].tolist()}")
-        for name, dtype in (("ids", np.uint8), ("terms", np.uint8), ("revision", np.uint8), ("tokens", np.int32),
-                            ("ids_offsets", np.int64), ("terms_offsets", np.int64), ("doc_offsets", np.int64)):
+        for name, dtype in (("ids", np.uint8), ("terms", np.uint8), ("revision", np.uint8), ("language", np.uint8),
+                            ("tokens", np.int32), ("ids_offsets", np.int64), ("terms_offsets", np.int64), ("doc_offsets", np.int64)):
             if arrays[name].dtype != dtype or arrays[name].ndim != 1:
                 raise IndexCorrupt(f"BM25 index field {name} has the wrong type")
         ids = _unpack_strings(arrays["ids"], arrays["ids_offsets"], "id")
@@ -518,7 +414,10 @@ class BM25Index:
             raise IndexCorrupt("BM25 index has repeated ids or terms")
         if len(terms) and not np.all(np.bincount(tokens, minlength=len(terms)) > 0):
             raise IndexCorrupt("BM25 index has terms no document uses")
-        index = cls()
+        try:
+            index = cls(arrays["language"].tobytes().decode())
+        except ValueError as exc:  # UnicodeDecodeError or an unsupported language code
+            raise IndexCorrupt(f"BM25 index language: {exc}") from exc
         index._state = _State(ids, pos, terms, term_ids, tokens, offsets)
         revision = arrays["revision"].tobytes().decode("utf-8", "surrogatepass")
         return index, revision
