@@ -30,8 +30,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imgsearch_core import images  # noqa: E402
-from imgsearch_core.images import decode_for_ingest, decode_image  # noqa: E402
+from imgsearch_core import ingest_decode  # noqa: E402
+from imgsearch_core.images import decode_image  # noqa: E402
+from imgsearch_core.ingest_decode import decode_for_ingest  # noqa: E402
 
 TARGET = 224
 
@@ -85,12 +86,12 @@ def new_ingest(data: bytes) -> object:
 
 
 def new_ingest_no_slack(data: bytes) -> object:
-    saved = images.DRAFT_SLACK
-    images.DRAFT_SLACK = 1.0
+    saved = ingest_decode.DRAFT_SLACK
+    ingest_decode.DRAFT_SLACK = 1.0
     try:
         return decode_for_ingest(data)
     finally:
-        images.DRAFT_SLACK = saved
+        ingest_decode.DRAFT_SLACK = saved
 
 
 def thread_cpu() -> float:

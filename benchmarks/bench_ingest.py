@@ -175,7 +175,8 @@ def compare_vectors(model: Path, backend: str | None, work: Path) -> None:
     """Cosine between the vectors of what the old ingest embedded (decode_image: a JPEG draft with the
     short side >= 448, other formats at full resolution) and of the new model input / the rendition;
     and the embedding time of either input (best of 3)."""
-    from imgsearch_core.images import decode_for_ingest, decode_image
+    from imgsearch_core.images import decode_image
+    from imgsearch_core.ingest_decode import decode_for_ingest
 
     embedder, _ = make_embedder(str(model), backend)
     mini, _ = make_embedder("imgsearch-mini", backend)

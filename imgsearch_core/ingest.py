@@ -7,7 +7,7 @@ is written to media, Chroma and BM25 together. A bad file becomes a line in the 
 Why a pipeline: decoding, metadata and pHash run in a thread pool (Pillow releases the GIL while it
 decodes and resizes) while the previous batch is embedded, so at most two batches of small prepared
 items (model input + media rendition) are in memory; full-resolution frames live only inside a
-decode (images.decode_for_ingest, bounded by a FrameBudget). Files of a folder are hashed by
+decode (ingest_decode.decode_for_ingest, bounded by a FrameBudget). Files of a folder are hashed by
 streaming them from disk, so an already stored file is never held in memory; results are consumed
 in source order, so records, problems and counts come out exactly as from one sequential loop.
 """
@@ -26,14 +26,8 @@ from typing import Any
 
 from imgsearch_core.captions import CAPTION_FILE_NAMES, CaptionFileError, CaptionTable, parse_caption_file
 from imgsearch_core.embed import Embedder
-from imgsearch_core.images import (
-    MODEL_INPUT_SIDE,
-    SUPPORTED_EXTENSIONS,
-    FrameBudget,
-    ImageError,
-    check_file_size,
-    decode_for_ingest,
-)
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError, check_file_size
+from imgsearch_core.ingest_decode import MODEL_INPUT_SIDE, FrameBudget, decode_for_ingest
 from imgsearch_core.item_metadata import Described, describe
 from imgsearch_core.perceptual import perceptual_hash
 from imgsearch_core.collection import Collection, Record

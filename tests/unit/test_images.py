@@ -16,18 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
 
-from imgsearch_core.images import (
-    DRAFT_SLACK,
-    MEDIA_MAX_SIDE,
-    SUPPORTED_EXTENSIONS,
-    DecodedImage,
-    FrameBudget,
-    ImageError,
-    decode_for_ingest,
-    decode_image,
-    media_rendition,
-    thumbnail,
-)
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, DecodedImage, ImageError, decode_image, thumbnail
+from imgsearch_core.ingest_decode import DRAFT_SLACK, MEDIA_MAX_SIDE, FrameBudget, decode_for_ingest, media_rendition
 from tests.image_fixtures import (
     BAD,
     BLUE,
