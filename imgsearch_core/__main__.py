@@ -1,6 +1,10 @@
 """Command line: python -m imgsearch_core COMMAND ... (see the README, section "Command line").
 
 Errors print one clear line on stderr; exit code 2 for bad input, 1 for internal failures.
+
+Why every heavy import is inside a command: parsing the arguments and `--help` must be instant, and each
+command pays only for what it uses (a search never imports torch on the ONNX path; see
+benchmarks/bench_cli.py for what each command costs).
 """
 from __future__ import annotations
 
@@ -10,16 +14,12 @@ import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive, cli_eval
-from imgsearch_core.cli_support import CliError, collect_source, resolve_collection_name
+from imgsearch_core.cli_support import CliError, bad_input_errors, collect_source, resolve_collection_name
 from imgsearch_core.cli_support import emit as _emit
 from imgsearch_core.cli_support import open_store as _store
-from imgsearch_core.embed import ModelLoadError
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
-from imgsearch_core.sharding import parse_shard, take_shard
-from imgsearch_core.store_lock import StoreLockedError
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
-
 
 
 def _searcher(collection):
@@ -91,6 +91,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from imgsearch_core.embed import Embedder
     from imgsearch_core.ingest import ingest
+    from imgsearch_core.sharding import parse_shard, take_shard
 
     store = _store(args)
     name = args.collection or "default"
@@ -362,13 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, ModelLoadError, StoreLockedError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the contract is one line on stderr, never a traceback
+        if isinstance(exc, bad_input_errors()):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"error: internal failure: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from imgsearch_core.config import Settings
@@ -14,6 +15,18 @@ from imgsearch_core.config import Settings
 
 class CliError(ValueError):
     """Bad command-line input."""
+
+
+# Errors that mean bad input (exit code 2), by the module that defines them. Looked up only in modules
+# that are loaded already: a command that never imported the embedder cannot have raised its error, and
+# importing it just to classify an error would cost a search-free command (stats, --help) its start-up.
+_BAD_INPUT_ERRORS = (("imgsearch_core.embed", "ModelLoadError"), ("imgsearch_core.store_lock", "StoreLockedError"))
+
+
+def bad_input_errors() -> tuple[type[BaseException], ...]:
+    """The exception types the command line reports as bad input rather than as internal failures."""
+    loaded = (getattr(sys.modules.get(module), name, None) for module, name in _BAD_INPUT_ERRORS)
+    return (ValueError, FileNotFoundError, *(error for error in loaded if isinstance(error, type)))
 
 
 def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
