@@ -1,7 +1,15 @@
-"""BM25 benchmark: spaCy analysis rate, index build, query latency vs rank_bm25, save size and load time.
+"""BM25 benchmark: spaCy analysis rate, index build, query latency vs rank_bm25, save size and load time;
+with --load-rounds N, the cold-process load time of each caption language's analyser instead.
 
 Run:  PYTHONPATH=. nice -n 10 .venv/bin/python benchmarks/bench_bm25.py [--docs 100000] [--queries 300] [--ref-queries 20]
       [--stop-rate 0.35]   (--stop-rate 0 gives ~14 content tokens per caption instead of ~9)
+      PYTHONPATH=. .venv/bin/python benchmarks/bench_bm25.py --load-rounds 7 [--languages en,de]
+
+Load rounds: per language, fresh processes alternate between imgsearch's analyser (text_analysis:
+spaCy without its command line, the tokenizer from the language defaults, the cached compact lemma
+table) and the pipeline built the way spaCy documents it (and this project did before): spacy.blank +
+lemmatizer in lookup mode + initialize(), torch blocked in both. Each process times itself from its
+first import to one analysed caption; interleaving makes both see the same machine load.
 
 Captions are synthetic but word-like: content words drawn Zipf-like from a few thousand real English
 word forms (inflected ones included, so lemmatisation has work to do) mixed with stop words,
@@ -10,7 +18,9 @@ word forms (inflected ones included, so lemmatisation has work to do) mixed with
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,21 +30,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imgsearch_core import text_index  # noqa: E402
-from imgsearch_core.text_index import BM25Index, analyze  # noqa: E402
+from imgsearch_core.languages import LANGUAGES  # noqa: E402
+from imgsearch_core.text_analysis import analyze, analyzer  # noqa: E402
+from imgsearch_core.text_index import BM25Index  # noqa: E402
 
 STOP = ["a", "the", "of", "with", "on", "in", "and", "at", "near", "under", "two", "some", "is", "are", "by"]
 
 
 def vocabulary(size: int, rng: np.random.Generator) -> list[str]:
     """Half base forms, half inflected forms from spaCy's English lemma table (spacy-lookups-data)."""
-    import gzip
-    import json
+    from imgsearch_core.lemma_tables import read_source
 
-    import spacy_lookups_data
-
-    with gzip.open(spacy_lookups_data.get_file("en_lemma_lookup.json.gz"), "rt", encoding="utf-8") as handle:
-        table = json.load(handle)
+    table = read_source("en")
 
     def plain(w: str) -> bool:
         return w.isalpha() and w.islower() and 3 <= len(w) <= 11
@@ -78,6 +85,57 @@ def latency(fn, queries) -> tuple[float, float]:
     return statistics.median(times), float(np.percentile(times, 95))
 
 
+LOAD_ANALYSER = """
+import sys, time
+start = time.perf_counter()
+from imgsearch_core.text_analysis import analyze_one
+tokens = analyze_one(sys.argv[2], sys.argv[1])
+print(time.perf_counter() - start, len(tokens))
+"""
+LOAD_SPACY = """
+import sys, time
+start = time.perf_counter()
+sys.modules["torch"] = None
+import spacy
+nlp = spacy.blank(sys.argv[1])
+nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+nlp.initialize()
+tokens = [t.lemma_ for t in nlp(sys.argv[2].lower()) if not (t.is_stop or t.is_punct)]
+print(time.perf_counter() - start, len(tokens))
+"""
+
+
+def _cold(code: str, language: str, caption: str, env: dict[str, str]) -> float:
+    done = subprocess.run([sys.executable, "-c", code, language, caption], env=env, capture_output=True,
+                          text=True, check=True)
+    return float(done.stdout.split()[0])
+
+
+def load_rounds(rounds: int, languages: list[str]) -> None:
+    """Median and p95 cold load per language, ours vs spaCy's documented pipeline, interleaved."""
+    from tests.language_samples import CAPTIONS
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=root)
+    print(f"load: uptime before: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as cache:
+        first_env = dict(env, IMGSEARCH_LEMMA_CACHE=cache)
+        for language in languages:  # the one-off build of the compact table
+            print(f"{language}: first load with an empty lemma cache {_cold(LOAD_ANALYSER, language, CAPTIONS[language][0], first_env):.2f} s")
+    print(f"{'lang':>4} | {'analyser med / p95 s':>20} | {'spaCy pipeline med / p95 s':>26} | ratio (median)")
+    for language in languages:
+        caption = CAPTIONS[language][0]
+        ours, theirs = [], []
+        _cold(LOAD_ANALYSER, language, caption, env)  # the user's cache is built once, outside the rounds
+        for _ in range(rounds):
+            ours.append(_cold(LOAD_ANALYSER, language, caption, env))
+            theirs.append(_cold(LOAD_SPACY, language, caption, env))
+        o_med, o_p95 = statistics.median(ours), float(np.percentile(ours, 95))
+        t_med, t_p95 = statistics.median(theirs), float(np.percentile(theirs, 95))
+        print(f"{language:>4} | {o_med:9.2f} / {o_p95:8.2f} | {t_med:13.2f} / {t_p95:10.2f} | {t_med / o_med:5.2f}x")
+    print(f"load: uptime after: {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=100_000)
@@ -86,11 +144,16 @@ def main() -> None:
     parser.add_argument("--ref-queries", type=int, default=20, help="queries per length for rank_bm25")
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--stop-rate", type=float, default=0.35, help="share of caption words that are stop words")
+    parser.add_argument("--load-rounds", type=int, default=0, help="only time cold analyser loads, this many rounds")
+    parser.add_argument("--languages", default=",".join(LANGUAGES), help="languages of the load rounds")
     args = parser.parse_args()
+    if args.load_rounds:
+        load_rounds(args.load_rounds, args.languages.split(","))
+        return
     rng = np.random.default_rng(1234)
 
-    _, t_nlp = timed(text_index._pipeline)
-    print(f"spaCy pipeline load: {t_nlp:.2f} s")
+    _, t_nlp = timed(analyzer, "en")
+    print(f"English analyser load: {t_nlp:.2f} s")
     texts = captions(args.docs, vocabulary(args.vocab, rng), rng, args.stop_rate)
     print(f"{len(texts)} captions, e.g. {texts[0]!r}")
     token_lists, t_analyze = timed(analyze, texts)

@@ -1,4 +1,5 @@
-"""Admin: fill the store (folder, zip, uploads), watch progress, read problems, delete items or collections.
+"""Admin: fill the store (folder, zip, uploads), watch progress, read problems, delete items or collections,
+set or detect a collection's caption language (keyword search rebuilds in it).
 
 When an admin password is configured (st.secrets["admin_password"] or IMGSEARCH_ADMIN_PASSWORD) the page
 asks for it before showing anything; without one it says plainly that it is open.
@@ -6,6 +7,7 @@ asks for it before showing anything; without one it says plainly that it is open
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +15,7 @@ import streamlit as st
 from imgsearch_core import ui_support as ui
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
+from imgsearch_core.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, ensure_language, set_language
 from imgsearch_core.store import validate_collection_name
 from imgsearch_core.store_errors import StoreError
 from pages import _admin_gate, _ui
@@ -38,6 +41,8 @@ def _stats(store, name: str | None) -> None:
         st.metric("Dimension", stats["dim"], border=True)
         st.metric("Disk size", ui.format_bytes(stats["disk_bytes"]), border=True)
         st.metric("Captioned", f"{stats['captioned_share']:.0%}", border=True)
+    st.caption(f"Caption language: {ensure_language(store.open(name)).label} (keyword search; change it under "
+               "Collections).")
 
 
 # ----- ingest -------------------------------------------------------------------------------------
@@ -135,6 +140,7 @@ def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadat
             store.delete_collection(name)
         _nothing_stored("No image could be stored", report.problems)
         return
+    ensure_language(store.open(name))  # the first captions decide the caption language
     _ui.forget_candidates()
     st.session_state["collection"] = name
     st.session_state["adm_report"] = (name, report)
@@ -300,6 +306,45 @@ def _reembed_box(store, names: list[str]) -> None:
             st.rerun()
 
 
+def _apply_language(collection, code: str, source: str) -> None:
+    """Record the language and rebuild the keyword index in it from the stored captions, with a status."""
+    name = LANGUAGES[code]
+    with st.status(f"Rebuilding the keyword index of {collection.name} in {name}…", expanded=True) as status:
+        started = time.perf_counter()
+        set_language(collection, code, source)
+        indexed = len(collection.bm25())
+        done = (f"Caption language of {collection.name}: {name} ({source}). Keyword index rebuilt: {indexed:,} "
+                f"captioned items in {time.perf_counter() - started:.1f} s.")
+        status.update(label=done, state="complete")
+    _ui.forget_candidates()  # cached keyword candidates were analysed in the old language
+    st.session_state["_flash"] = done
+    st.rerun()
+
+
+def _language_box(store, name: str) -> None:
+    """The collection's caption language (set, detected or the default) and the way to change it."""
+    collection = store.open(name)
+    choice = caption_language(collection)
+    with st.container(border=True):
+        st.markdown("##### Caption language")
+        st.caption(f"**{name}**: {choice.label}. Keyword search (BM25) reads captions and queries with this "
+                   "language's lemmas and stop words; a change rebuilds the keyword index from the stored captions "
+                   "(nothing is embedded again).")
+        codes = list(LANGUAGES)
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            code = st.selectbox("Language", codes, index=codes.index(choice.language), format_func=LANGUAGES.get,
+                                key=f"adm_language_{name}")
+            if st.button("Use this language", icon=":material/translate:", key="adm_language_set",
+                         disabled=code == choice.language and choice.source == SET):
+                _apply_language(collection, code, SET)
+            if st.button("Detect from the captions", icon=":material/search:", key="adm_language_detect"):
+                found = detect_collection(collection)
+                if found is None:
+                    st.warning(f"{name} has no captions to detect a language from.", icon=":material/warning:")
+                else:
+                    _apply_language(collection, found.language, DETECTED)
+
+
 def _collections_tab(store, names: list[str]) -> None:
     if names:
         rows = []
@@ -314,10 +359,10 @@ def _collections_tab(store, names: list[str]) -> None:
                    "only adds what is missing.")
         if st.button("Load the demo collection", icon=":material/download:", key="adm_load_demo"):
             _ui.load_demo(store)
-    if names:
-        _reembed_box(store, names)
     if not names:
         return
+    _language_box(store, _ui.current_collection_name(store))
+    _reembed_box(store, names)
     with st.container(border=True):
         st.markdown("##### Delete a collection")
         current = _ui.current_collection_name(store)

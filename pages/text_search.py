@@ -14,6 +14,7 @@ from imgsearch_core import filters
 from imgsearch_core.fusion import METHOD_LABELS, METHODS
 from imgsearch_core import ui_support as ui
 from imgsearch_core.evaluate import default_method as default_method_of
+from imgsearch_core.languages import ensure_language
 from pages import _archive_filters, _results, _ui
 
 KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),
@@ -83,6 +84,9 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
     filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
                           help=filters.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
+    st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
+               help="The collection's caption language (lemmas and stop words of keyword search); Admin > Collections "
+                    "changes it.")
     return submitted, chosen
 
 
