@@ -68,9 +68,10 @@ def check_alignment(tower: TowerIdentity, alignment: Alignment | None, image_mod
     else:
         aligned = bool(image_model.fingerprint) and image_model.fingerprint in alignment.image_fingerprints
     if not aligned:
-        local = "" if _is_hub_model(image_model.name) else (
-            f" If {image_model.name!r} (fingerprint {image_model.fingerprint[:12] or 'none'}) is a copy of "
-            f"{alignment.image_model}, declare it as such in the tower's {DECLARATION}.")
+        local = "" if _is_hub_model(image_model.name) or not image_model.fingerprint else (
+            f" If {image_model.name!r} is a copy of {alignment.image_model}, add its fingerprint "
+            f"{image_model.fingerprint} to \"image_model_fingerprints\" in the tower's {DECLARATION} (the text-tower "
+            f"command's --declare {alignment.image_model} --image-copy DIR does this).")
         raise TextTowerError(
             f"{who} was trained into the image space of {alignment.image_model!r}; collection {collection_name!r} is "
             f"pinned to {image_model.name!r}, whose image vectors live in another space.{local}"

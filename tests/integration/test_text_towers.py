@@ -115,7 +115,7 @@ def test_pinning_refuses_other_image_models(tower_dir, tmp_path):
         with pytest.raises(TextTowerError, match="trained into the image space of 'clip-ViT-B-32'"):
             select_text_tower(collection, str(tower_dir))
         assert selected_text_tower(collection) is None
-    with pytest.raises(TextTowerError, match="declare it as such"):
+    with pytest.raises(TextTowerError, match="add its fingerprint"):
         select_text_tower(store.open("finetuned"), str(tower_dir))
 
 

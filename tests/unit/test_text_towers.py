@@ -42,7 +42,7 @@ def test_a_hub_collection_of_the_aligned_model_is_accepted(image_name):
 
 def test_a_local_image_model_is_accepted_only_as_a_declared_copy():
     check_alignment(TOWER, VITB, ModelIdentity("/models/vitb32", 512, "c" * 64), "c")
-    with pytest.raises(TextTowerError, match="declare it as such"):
+    with pytest.raises(TextTowerError, match="add its fingerprint " + "d" * 64):
         check_alignment(TOWER, VITB, ModelIdentity("/models/finetuned", 512, "d" * 64), "c")
     with pytest.raises(TextTowerError):  # no fingerprint recorded: nothing to compare, never accepted
         check_alignment(TOWER, Alignment("clip-ViT-B-32", ("",)), ModelIdentity("/models/old", 512, ""), "c")
