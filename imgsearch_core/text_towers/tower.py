@@ -114,9 +114,10 @@ def tower_files(name_or_path: str) -> tuple[str, Path]:
     name = hub_name(name)
     snapshot = _hub_snapshot(name)
     if snapshot is None:
+        repo = name if "/" in name else HUB_ORG + name
         raise ModelLoadError(
             f"Text tower {name!r} is not in the local Hugging Face cache, and text towers are never downloaded "
-            f"at search time. Fix: on a machine with internet access run SentenceTransformer({HUB_ORG + name!r})"
+            f"at search time. Fix: on a machine with internet access run SentenceTransformer({repo!r})"
             ".save('DIR'), copy DIR here, declare it (imgsearch_text_tower.json, see imgsearch_core/text_towers) "
             "and select DIR."
         )

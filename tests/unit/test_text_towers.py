@@ -93,5 +93,7 @@ def test_a_hub_tower_that_is_not_cached_fails_at_once_with_the_way_out():
     for name in ("clip-ViT-B-32-multilingual-v1", "sentence-transformers/clip-ViT-B-32-multilingual-v1"):
         with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache.*never downloaded"):
             TextTower(name)
+    with pytest.raises(ModelLoadError, match=r"SentenceTransformer\('someone/tower'\)"):
+        tower_files("someone/tower")
     with pytest.raises(ModelLoadError, match="does not exist"):
         tower_files("/no/such/tower")
