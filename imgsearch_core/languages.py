@@ -17,7 +17,10 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imgsearch_core.collection import Collection
 
 LANGUAGES: dict[str, str] = {
     "en": "English",
@@ -107,12 +110,12 @@ def choice_from_settings(settings: dict[str, Any]) -> LanguageChoice:
     return LanguageChoice(str(code), str(settings.get(f"setting_{SOURCE_SETTING}", SET)))
 
 
-def caption_language(collection: Any) -> LanguageChoice:
+def caption_language(collection: Collection) -> LanguageChoice:
     """The collection's recorded caption language (the default while none is recorded)."""
     return choice_from_settings(collection.settings())
 
 
-def set_language(collection: Any, code: str, source: str = SET) -> LanguageChoice:
+def set_language(collection: Collection, code: str, source: str = SET) -> LanguageChoice:
     """Record the language; the BM25 index is rebuilt in it on its next use (bm25_sync)."""
     check_language(code)
     collection.set_setting(LANGUAGE_SETTING, code)
@@ -120,20 +123,15 @@ def set_language(collection: Any, code: str, source: str = SET) -> LanguageChoic
     return LanguageChoice(code, source)
 
 
-def detect_collection(collection: Any) -> Detection | None:
-    """Detection over the collection's first DETECT_SAMPLE captions (None while it has none)."""
-    texts: list[str] = []
-    offset = 0
-    while len(texts) < DETECT_SAMPLE:
-        page = collection.page(offset, 100)
-        if not page:
-            break
-        texts.extend(i.caption for i in page if i.caption.strip())  # captions only: place names mislead
-        offset += len(page)
-    return detect(texts[:DETECT_SAMPLE])
+def detect_collection(collection: Collection) -> Detection | None:
+    """Detection over the collection's first DETECT_SAMPLE captions (None while it has none).
+
+    Captions only: the place names and keywords BM25 also indexes say little about the language."""
+    captioned = collection.page(0, DETECT_SAMPLE, where={"captioned": True})  # one read, even when none is
+    return detect([i.caption for i in captioned])
 
 
-def ensure_language(collection: Any) -> LanguageChoice:
+def ensure_language(collection: Collection) -> LanguageChoice:
     """The recorded language; when none is and the collection has captions, detect it and record it.
 
     Called when captions may have arrived (after an ingest, before a search): the first captions fix
