@@ -68,7 +68,8 @@ def check_alignment(tower: TowerIdentity, alignment: Alignment | None, image_mod
     else:
         aligned = bool(image_model.fingerprint) and image_model.fingerprint in alignment.image_fingerprints
     if not aligned:
-        local = "" if _is_hub_model(image_model.name) or not image_model.fingerprint else (
+        could_be_copy = not _is_hub_model(image_model.name) and image_model.fingerprint and image_model.dim == tower.dim
+        local = "" if not could_be_copy else (
             f" If {image_model.name!r} is a copy of {alignment.image_model}, add its fingerprint "
             f"{image_model.fingerprint} to \"image_model_fingerprints\" in the tower's {DECLARATION} (the text-tower "
             f"command's --declare {alignment.image_model} --image-copy DIR does this).")

@@ -51,8 +51,9 @@ def test_a_local_image_model_is_accepted_only_as_a_declared_copy():
 def test_other_image_models_and_sizes_are_refused_with_the_reason():
     with pytest.raises(TextTowerError, match=r"image space of 'clip-ViT-B-32'; collection 'c' is pinned to 'clip-ViT-L-14'"):
         check_alignment(TOWER, VITB, ModelIdentity("clip-ViT-L-14", 512, ""), "c")
-    with pytest.raises(TextTowerError, match="pinned to 'imgsearch-mini'"):  # bundled: a local model, not declared
-        check_alignment(TOWER, VITB, ModelIdentity("imgsearch-mini", 512, "e" * 64), "c")
+    with pytest.raises(TextTowerError, match="pinned to 'imgsearch-mini'") as refused:  # bundled: local, not declared
+        check_alignment(TOWER, VITB, ModelIdentity("imgsearch-mini", 64, "e" * 64), "c")
+    assert "fingerprint" not in str(refused.value)  # a 64-d model is no copy of a 512-d one: no such hint
     with pytest.raises(TextTowerError, match="512-d vectors; collection 'c' holds 768-d"):
         check_alignment(TOWER, VITB, ModelIdentity("clip-ViT-B-32", 768, ""), "c")
     with pytest.raises(TextTowerError, match="does not say which image model"):
