@@ -303,6 +303,17 @@ def test_save_load_roundtrip(corpus, tmp_path):
     assert "new" in loaded and "new" not in index
 
 
+def test_the_caption_language_is_saved_with_the_index(tmp_path):
+    index = BM25Index.build(["a", "b"], [["hafen"], ["brücke", "fluss"]], language="de")
+    assert index.language == "de" and "de" in repr(index)
+    index.save(tmp_path, "3")
+    loaded, _ = BM25Index.load(tmp_path)
+    assert loaded.language == "de" and loaded.top(["brücke"], 5) == index.top(["brücke"], 5)
+    assert BM25Index().language == "en"  # the default, as before languages
+    with pytest.raises(ValueError, match="Unsupported caption language"):
+        BM25Index(language="xx")
+
+
 def test_save_overwrites_and_empty_index_roundtrips(tmp_path):
     BM25Index.build(["a"], [["sea"]]).save(tmp_path, "1")
     BM25Index().save(tmp_path, "2")
@@ -370,12 +381,16 @@ def test_valid_zip_with_changed_arrays_raises_index_corrupt(saved):
     ("doc_offsets", lambda a: a["doc_offsets"][:-1]),  # one document short
     ("ids_offsets", lambda a: a["ids_offsets"][::-1].copy()),
     ("format", lambda a: np.array([99])),
+    ("format", lambda a: np.array([1])),  # before languages: rebuilt, never read as English by accident
+    ("language", lambda a: np.frombuffer(b"xx", np.uint8)),  # not a supported caption language
+    ("language", lambda a: np.frombuffer(b"\xff\xfe", np.uint8)),  # not UTF-8
     ("terms", None),  # member missing
+    ("language", None),
 ])
 def test_inconsistent_files_raise_index_corrupt(saved, field, value):
     with np.load(saved) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    rewrite(saved, fix_checksum=field != "terms", **{field: value(arrays) if value else None})
+    rewrite(saved, fix_checksum=value is not None, **{field: value(arrays) if value else None})
     with pytest.raises(IndexCorrupt):
         BM25Index.load(saved.parent)
 
