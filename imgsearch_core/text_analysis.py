@@ -54,11 +54,9 @@ def import_spacy() -> Any:
     try:
         import spacy
     finally:
-        for name, stub in blocked.items():
+        for name, stub in blocked.items():  # a later `import spacy.cli` (or torch) loads the real one
             if sys.modules.get(name, 0) is stub:
                 del sys.modules[name]
-        if sys.modules.get("spacy") is not None and getattr(sys.modules["spacy"], "cli", None) is blocked["spacy.cli"]:
-            del sys.modules["spacy"].cli  # `import spacy.cli` later loads the real one
     return spacy
 
 
