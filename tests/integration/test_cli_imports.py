@@ -1,4 +1,7 @@
-"""A command-line search on the ONNX path never imports torch (issue: a search must start fast)."""
+"""The read commands import only what they need (issue 12: a command-line search must start fast).
+
+Each command runs in a fresh subprocess that reports, at exit, which of the heavy modules it imported.
+"""
 from __future__ import annotations
 
 import json
@@ -9,28 +12,55 @@ from pathlib import Path
 
 from tests.helpers import write_images
 
-PROBE = """
+HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "numpy", "onnxruntime", "spacy")
+PROBE = f"""
 import atexit, runpy, sys
-atexit.register(lambda: print("TORCH_LOADED=" + str("torch" in sys.modules), file=sys.stderr))
+atexit.register(lambda: print("LOADED=" + ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr))
 sys.argv = ["imgsearch_core", *sys.argv[1:]]
 runpy.run_module("imgsearch_core", run_name="__main__")
 """
 
 
-def run(*args: str, store: Path) -> subprocess.CompletedProcess:
+def run(*args: str, store: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "IMGSEARCH_BACKEND": "onnx"}
-    return subprocess.run([sys.executable, "-c", PROBE, *args, "--store", str(store)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    command = [sys.executable, "-c", PROBE, *args] + (["--store", str(store)] if store else [])
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_search_and_stats_on_the_onnx_path_do_not_import_torch(tmp_path, tiny_model_dir):
+def loaded(done: subprocess.CompletedProcess) -> set[str]:
+    line = [text for text in done.stderr.splitlines() if text.startswith("LOADED=")][-1]
+    return {name for name in line.removeprefix("LOADED=").split(",") if name}
+
+
+def test_help_and_argument_errors_import_nothing_heavy():
+    for args in (["--help"], ["search", "--help"], ["search"]):  # the last one: a missing argument
+        done = run(*args)
+        assert done.returncode in (0, 2), done.stderr
+        assert loaded(done) == set(), (args, done.stderr[-500:])
+
+
+def test_read_commands_on_the_onnx_path_import_no_torch_or_transformers(tmp_path, tiny_model_dir):
     write_images(tmp_path / "photos", 6)
     store = tmp_path / "store"
     done = run("ingest", str(tmp_path / "photos"), "--model", str(tiny_model_dir), "--json", store=store)
     assert done.returncode == 0, done.stderr  # the first use exports the model (torch is needed once)
-    for command in (["search", "red harbour", "--json"], ["stats", "--json"], ["search", "city", "--mode", "text"]):
-        done = run(*command, store=store)
-        assert done.returncode == 0, done.stderr
-        assert "TORCH_LOADED=False" in done.stderr, (command, done.stderr[-500:])
     hits = json.loads(run("search", "red harbour", "--json", store=store).stdout)["hits"]
     assert hits
+    commands = (["search", "red harbour", "--json"], ["search", "city", "--mode", "text"],
+                ["search", "city", "--mode", "vector"], ["similar", "--id", hits[0]["id"]], ["stats", "--json"])
+    for command in commands:
+        done = run(*command, store=store)
+        assert done.returncode == 0, (command, done.stderr[-500:])
+        assert loaded(done).isdisjoint({"torch", "transformers", "sentence_transformers"}), (command, done.stderr[-500:])
+    assert "onnxruntime" not in loaded(run("stats", store=store))  # no model is loaded to list collections
+
+
+def test_ingest_with_a_cached_export_imports_no_torch(tmp_path, tiny_model_dir):
+    write_images(tmp_path / "first", 3)
+    write_images(tmp_path / "second", 3, start=3)
+    store = tmp_path / "store"
+    assert run("ingest", str(tmp_path / "first"), "--model", str(tiny_model_dir), store=store).returncode == 0
+    done = run("ingest", str(tmp_path / "second"), "--model", str(tiny_model_dir), "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 3
+    assert "torch" not in loaded(done), done.stderr[-500:]
