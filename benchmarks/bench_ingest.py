@@ -4,6 +4,7 @@ as the pretrained one), for three archives, optionally against an older checkout
 Run:
   PYTHONPATH=. .venv/bin/python benchmarks/bench_ingest.py [--cases b c d] [--backend torch]
       [--old /tmp/old] [--new DIR] [--n-small 1000] [--n-12mp 200] [--n-49mp 12] [--threads N] [--vectors]
+      [--work DIR]
 
 Cases: (b) 640x480 JPEGs, (c) 12-MP JPEGs (4000x3000, photo-like: smooth colour blobs plus sensor noise,
 about 3.9 MB each), (d) 49-MP PNG scans (7000x7000: gradients, flat shapes and a band of noise, about
@@ -11,8 +12,9 @@ about 3.9 MB each), (d) 49-MP PNG scans (7000x7000: gradients, flat shapes and a
 the clock and ru_maxrss), so peak RSS is that case's alone. `--old DIR` runs the same cases with the
 code of another checkout (e.g. `git worktree add /tmp/old <commit>`), on the same files and model,
 and prints new/old. `--vectors` prints how far the new embedding input moves the vectors from the old
-one (cosine). `--backend` is passed to Embedder only when its signature takes it. Figures are printed,
-never asserted; other processes share the machine, so `uptime` is printed before and after.
+one (cosine). `--backend` is passed to Embedder only when its signature takes it. `--work DIR` keeps the
+model (and its cached ONNX export) and the files there and reuses them in later runs. Figures are printed,
+never asserted; other processes share the machine, so `uptime` is printed before and after every case.
 """
 from __future__ import annotations
 
@@ -75,28 +77,35 @@ def scan_png(path: Path, seed: int, side: int = 7000) -> None:
 
 
 def build_data(work: Path, cases: list[str], n_small: int, n_12mp: int, n_49mp: int) -> dict[str, Path]:
-    folders = {}
+    """The case folders under `work`; a folder that holds its files already (an earlier run) is kept."""
+    folders = {"b": work / f"b_640x480_{n_small}", "c": work / f"c_12mp_{n_12mp}", "d": work / f"d_49mp_{n_49mp}"}
+    built = {case: folders[case] for case in cases if (folders[case] / ".complete").is_file()}
+    for case in built:
+        cases = [c for c in cases if c != case]
+    for case in cases:
+        folders[case].mkdir(parents=True, exist_ok=True)
     if "b" in cases:
-        folder = folders["b"] = work / "b_640x480"
-        folder.mkdir()
+        folder = folders["b"]
         for i in range(n_small):
             (folder / f"{i:05d}.jpg").write_bytes(jpeg_bytes(photo_like(640, 480, i), 85))
             (folder / f"{i:05d}.txt").write_text(f"photo number {i} of the harbour")
     if "c" in cases:
-        folder = folders["c"] = work / "c_12mp"
-        folder.mkdir()
+        folder = folders["c"]
         bases = [jpeg_bytes(photo_like(4000, 3000, 10_000 + k), 90) for k in range(min(20, n_12mp))]
         for i in range(n_12mp):
             (folder / f"{i:05d}.jpg").write_bytes(with_comment(bases[i % len(bases)], f"copy {i}"))
     if "d" in cases:
-        folder = folders["d"] = work / "d_49mp"
-        folder.mkdir()
+        folder = folders["d"]
         for i in range(n_49mp):
             scan_png(folder / f"{i:05d}.png", i)
+    for case in cases:
+        (folders[case] / ".complete").write_text("")
     return folders
 
 
 def vit_b32(work: Path) -> Path:
+    if (work / "vit-b-32" / "config.json").is_file():
+        return work / "vit-b-32"
     from transformers import CLIPConfig, CLIPModel
 
     from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
@@ -228,6 +237,7 @@ def main() -> None:
     parser.add_argument("--n-49mp", type=int, default=12)
     parser.add_argument("--threads", type=int, help="IMGSEARCH_DECODE_THREADS for the new code")
     parser.add_argument("--vectors", action="store_true")
+    parser.add_argument("--work", type=Path, help="directory for the model and the files (kept and reused)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
@@ -236,8 +246,9 @@ def main() -> None:
         worker(args.worker, args.model, args.backend, args.store)
         return
 
-    print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    work.mkdir(parents=True, exist_ok=True)
     model = vit_b32(work)
     start = time.perf_counter()
     folders = build_data(work, args.cases, args.n_small, args.n_12mp, args.n_49mp)
@@ -255,7 +266,8 @@ def main() -> None:
                   f"({r['added']} added in {r['seconds']:.1f} s, {r['problems']} problems, CPU {r['cpu_seconds']:.0f} s), "
                   f"peak RSS {r['peak_mb']:.0f} MB (ru_maxrss; process before ingest {r['before_mb']:.0f}), RSS during "
                   f"ingest <= {r['rss_peak_mb']:.0f} MB ({r['rss_peak_mb'] - r['rss_before_mb']:+.0f} MB over the "
-                  f"{r['rss_before_mb']:.0f} MB before), backend {r['backend']}", flush=True)
+                  f"{r['rss_before_mb']:.0f} MB before), backend {r['backend']}; "
+                  f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", flush=True)
         if "old" in results:
             print(f"({case}) new/old rate {results['new']['rate'] / results['old']['rate']:.2f}x, "
                   f"peak RSS {results['new']['peak_mb']:.0f} vs {results['old']['peak_mb']:.0f} MB, RSS growth during "
