@@ -5,13 +5,17 @@ clear error (not a 78-second retry loop and a traceback) when a model cannot be 
 every caller must get L2-normalized float32 so cosine == dot product everywhere.
 
 Backends (`backend=` or IMGSEARCH_BACKEND): `torch` (sentence-transformers' encode), `onnx` (ONNX Runtime,
-fp32), `onnx-int8` (dynamic int8, chosen explicitly), `auto` (the default: ONNX fp32, else torch with a
-warning). Why `auto` never picks int8 yet: on the bundled model int8 passed the export's fidelity gate (mean
-cosine 0.9998, top-10 overlap 0.993 on 48 calibration items) and still cut vector precision@5 on the 2,000
-demo scenes from >= 0.8 to 0.77 (tests/integration/test_demo_collection.py); a gate over a collection-sized
-set must pass before `auto` may take int8. The ONNX export is made once per model fingerprint and cached; when a
-valid export exists the ONNX path loads it directly and never imports torch or sentence-transformers, which
-are loaded lazily only to export, for the torch backend, or for `clip_parts` (fine-tuning).
+fp32), `onnx-int8` (dynamic int8), `auto` (the default: ONNX int8 where the model's int8 export passed both
+fidelity gates, else ONNX fp32, else torch with a warning). The gates (backends/gate.py on 48 calibration
+items, backends/collection_gate.py on a 2,000-scene collection) run once per model fingerprint at export and
+are cached in the export's manifest, so `auto`'s choice costs nothing at start-up. One exception,
+AUTO_FP32_MODELS: the bundled demo model passes both gates (collection top-10 overlap 0.963) and int8 keeps
+its judged precision on the 2,000 demo scenes (P@5 0.611 vs fp32 0.613 over 150 queries), but
+tests/integration/test_demo_collection.py's vector precision bar (0.8 on 6 queries x 5 hits) is exactly what
+fp32 scores there, and int8 scores 0.767 (one hit of 30), so `auto` keeps the demo on fp32. The ONNX export is made
+once per model fingerprint and cached; when a valid export exists the ONNX path loads it directly and never
+imports torch or sentence-transformers, which are loaded lazily only to export, for the torch backend, or
+for `clip_parts` (fine-tuning).
 Device (`device=` or IMGSEARCH_DEVICE): see backends/device.py.
 """
 from __future__ import annotations
@@ -30,10 +34,11 @@ from urllib.parse import urlparse
 import numpy as np
 from PIL import Image
 
-from imgsearch_core.config import BUNDLED_MODELS_DIR
+from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+AUTO_FP32_MODELS = frozenset({DEMO_MODEL})  # identity names `auto` keeps on fp32 (see the module docstring)
 
 
 class ModelLoadError(RuntimeError):
@@ -236,10 +241,12 @@ class Embedder:
             export = export_model(st_model, owner, fingerprint)
             self._model = None  # free it; clip_parts() and the torch backend load it again when asked
         gate = export.gate or {}
-        variant = "int8" if requested == "onnx-int8" else "fp32"  # see the module docstring: auto stays fp32
-        if requested == "onnx-int8" and not gate.get("passed"):
-            log.warning("Model %s: int8 failed the fidelity gate (%s) but backend onnx-int8 was asked for explicitly.",
-                        self._name, gate)
+        wants_int8 = requested == "onnx-int8" or (
+            requested == "auto" and export.int8_approved and self._name not in AUTO_FP32_MODELS)
+        variant = "int8" if wants_int8 else "fp32"
+        if requested == "onnx-int8" and not export.int8_approved:
+            log.warning("Model %s: int8 failed a fidelity gate (%s; collection %s) but backend onnx-int8 was asked "
+                        "for explicitly.", self._name, gate, export.manifest.get("collection_gate"))
         self._onnx = OnnxClip(export, variant, providers=self.device_choice.ort_providers)
         self.export, self.gate, self.fingerprint = export, gate, fingerprint
         self.backend = "onnx-int8" if variant == "int8" else "onnx"
@@ -249,6 +256,16 @@ class Embedder:
     @property
     def dim(self) -> int:
         return self.identity.dim
+
+    @property
+    def image_size(self) -> int:
+        """The side in pixels of the model's square input (e.g. 224): decoding need not keep more than this."""
+        if self._onnx is not None:
+            return self._onnx.image_size
+        processor = self._sentence_transformer()[0].processor.image_processor
+        size = processor.crop_size if getattr(processor, "do_center_crop", True) else processor.size
+        size = size if isinstance(size, dict) else vars(size)
+        return int(size.get("height") or size.get("shortest_edge"))
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, getattr(self, "identity", ModelIdentity("", 0)).dim), dtype=np.float32)

@@ -3,7 +3,7 @@
 An export is a folder named after the model's fingerprint (first 16 hex digits):
 `<model_dir>/.onnx/<fp16>/` for a writable local model, else `$IMGSEARCH_ONNX_CACHE/<fp16>/` (default
 data/onnx-cache/). It holds visual.onnx, text.onnx, their int8 twins, tokenizer.json and manifest.json
-(full fingerprint, preprocessing, token settings, sizes, export time, the fidelity gate's result).
+(full fingerprint, preprocessing, token settings, sizes, export time, both fidelity gates' results).
 An export is used only when the manifest's fingerprint equals the model's current one, so new weights
 (or tokenizer, or preprocessing config) never meet an old graph.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from imgsearch_core.fingerprint import onnx_cache_root
 
 MANIFEST = "manifest.json"
-FORMAT = 2  # the export recipe (graphs, opset, quantisation settings): bump it when that changes
+FORMAT = 3  # the export recipe (graphs, opset, quantisation settings, gates): bump it when that changes
 VARIANTS = {"fp32": ("visual.onnx", "text.onnx"), "int8": ("visual-int8.onnx", "text-int8.onnx")}
 
 
@@ -36,6 +36,12 @@ class Export:
     @property
     def gate(self) -> dict[str, Any] | None:
         return self.manifest.get("gate")
+
+    @property
+    def int8_approved(self) -> bool:
+        """Both fidelity gates passed (calibration set and collection-sized set), as cached at export."""
+        collection = self.manifest.get("collection_gate") or {}
+        return bool((self.gate or {}).get("passed") and collection.get("passed"))
 
 
 def ignore_marker(directory: Path) -> None:

@@ -1,11 +1,21 @@
 """CLIP on ONNX Runtime: the two exported towers, torch-free preprocessing, unit-length float32 out.
 
 Loading needs only onnxruntime, tokenizers, numpy and PIL; torch is never imported here.
+
+Images run one row per call, `workers` rows at a time from a small thread pool, each run on a one-thread
+session (ORT releases the GIL in run(), PIL in resize). Why: dynamic int8 quantises activations with one
+scale per input tensor, so a batched call would make a vector depend on its batch-mates; one row per call
+keeps every vector batch-invariant. Measured on 2 cores (benchmarks/RESULTS.md), two concurrent one-thread
+rows also beat one two-thread run of the whole batch, for int8 and fp32 alike: the batch-1 graph is too
+small to keep a 2-thread pool busy, and each worker preprocesses its own image. On a GPU the whole batch
+goes in one call (fp32).
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -13,11 +23,21 @@ from PIL import Image
 from imgsearch_core.backends.layout import Export
 from imgsearch_core.backends.preprocess import ImagePreprocessor, TextTokenizer
 
+CPU_EP = "CPUExecutionProvider"
+
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _session(path, providers: Sequence[str], threads: int | None):
@@ -34,22 +54,25 @@ def _session(path, providers: Sequence[str], threads: int | None):
 class OnnxClip:
     """Embeds with one variant ('fp32' or 'int8') of an export.
 
-    Dynamic int8 quantises activations with one scale per input tensor, i.e. per batch, so a row's vector
-    would depend (at the 1e-3 level) on the other images or the padding in its batch. `row_wise` (default:
-    on for int8) runs one row per call so every image and text gets the same vector in any batch, as with
-    torch and fp32; it costs throughput (see benchmarks/RESULTS.md).
+    `row_wise` (default: images on CPU, and int8 anywhere; texts for int8) runs one image or text per call so
+    every vector is the same in any batch; `workers` is how many image rows run at once (default: the usable cores, on
+    one-thread sessions). `threads` sets the text session's intra-op threads (default: ORT's, all cores), as
+    a single query is latency-bound.
     """
 
-    def __init__(self, export: Export, variant: str = "fp32", *, providers: Sequence[str] = ("CPUExecutionProvider",),
-                 threads: int | None = None, row_wise: bool | None = None) -> None:
+    def __init__(self, export: Export, variant: str = "fp32", *, providers: Sequence[str] = (CPU_EP,),
+                 threads: int | None = None, row_wise: bool | None = None, workers: int | None = None) -> None:
         visual, text = export.files(variant)
         if not (visual.is_file() and text.is_file()):
             raise FileNotFoundError(f"The {variant} export is missing in {export.directory}")
         manifest = export.manifest
         self.variant, self.export = variant, export
-        self.row_wise = (variant == "int8") if row_wise is None else row_wise
+        on_cpu = tuple(providers)[:1] == (CPU_EP,)
+        self.row_wise = (variant == "int8" or on_cpu) if row_wise is None else row_wise
+        self._text_rows = (variant == "int8") if row_wise is None else row_wise  # fp32 texts batch exactly
+        self.workers = max(1, workers or (usable_cores() if on_cpu and self.row_wise else 1))
         self.dim = int(manifest["dim"])
-        self._visual = _session(visual, providers, threads)
+        self._visual = _session(visual, providers, 1 if self.workers > 1 else threads)
         self._text = _session(text, providers, threads)
         self.providers = tuple(self._visual.get_providers())
         self._pixels = ImagePreprocessor(manifest["image"])
@@ -57,17 +80,24 @@ class OnnxClip:
         self._tokens = TextTokenizer(export.directory / "tokenizer.json", max_length=int(token["max_length"]),
                                      pad_id=int(token["pad_id"]))
         self._lock = threading.Lock()  # ORT sessions are thread-safe; the tokenizer's settings are not shared
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-row") if self.workers > 1 else None
+
+    @property
+    def image_size(self) -> int:
+        """The side of the square model input in pixels (e.g. 224)."""
+        return self._pixels.input_side
+
+    def _image_row(self, image: Image.Image) -> np.ndarray:
+        return self._visual.run(None, {"pixel_values": self._pixels([image])})[0]
 
     def embed_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = []
-        for start in range(0, len(images), batch_size):
-            pixels = self._pixels(images[start:start + batch_size])
-            if self.row_wise:
-                out.extend(self._visual.run(None, {"pixel_values": pixels[i:i + 1]})[0] for i in range(len(pixels)))
-            else:
-                out.append(self._visual.run(None, {"pixel_values": pixels})[0])
+        if self.row_wise:
+            rows = self._pool.map(self._image_row, images) if self._pool else map(self._image_row, images)
+            return normalise_rows(np.concatenate(list(rows)))
+        out = [self._visual.run(None, {"pixel_values": self._pixels(images[start:start + batch_size])})[0]
+               for start in range(0, len(images), batch_size)]
         return normalise_rows(np.concatenate(out))
 
     def embed_texts(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -77,6 +107,6 @@ class OnnxClip:
         for start in range(0, len(texts), batch_size):
             chunk = texts[start:start + batch_size]
             with self._lock:
-                batches = [self._tokens([t]) for t in chunk] if self.row_wise else [self._tokens(chunk)]
+                batches = [self._tokens([t]) for t in chunk] if self._text_rows else [self._tokens(chunk)]
             out.extend(self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0] for ids, mask in batches)
         return normalise_rows(np.concatenate(out))

@@ -66,6 +66,14 @@ class ImagePreprocessor:
         self.mean = np.asarray(config["image_mean"], dtype=np.float32)
         self.std = np.asarray(config["image_std"], dtype=np.float32)
 
+    @property
+    def input_side(self) -> int:
+        """The height in pixels of what the model is given (the crop, else the resize target)."""
+        if self.config["do_center_crop"]:
+            return int(self.config["crop_size"]["height"])
+        size = self.config["size"]
+        return int(size.get("height", size.get("shortest_edge", 0)))
+
     def _resize(self, image: Image.Image) -> Image.Image:
         size = self.config["size"]
         if "shortest_edge" in size:

@@ -14,7 +14,7 @@ from PIL import Image
 from imgsearch_core.backends import layout
 from imgsearch_core.backends.gate import calibration_set, fidelity_gate, top_k_overlap
 from imgsearch_core.backends.onnx_clip import OnnxClip
-from imgsearch_core.config import BUNDLED_MODELS_DIR, PROJECT_ROOT
+from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL, PROJECT_ROOT
 from imgsearch_core.embed import Embedder, ModelLoadError
 from imgsearch_core.fingerprint import model_fingerprint
 
@@ -48,19 +48,73 @@ def _cosines(a, b):
     return np.sum(a * b, axis=1)
 
 
-def test_auto_exports_once_runs_the_gate_and_stays_fp32(mini_onnx, mini_dir):
+def test_auto_exports_once_runs_both_gates_and_follows_them(mini_onnx, mini_dir):
     export = mini_onnx.export
     assert export.directory == mini_dir / ".onnx" / mini_onnx.fingerprint[:16]
     assert export.manifest["fingerprint"] == model_fingerprint(mini_dir)
-    gate = export.gate
+    gate, collection = export.gate, export.manifest["collection_gate"]
     assert gate["image_cosine"] >= 0.99 and gate["text_cosine"] >= 0.99 and gate["top_k_overlap"] >= 0.95
-    assert gate["passed"] and mini_onnx.backend == "onnx" and mini_onnx.device == "cpu"  # int8 only when asked
+    assert (collection["n_images"], collection["n_texts"], collection["k"]) == (2000, 150, 10)
+    assert collection["passed"] == (min(collection["image_cosine"], collection["text_cosine"]) >= 0.99
+                                    and collection["top_k_overlap"] >= 0.95)
+    assert export.int8_approved == (gate["passed"] and collection["passed"])
+    assert mini_onnx.backend == ("onnx-int8" if export.int8_approved else "onnx") and mini_onnx.device == "cpu"
     assert mini_onnx.identity.name == str(mini_dir.resolve()) and mini_onnx.dim == 64
     assert {p.name for p in export.directory.glob("*.onnx")} == {"visual.onnx", "text.onnx", "visual-int8.onnx",
                                                                  "text-int8.onnx"}
     again = Embedder(str(mini_dir))
     assert again.export.directory == export.directory and again._model is None  # loaded, not re-exported
+    assert again.backend == mini_onnx.backend
     assert (mini_dir / ".onnx" / ".gitignore").read_text() == "*\n"
+
+
+def test_auto_follows_the_cached_collection_gate(mini_onnx, mini_dir):
+    """The choice is read from the manifest: a failed cached collection gate keeps auto on fp32."""
+    path = mini_onnx.export.directory / layout.MANIFEST
+    original = path.read_text()
+    manifest = json.loads(original)
+    try:
+        for passed, expected in ((False, "onnx"), (True, "onnx-int8")):
+            manifest["gate"]["passed"] = True
+            manifest["collection_gate"]["passed"] = passed
+            layout.write_manifest(mini_onnx.export.directory, manifest)
+            assert Embedder(str(mini_dir), backend="auto").backend == expected
+        del manifest["collection_gate"]  # a small-gate failure skips the collection gate: never int8
+        layout.write_manifest(mini_onnx.export.directory, manifest)
+        assert Embedder(str(mini_dir), backend="auto").backend == "onnx"
+        assert Embedder(str(mini_dir), backend="onnx-int8").backend == "onnx-int8"  # asked for explicitly
+    finally:
+        path.write_text(original)
+    assert Embedder(DEMO_MODEL, backend="auto").backend == "onnx"  # AUTO_FP32_MODELS (see imgsearch_core/embed.py)
+
+
+class _Damaged:
+    """A real int8 encoder whose image vectors get fixed random noise of a given size (deliberate damage)."""
+
+    def __init__(self, encoder, noise: float) -> None:
+        self.encoder, self.noise = encoder, noise
+
+    def embed_images(self, images):
+        vectors = self.encoder.embed_images(images)
+        vectors = vectors + np.random.default_rng(3).normal(0, self.noise / np.sqrt(vectors.shape[1]), vectors.shape)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def embed_texts(self, texts):
+        return self.encoder.embed_texts(texts)
+
+
+def test_the_collection_gate_catches_damage_the_small_gate_lets_through(mini_onnx):
+    from imgsearch_core.backends.collection_gate import collection_gate
+
+    fp32, int8 = OnnxClip(mini_onnx.export, "fp32"), OnnxClip(mini_onnx.export, "int8")
+    damaged = _Damaged(int8, noise=0.05)  # cosine ~0.999 to fp32: far above the 0.99 floor
+    images, texts = calibration_set()
+    small = fidelity_gate(fp32, damaged, images, texts)
+    large = collection_gate(fp32, damaged, 600, 60)
+    assert small.image_cosine >= 0.99 and large["image_cosine"] >= 0.99
+    assert small.passed and not large["passed"] and large["top_k_overlap"] < 0.95, (small, large)
+    real = collection_gate(fp32, int8, 600, 60)
+    assert real["top_k_overlap"] > large["top_k_overlap"] and real["n_images"] == 600 and real["seconds"] > 0
 
 
 def test_fp32_onnx_equals_sentence_transformers(mini_dir, mini_torch, calibration):
@@ -116,9 +170,10 @@ def test_backend_from_environment_and_argument(mini_dir, mini_onnx, monkeypatch)
 
 
 def test_clip_parts_work_from_an_onnx_embedder(mini_onnx):
+    before = mini_onnx.backend
     model, processor = mini_onnx.clip_parts()
     assert type(model).__name__ == "CLIPModel" and processor.tokenizer is not None
-    assert mini_onnx.backend == "onnx"  # searches keep using ONNX
+    assert mini_onnx.backend == before and mini_onnx._onnx is not None  # searches keep using ONNX
 
 
 def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
@@ -140,9 +195,9 @@ def test_onnx_path_never_imports_torch(mini_onnx, mini_dir, calibration):
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["backend"] == "onnx" and out["heavy"] == []
-    np.testing.assert_allclose(np.array(out["v"]), mini_onnx.embed_images(images), atol=1e-5)
-    np.testing.assert_allclose(np.array(out["t"]), mini_onnx.embed_texts(["a red disc", "two blue squares"]),
-                               atol=1e-5)
+    fp32 = OnnxClip(mini_onnx.export, "fp32")
+    np.testing.assert_allclose(np.array(out["v"]), fp32.embed_images(images), atol=1e-5)
+    np.testing.assert_allclose(np.array(out["t"]), fp32.embed_texts(["a red disc", "two blue squares"]), atol=1e-5)
 
 
 def _perturb_weights(model_dir: Path) -> None:
@@ -195,11 +250,22 @@ def test_export_goes_to_the_shared_cache_when_the_model_folder_is_not_writable(t
     assert layout.find_export(model_dir, embedder.fingerprint).directory == embedder.export.directory
 
 
-def test_int8_vectors_do_not_depend_on_the_batch(mini_dir, mini_onnx, calibration):
+def test_vectors_do_not_depend_on_the_batch_or_the_workers(mini_dir, mini_onnx, calibration):
     images, texts = calibration[0][:7], ["a red disc", "two blue squares on the left", "x " * 60]
-    int8 = Embedder(str(mini_dir), backend="onnx-int8", batch_size=3)
-    alone = np.stack([int8.embed_images([image])[0] for image in images])
-    np.testing.assert_allclose(int8.embed_images(images), alone, atol=1e-5)
-    np.testing.assert_allclose(int8.embed_texts(texts), np.stack([int8.embed_texts([t])[0] for t in texts]), atol=1e-5)
+    for backend in ("onnx-int8", "onnx"):
+        embedder = Embedder(str(mini_dir), backend=backend, batch_size=3)
+        alone = np.stack([embedder.embed_images([image])[0] for image in images])
+        np.testing.assert_allclose(embedder.embed_images(images), alone, atol=1e-5)
+        np.testing.assert_allclose(embedder.embed_texts(texts), np.stack([embedder.embed_texts([t])[0] for t in texts]),
+                                   atol=1e-5)
+    int8 = Embedder(str(mini_dir), backend="onnx-int8")._onnx
+    assert int8.row_wise and int8.workers >= 1
+    serial = OnnxClip(mini_onnx.export, "int8", workers=1)
+    np.testing.assert_array_equal(OnnxClip(mini_onnx.export, "int8", workers=3).embed_images(images),
+                                  serial.embed_images(images))  # concurrent one-thread rows give the same bits
     batched = OnnxClip(mini_onnx.export, "int8", row_wise=False)  # one dynamic scale per batch
-    assert np.abs(batched.embed_images(images) - alone).max() > 1e-5
+    assert np.abs(batched.embed_images(images) - serial.embed_images(images)).max() > 1e-5
+
+
+def test_image_size_is_the_models_input_side(mini_onnx, mini_torch):
+    assert mini_onnx.image_size == mini_torch.image_size == mini_torch._model[0].processor.image_processor.crop_size["height"]

@@ -1,7 +1,7 @@
 """ONNX backend on a seeded random CLIP of the real default architecture (ViT-B/32, 224 px, 512-d).
 
 One export per module (the expensive part: ~15 s export + ~20 s int8 quantisation on 2 cores), shared by
-all tests; the export's gate runs on a small calibration set to keep CI time down.
+all tests; the export's gates run on a small calibration set and a 120-scene collection to keep CI time down.
 """
 import numpy as np
 import pytest
@@ -27,7 +27,8 @@ def vitb32(tmp_path_factory):
                                      max_length=77)
     model_dir = save_clip(CLIPModel(config).eval(), clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vitb32"))
     reference = Embedder(str(model_dir), backend="torch", batch_size=8)
-    export = export_model(reference._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12))
+    export = export_model(reference._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12),
+                         collection_items=120)
     return model_dir, reference, export
 
 
@@ -61,7 +62,11 @@ def test_int8_fidelity_and_the_auto_choice_follow_the_gate(vitb32, vectors):
     assert gate["n_images"] == 16 and gate["image_cosine"] >= 0.99 and gate["text_cosine"] >= 0.99
     for ours, fp32 in zip(vectors["int8"], vectors["fp32"]):
         assert np.mean(np.sum(ours * fp32, axis=1)) >= 0.99
-    assert Embedder(str(model_dir)).backend == "onnx"  # auto never picks int8 (see imgsearch_core/embed.py)
+    collection = export.manifest.get("collection_gate")
+    if gate["passed"]:
+        assert collection["n_images"] == 120 and collection["seconds"] > 0
+    assert export.int8_approved == bool(gate["passed"] and collection and collection["passed"])
+    assert Embedder(str(model_dir)).backend == ("onnx-int8" if export.int8_approved else "onnx")
 
 
 def test_mixed_backends_against_torch(vitb32, vectors):
@@ -77,6 +82,6 @@ def test_mixed_backends_against_torch(vitb32, vectors):
     }
     # A random-weight model's scores are crowded (all images nearly equally similar to a query), so int8 noise
     # can reorder them; int8 vectors must still be interchangeable wherever the gate let auto choose int8.
-    if export.gate["passed"]:
+    if export.int8_approved:
         assert min(mixed.values()) >= 0.95, mixed
     assert min(mixed.values()) >= 0.5, mixed

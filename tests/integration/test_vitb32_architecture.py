@@ -8,8 +8,11 @@ import pytest
 from PIL import Image
 from transformers import CLIPConfig, CLIPModel
 
+from imgsearch_core.backends.export import export_model
+from imgsearch_core.backends.gate import calibration_set
 from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 from imgsearch_core.embed import Embedder
+from imgsearch_core.fingerprint import model_fingerprint
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.store_errors import ModelMismatchError
@@ -22,12 +25,17 @@ def vitb32_dir(tmp_path_factory):
     assert (config.vision_config.patch_size, config.vision_config.image_size, config.projection_dim) == (32, 224, 512)
     model = CLIPModel(config)
     tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 3, vocab_size=300)
-    return save_clip(model, clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vit-b-32"))
+    model_dir = save_clip(model, clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vit-b-32"))
+    # Export with small gates first (the default collection gate embeds 2,000 scenes twice: minutes here).
+    torch_embedder = Embedder(str(model_dir), backend="torch")
+    export_model(torch_embedder._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12),
+                 collection_items=60)
+    return model_dir
 
 
 def test_vitb32_embeds_pins_ingests_and_searches(vitb32_dir, store, tmp_path, tiny_embedder):
     embedder = Embedder(str(vitb32_dir), batch_size=4)
-    assert embedder.dim == 512
+    assert embedder.dim == 512 and embedder.image_size == 224
     images = [Image.new("RGB", (640, 480), (i * 30, 90, 200 - i * 20)) for i in range(6)]
     batched = embedder.embed_images(images)
     single = np.stack([embedder.embed_images([im])[0] for im in images[:2]])

@@ -25,6 +25,11 @@ def test_batching_does_not_change_vectors(tiny_model_dir):
     np.testing.assert_allclose(one_by_one, batched, atol=1e-5)
 
 
+def test_image_size_is_the_input_side_on_either_backend(tiny_embedder, tiny_model_dir):
+    side = Embedder(str(tiny_model_dir), backend="torch")._model[0].processor.image_processor.crop_size["height"]
+    assert tiny_embedder.image_size == Embedder(str(tiny_model_dir), backend="torch").image_size == side
+
+
 def test_identity_pins_local_models_by_absolute_path(tiny_embedder, tiny_model_dir):
     assert tiny_embedder.identity.name == str(tiny_model_dir.resolve())
     assert tiny_embedder.identity.dim == 16

@@ -48,3 +48,13 @@ def test_shared_cache_is_searched_and_used_when_the_model_folder_is_not_writable
     (blocked / ".onnx").write_text("a file")
     assert layout.writable_dir(blocked, FP) == tmp_path / "cache" / FP[:16]
     assert layout.writable_dir(None, FP) == tmp_path / "cache" / FP[:16]
+
+
+def test_int8_is_approved_only_when_both_cached_gates_passed(tmp_path):
+    def export(**gates):
+        return layout.Export(tmp_path, {"format": layout.FORMAT, "fingerprint": FP, **gates})
+
+    assert export(gate={"passed": True}, collection_gate={"passed": True}).int8_approved
+    assert not export(gate={"passed": True}, collection_gate={"passed": False}).int8_approved
+    assert not export(gate={"passed": False}, collection_gate={"passed": True}).int8_approved
+    assert not export(gate={"passed": True}).int8_approved  # an export without the collection gate

@@ -1,0 +1,44 @@
+"""The collection-sized fidelity gate: does int8 keep a whole collection's top-10 rankings?
+
+Why a second gate: on the 48-item calibration set almost any int8 export keeps the top 10 (there are few
+candidates to confuse), while a collection of thousands packs neighbours closely enough for int8 noise to
+reorder them. So before `auto` may take int8, the export embeds a collection the size of the demo (by default
+the first 2,000 held-out test scenes, i.e. the demo collection itself) with fp32 and with int8 and asks for a
+mean top-10 overlap >= 0.95 over generated paraphrase queries (plus the cosine floors of the small gate). It
+runs once per model fingerprint, at export time, and its figures are cached in the export's manifest.
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+from PIL import Image
+
+from imgsearch_core.backends.gate import Encoder, fidelity_gate
+
+COLLECTION_ITEMS, COLLECTION_QUERIES = 2000, 150
+
+
+@lru_cache(maxsize=2)
+def collection_set(n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_QUERIES,
+                   seed: int = 0) -> tuple[tuple[Image.Image, ...], tuple[str, ...]]:
+    """The demo collection's first `n_items` scenes (as the demo stores them) and paraphrase queries over them
+    (one object, one object with its place, two objects, in equal shares). Cached: tests export many models."""
+    from imgsearch_core.demo.queries import one_object_queries, positional_queries, two_object_queries
+    from imgsearch_core.demo.scenes import render, split_scenes
+
+    scenes = split_scenes("test", n_items, seed)
+    third = max(1, n_queries // 3)
+    queries = (one_object_queries(scenes, n_queries - 2 * third, seed) + positional_queries(scenes, third, seed)
+               + two_object_queries(scenes, third, seed))
+    return tuple(render(scene) for scene in scenes), tuple(q.text for q in queries)
+
+
+def collection_gate(reference: Encoder, candidate: Encoder, n_items: int = COLLECTION_ITEMS,
+                    n_queries: int = COLLECTION_QUERIES) -> dict[str, Any]:
+    """The gate's figures on a generated collection of `n_items`, with its run time (for the manifest)."""
+    started = time.perf_counter()
+    images, queries = collection_set(n_items, n_queries)
+    result = fidelity_gate(reference, candidate, list(images), list(queries))
+    return {**result.as_dict(), "seconds": round(time.perf_counter() - started, 2)}
