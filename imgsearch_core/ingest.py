@@ -12,12 +12,14 @@ Why this pipeline, and its bounds: three kinds of work overlap so both cores sta
   (Pillow releases the GIL while it decodes, reduces and resizes). At most `window` new items are
   submitted and not yet embedded, each a small prepared item (model input + media rendition); the
   full-resolution frames live only inside a decode, bounded by a FrameBudget.
-* The calling thread embeds whatever is prepared, in source order, up to a batch: when decoding is the
-  slower side it does not wait for a full batch (a folder of twelve scans is embedded while the rest
-  decode), when embedding is, the batches are full. A writer thread stores each embedded chunk (media
-  files, Chroma) while the next one is embedded; at most `_WRITES_IN_FLIGHT` chunks wait for it.
-Items are consumed in source order, so records, problems and counts come out exactly as from one
-sequential loop.
+* An embedding thread embeds whatever is prepared, in source order, up to the end of the current
+  batch: when decoding is the slower side it does not wait for a full batch (a folder of twelve scans
+  is embedded while the rest decode), when embedding is, the chunks are whole batches.
+* The calling thread writes (media files, Chroma, the write log) a batch at a time while the next
+  chunks are embedded; at most `_WRITES_IN_FLIGHT` embedded chunks wait for it. It is the writer
+  because it holds the store's write lock, which is exclusive across threads too.
+Items are consumed in source order and written and stopped (`should_stop`) at the same batch
+boundaries as before, so records, problems and counts come out exactly as from one sequential loop.
 """
 from __future__ import annotations
 
@@ -35,18 +37,14 @@ from imgsearch_core.embed import Embedder
 from imgsearch_core.images import ImageError
 from imgsearch_core.ingest_decode import FrameBudget
 from imgsearch_core.ingest_prepare import FRAME_BUDGET_PIXELS, Limits, Prepared, ReadError, hash_item, model_side, prepare
-# Re-exported: the app, reread, the demo and the tests import the source side from here.
+# Re-exported: the app, the command line, reread, the demo and the tests import the source side from here.
 from imgsearch_core.ingest_sources import (  # noqa: F401
     IngestError,
     Problem,
     SourceItem,
-    apply_captions,
     collect,
     describe_item,
-    folder_items,
     metadata_problems,
-    upload_items,
-    zip_items,
 )
 from imgsearch_core.store import Store
 
@@ -170,7 +168,10 @@ class _Feed:
             self._entries.append(entry)
 
     def _refill(self) -> None:
-        while len(self._waiting) + self._in_flight < self.window and self._looked_up < len(self._batches):
+        """Look up batches and submit new items while the window has room (an already stored source
+        is looked up a window at a time too, so progress comes while it is hashed)."""
+        while (self._looked_up < len(self._batches) and len(self._entries) < self.window
+               and len(self._waiting) + self._in_flight < self.window):
             self._look_up()
         while self._waiting and self._in_flight < self.window:
             entry = self._waiting.popleft()
@@ -221,11 +222,7 @@ class _Feed:
 
 
 class _Embedding:
-    """Embeds the feed's chunks on its own thread, handing (records, chunk) to the writing thread.
-
-    Why the writes stay on the calling thread: it holds the store's write lock, which is exclusive
-    across threads too.
-    """
+    """Embeds the feed's chunks on its own thread, handing (records, chunk) to the writing thread."""
 
     def __init__(self, feed: _Feed, embedder: Embedder) -> None:
         self.feed, self.embedder = feed, embedder
