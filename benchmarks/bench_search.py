@@ -20,7 +20,8 @@ from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.search import Candidates, Searcher
 from imgsearch_core.collection import Record
 from imgsearch_core.store import Store
-from imgsearch_core.text_index import BM25Index, analyze_one
+from imgsearch_core.text_analysis import analyze_one
+from imgsearch_core.text_index import BM25Index
 
 WORDS = (
     "red blue green yellow black white orange purple boat harbour mountain city street portrait dog cat "

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from imgsearch_core.item_metadata import searchable_text
-from imgsearch_core.languages import choice_from_settings
 from imgsearch_core.text_analysis import analyze
 from imgsearch_core.text_index import BM25Index, IndexCorrupt
 from imgsearch_core.write_log import CLOCK_MARGIN_S, WriteLog
@@ -47,12 +46,11 @@ class IndexKeeper:
     """Gives the BM25 index at Chroma's current documents; thread-safe."""
 
     def __init__(self, chroma: Callable[[], Any], log: WriteLog, directory: Path, page_size: int,
-                 language: Callable[[], str] | None = None) -> None:
+                 language: Callable[[], str]) -> None:
         """`chroma`: gives the collection's current Chroma handle (the store may reopen its client).
-        `language`: gives the collection's caption language; by default the one in the handle's
-        metadata (which this process's own setting changes update)."""
+        `language`: gives the collection's caption language as recorded now (any process may change it)."""
         self._handle = chroma
-        self._language = language or (lambda: choice_from_settings(self._handle().metadata or {}).language)
+        self._language = language
         self._log = log
         self._directory = directory
         self._page_size = page_size

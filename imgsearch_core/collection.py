@@ -21,6 +21,7 @@ import numpy as np
 from imgsearch_core.bm25_sync import IndexKeeper
 from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.store_errors import ModelMismatchError
+from imgsearch_core.languages import choice_from_settings
 from imgsearch_core.text_index import BM25Index
 from imgsearch_core.write_log import WriteLog
 
@@ -98,7 +99,9 @@ class Collection:
         self._store = store
         self.name = name
         self._log = WriteLog(store, name)
-        self._keeper = IndexKeeper(lambda: self._chroma, self._log, store.index_root / name, store.max_batch)
+        # The language is read fresh at every catch-up (one small get): another process or replica may change it.
+        self._keeper = IndexKeeper(lambda: self._chroma, self._log, store.index_root / name, store.max_batch,
+                                   language=lambda: choice_from_settings(self.settings()).language)
         self._cache_lock = threading.Lock()
         self._allowed: dict[tuple[str, str], frozenset[str]] = {}
         self._stats: tuple[str, dict[str, Any]] | None = None

@@ -32,7 +32,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from imgsearch_core.languages import DEFAULT_LANGUAGE, check_language
-from imgsearch_core.text_analysis import analyze, analyze_one  # noqa: F401 - the analysis callers of before import it here
 
 K1 = 1.5
 B = 0.75

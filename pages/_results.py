@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from imgsearch_core import export
 from imgsearch_core.judgements import THE_ONE, WRONG, RIGHT, JudgementStore
+from imgsearch_core.languages import DEFAULT_LANGUAGE
+from imgsearch_core.text_analysis import analyze
 from imgsearch_core import ui_support as ui
 from pages import _ui
 
@@ -36,6 +39,11 @@ class GridContext:
     query_tokens: tuple[str, ...]
     key: str  # widget-key prefix of the page
     query: str = ""  # the text query: its hits can be judged right or wrong (image queries cannot)
+    language: str = DEFAULT_LANGUAGE  # the captions' language: highlighting finds the query's lemmas in it
+
+    def highlight(self, caption: str, max_chars: int | None = None) -> str:
+        """The caption with the query's words highlighted, read in the collection's language."""
+        return ui.caption_markdown(caption, self.query_tokens, partial(analyze, language=self.language), max_chars)
 
 
 # ----- what the grid lists -------------------------------------------------------------------------
@@ -155,7 +163,7 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
         with st.container(height=CAPTION_HEIGHT, border=False):
-            st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens, max_chars=CAPTION_CHARS))
+            st.markdown(ctx.highlight(hit.caption, CAPTION_CHARS))
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
             if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
                 go_similar(ctx.collection, hit.id)
@@ -180,7 +188,7 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
         _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
     with right:
         st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
-        st.markdown(ui.caption_markdown(hit.caption, ctx.query_tokens))
+        st.markdown(ctx.highlight(hit.caption))
         facts = ui.detail_facts(hit.metadata)
         if facts:
             st.markdown(ui.facts_markdown(facts))

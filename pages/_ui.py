@@ -89,9 +89,12 @@ def get_embedder(store: Store, name: str) -> Embedder:
 
 
 def get_searcher(store: Store, collection: Collection):
+    """A Searcher whose text queries go through the collection's selected text tower, if any (the towers
+    are loaded once per process; images always use the collection's own model)."""
     from imgsearch_core.search import Searcher
+    from imgsearch_core.text_towers import query_embedder_for
 
-    return Searcher(collection, get_embedder(store, collection.model.name))
+    return Searcher(collection, query_embedder_for(collection, get_embedder(store, collection.model.name)))
 
 
 def default_alpha(collection: Collection) -> float:

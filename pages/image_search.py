@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from imgsearch_core import ui_support as ui
+from imgsearch_core.languages import caption_language
 from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
 from imgsearch_core import filters
 from pages import _archive_filters, _provenance, _results, _ui
@@ -148,7 +149,7 @@ def main() -> None:
         st.markdown(f"**{len(result.hits)}** similar images · {how} · "
                     + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
         tokens = tuple(result.query_tokens) if mode != "vector" else ()  # highlight words only when they count
-        ctx = _results.GridContext(name, mode, result.alpha, tokens, "is")
+        ctx = _results.GridContext(name, mode, result.alpha, tokens, "is", language=caption_language(collection).language)
         has_dates = _archive_filters.collection_facets(store, collection).dated > 0
         _results.listing(result.hits, ctx, store, collection, "is_page", columns=3, has_dates=has_dates)
     _ui.write_url(ui.with_page(params, ss.is_page).to_query())

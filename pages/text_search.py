@@ -131,7 +131,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
                 + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
     hits = _cut(result)
     ctx = _results.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts",
-                               query.strip())
+                               query.strip(), ensure_language(collection).language)
     has_dates = _archive_filters.collection_facets(store, collection).dated > 0
     _results.listing(hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
     _ui.write_url(_url(ui.with_page(params, ss.ts_page), default_method))

@@ -41,3 +41,12 @@ def test_unreadable_metadata_from_is_ignored_and_markdown_is_escaped():
     assert text == "- **Credit:** \\*Reuters\\* \\[x\\]\\(y\\) :gray[· from IPTC]"
     assert ui.count_label("Reuters", 1204) == "Reuters (1,204)"
     assert (ui.copies_label(1), ui.copies_label(3)) == ("+1 copy", "+3 copies")
+
+
+def test_highlighting_reads_captions_in_the_collections_language():
+    from pages._results import GridContext
+
+    german = GridContext("c", "text", 0.0, ("brücke",), "ts", "Brücken", language="de")
+    assert ":orange-background[**Brücken**]" in german.highlight("Zwei Brücken über den Rhein")
+    english = GridContext("c", "text", 0.0, ("brücke",), "ts", "Brücken")  # English rules: no such lemma
+    assert "orange-background" not in english.highlight("Zwei Brücken über den Rhein")

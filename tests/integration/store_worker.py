@@ -25,7 +25,8 @@ from imgsearch_core.embed import ModelIdentity
 from imgsearch_core.item_metadata import searchable_text
 from imgsearch_core.collection import Record
 from imgsearch_core.store import Store
-from imgsearch_core.text_index import BM25Index, analyze
+from imgsearch_core.text_analysis import analyze
+from imgsearch_core.text_index import BM25Index
 from tests.helpers import caption_for, image_bytes
 
 IDENTITY = ModelIdentity("consistency-test", 8)

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from imgsearch_core.config import Settings
 from imgsearch_core.ingest import SourceItem, ingest
 from imgsearch_core.store import Store
-from imgsearch_core.text_index import BM25Index, analyze
+from imgsearch_core.text_analysis import analyze
+from imgsearch_core.text_index import BM25Index
 from tests.helpers import caption_for, image_bytes
 
 POOL = 12

@@ -17,7 +17,7 @@ from imgsearch_core.evaluate import (
 from imgsearch_core.fusion import METHODS
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
-from imgsearch_core.text_index import analyze_one
+from imgsearch_core.text_analysis import analyze_one
 from tests.helpers import write_images, write_images_with_alternative_captions
 
 @pytest.fixture

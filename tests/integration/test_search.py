@@ -6,7 +6,7 @@ from rank_bm25 import BM25Okapi
 
 from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import STOP_WORDS_NOTICE, SearchError, Searcher
-from imgsearch_core.text_index import analyze
+from imgsearch_core.text_analysis import analyze
 from tests.helpers import write_images
 
 N_IMAGES = 40

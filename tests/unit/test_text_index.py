@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
 from imgsearch_core import text_index
-from imgsearch_core.text_index import BM25Index, IndexCorrupt, IndexMissing, analyze, analyze_one
+from imgsearch_core.text_analysis import analyze, analyze_one
+from imgsearch_core.text_index import BM25Index, IndexCorrupt, IndexMissing
 
 # ----- analysis ------------------------------------------------------------------------------------
 
