@@ -25,7 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imgsearch_core.ui_support import ALPHA_STEPS  # noqa: E402
+from imgsearch_core.display.url_state import ALPHA_STEPS  # noqa: E402
 
 APP = ROOT / "app.py"
 WARM_UP_QUERY = "picture of a green star"

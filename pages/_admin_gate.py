@@ -12,7 +12,7 @@ import os
 
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import access
 
 
 def admin_password() -> str | None:
@@ -49,7 +49,7 @@ def unlocked(what: str, key: str = "admin_login") -> bool:
     with st.form(key, width=420):
         given = st.text_input("Admin password", type="password", key=f"{key}_password_input")
         if st.form_submit_button("Unlock", icon=":material/key:", type="primary"):
-            if ui.password_matches(given, password):
+            if access.password_matches(given, password):
                 st.session_state["admin_token"] = token
                 st.rerun()
             st.error("Wrong password.", icon=":material/error:")

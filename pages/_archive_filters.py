@@ -14,7 +14,7 @@ import streamlit as st
 
 from imgsearch_core import facets as facet_counts
 from imgsearch_core import filters
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import formatting as fmt
 from imgsearch_core.facets import Facets
 from imgsearch_core.fields import BY_NAME
 
@@ -52,7 +52,7 @@ def _multiselect(facets: Facets, name: str, key: str) -> list[str]:
     chosen = [v for v in st.session_state.get(key, []) if v in counts]  # values another collection had are dropped
     st.session_state[key] = chosen
     return st.multiselect(
-        BY_NAME[name].label, options, format_func=lambda v: ui.count_label(v, counts.get(v, 0)), key=key,
+        BY_NAME[name].label, options, format_func=lambda v: fmt.count_label(v, counts.get(v, 0)), key=key,
         placeholder=f"All {_PLURAL[name]}", help=f"Only pictures with any of the chosen {_PLURAL[name]}.",
     )
 

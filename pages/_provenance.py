@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import item_facts
 from pages import _ui
 
 MATCH_THUMB = 240
@@ -34,14 +35,14 @@ def _match_card(match) -> None:
                 st.markdown(":green-badge[:material/verified: Exact copy] :gray[same file content]")
             else:
                 st.markdown(":orange-badge[:material/filter_none: Near-duplicate] :gray[resized, re-encoded or edited copy]")
-            st.markdown(ui.caption_markdown(match.caption, max_chars=160))
+            st.markdown(captions_md.caption_markdown(match.caption, max_chars=160))
             facts = [
-                ui.Fact("Credit", match.credit or "—"),
-                ui.Fact("Original file", match.file_name or "—"),
-                ui.Fact("Ingested from", match.source or "—"),
-                ui.Fact("Date added", (match.date_added or "—").replace("T", " ").replace("+00:00", " UTC")),
+                item_facts.Fact("Credit", match.credit or "—"),
+                item_facts.Fact("Original file", match.file_name or "—"),
+                item_facts.Fact("Ingested from", match.source or "—"),
+                item_facts.Fact("Date added", (match.date_added or "—").replace("T", " ").replace("+00:00", " UTC")),
             ]
-            st.markdown(ui.facts_markdown(facts))
+            st.markdown(item_facts.facts_markdown(facts))
             st.caption(_closeness(match))
             st.caption(f"id `{match.id}`")
 

@@ -18,7 +18,11 @@ from imgsearch_core import export
 from imgsearch_core.judgements import THE_ONE, WRONG, RIGHT, JudgementStore
 from imgsearch_core.languages import DEFAULT_LANGUAGE
 from imgsearch_core.text_analysis import analyze
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import item_facts
+from imgsearch_core.display import paging
+from imgsearch_core.display import scores as scores_md
 from pages import _ui
 
 GRID_THUMB = 320
@@ -43,7 +47,7 @@ class GridContext:
 
     def highlight(self, caption: str, max_chars: int | None = None) -> str:
         """The caption with the query's words highlighted, read in the collection's language."""
-        return ui.caption_markdown(caption, self.query_tokens, partial(analyze, language=self.language), max_chars)
+        return captions_md.caption_markdown(caption, self.query_tokens, partial(analyze, language=self.language), max_chars)
 
 
 # ----- what the grid lists -------------------------------------------------------------------------
@@ -154,12 +158,12 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
         with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
             copies = _copies(hit)  # a badge in the same line keeps every card of a row equally high
-            badge = f" :violet-badge[:material/filter_none: {ui.copies_label(len(copies))}]" if copies else ""
+            badge = f" :violet-badge[:material/filter_none: {fmt.copies_label(len(copies))}]" if copies else ""
             st.markdown(f"**#{hit.rank}**{badge}", width="content",
                         help="Near-duplicates of this picture further down the results are folded into this card."
                         if copies else None)
             with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
-                st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+                st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
         with st.container(height=CAPTION_HEIGHT, border=False):
@@ -173,7 +177,7 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
 
 def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
     verdicts, root = _verdicts(ctx, collection) if collection is not None else ({}, "")
-    for row in ui.rows_of(list(hits), columns):
+    for row in paging.rows_of(list(hits), columns):
         cells = st.columns(columns, gap="small")
         for cell, hit in zip(cells, row):
             with cell:
@@ -189,21 +193,21 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
     with right:
         st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
         st.markdown(ctx.highlight(hit.caption))
-        facts = ui.detail_facts(hit.metadata)
+        facts = item_facts.detail_facts(hit.metadata)
         if facts:
-            st.markdown(ui.facts_markdown(facts))
+            st.markdown(item_facts.facts_markdown(facts))
         if copies := _copies(hit):
-            st.caption(f"{ui.copies_label(len(copies))} of this picture folded into this card: "
+            st.caption(f"{fmt.copies_label(len(copies))} of this picture folded into this card: "
                        + ", ".join(f"`{c[:12]}…`" for c in copies))
         with st.expander("Score breakdown"):
-            st.markdown(ui.score_markdown(hit, ctx.mode, ctx.alpha))
+            st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
         if ctx.query and root:
             st.caption("Does this picture answer the query?")
             judge_buttons(ctx, hit, JudgementStore(root).verdicts(ctx.collection, ctx.query), root, where="detail")
         if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
             go_similar(ctx.collection, hit.id)
     st.markdown("**Metadata**")
-    rows = [{"field": "id", "value": hit.id, "from": ""}, *ui.metadata_rows(hit.metadata)]
+    rows = [{"field": "id", "value": hit.id, "from": ""}, *item_facts.metadata_rows(hit.metadata)]
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -215,9 +219,9 @@ def show_detail_if_open(root: str = "") -> None:
 
 def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
     if computed:
-        parts = [f"{name} {ui.format_ms(ms)}" for name, ms in result.timings_ms.items()]
-        return f"search took **{ui.format_ms(elapsed_ms + rank_ms)}** ({', '.join(parts)})"
-    return f"re-ranked in **{ui.format_ms(rank_ms)}** (query embedding and candidates reused)"
+        parts = [f"{name} {fmt.format_ms(ms)}" for name, ms in result.timings_ms.items()]
+        return f"search took **{fmt.format_ms(elapsed_ms + rank_ms)}** ({', '.join(parts)})"
+    return f"re-ranked in **{fmt.format_ms(rank_ms)}** (query embedding and candidates reused)"
 
 
 def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: str, columns: int,
@@ -234,7 +238,7 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
         folded = len(hits) - len(listed)
         st.caption(f"{folded} near-duplicate {'copy' if folded == 1 else 'copies'} folded into the best-ranked "
                    "picture of each (\"+N\" on its card).")
-    window = ui.page_slice(len(listed), st.session_state.get(page_key, 1))
+    window = paging.page_slice(len(listed), st.session_state.get(page_key, 1))
     st.session_state[page_key] = window.page
     results_grid(listed[window.start:window.end], ctx, columns, collection)
     _ui.pager(page_key, len(listed), window.page)

@@ -2,7 +2,7 @@
 
 Why here: pages stay thin (read widgets, call imgsearch_core, render). Everything that loads something
 expensive is cached once per process (store, models, thumbnails) or per session (query candidates), so
-a rerun never embeds what it already has. Pure logic lives in imgsearch_core.ui_support. Result grids,
+a rerun never embeds what it already has. Pure logic lives in imgsearch_core.display. Result grids,
 cards, the detail dialog and exports are in pages/_results.py, filter widgets in pages/_archive_filters.py,
 the archive check of an upload in pages/_provenance.py.
 """
@@ -19,7 +19,11 @@ from typing import Any
 
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import paging
+from imgsearch_core.display import session_cache
+from imgsearch_core.display import thumbnails as thumbs
+from imgsearch_core.display import url_state
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import Embedder, ModelLoadError
 from imgsearch_core.collection import Collection
@@ -103,9 +107,9 @@ def default_alpha(collection: Collection) -> float:
 
     saved = collection.settings().get(f"setting_{DEFAULT_ALPHA_SETTING}")
     try:
-        return ui.snap_alpha(float(saved))
+        return url_state.snap_alpha(float(saved))
     except (TypeError, ValueError):
-        return ui.TextSearchParams.default_alpha
+        return url_state.TextSearchParams.default_alpha
 
 
 # ----- current collection -----------------------------------------------------------------------
@@ -155,16 +159,16 @@ def write_url(params: dict[str, str]) -> None:
 
 def alpha_slider(label: str, key: str, low: str, high: str, help: str) -> float:
     """The alpha slider with its two ends named under it (0 = keyword, 1 = semantic)."""
-    value = st.select_slider(label, ui.ALPHA_STEPS, format_func=ui.alpha_label, key=key, help=help)
+    value = st.select_slider(label, url_state.ALPHA_STEPS, format_func=url_state.alpha_label, key=key, help=help)
     with st.container(horizontal=True, horizontal_alignment="distribute", gap=None):
         st.caption(f"← {low}", width="content")
         st.caption(f"{high} →", width="content")
     return value
 
 
-def pager(key: str, total: int, page: int, per_page: int = ui.PER_PAGE) -> ui.PageSlice:
+def pager(key: str, total: int, page: int, per_page: int = paging.PER_PAGE) -> paging.PageSlice:
     """Previous / next buttons under a grid; the page number lives in session_state[key]."""
-    window = ui.page_slice(total, page, per_page)
+    window = paging.page_slice(total, page, per_page)
     if window.pages <= 1:
         return window
 
@@ -183,7 +187,7 @@ def pager(key: str, total: int, page: int, per_page: int = ui.PER_PAGE) -> ui.Pa
 # ----- query candidates (per session) -----------------------------------------------------------
 def cached(kind: str, key: tuple, compute: Callable[[], Any]) -> tuple[Any, bool, float]:
     """(value, computed_now, milliseconds): reuse a query's candidates so a rerun never re-embeds."""
-    lru = st.session_state.setdefault("_candidates", ui.LRU(32))
+    lru = st.session_state.setdefault("_candidates", session_cache.LRU(32))
     full_key = (kind, *key)
     value = lru.get(full_key)
     if value is not None:
@@ -210,7 +214,7 @@ def collection_key(store: Store, collection: Collection) -> tuple:
 # ----- thumbnails (once per process) ------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=3000)
 def _thumbnail(path: str, size: int, square: bool, mtime: float) -> bytes:
-    return ui.thumbnail_jpeg(path, size, square=square)
+    return thumbs.thumbnail_jpeg(path, size, square=square)
 
 
 def thumbnail(path: Path | str, size: int, square: bool = False) -> bytes | None:
@@ -242,8 +246,8 @@ def show_image(path: Path | str, size: int, alt: str, square: bool = False, upsc
 def progress_callback(bar: Any) -> Callable[[Any], None]:
     def report(progress: Any) -> None:
         done, total = int(progress.done), int(progress.total)
-        bar.progress(ui.progress_fraction(done, total),
-                     text=ui.progress_text(done, total, float(getattr(progress, "rate", 0.0) or 0.0),
+        bar.progress(fmt.progress_fraction(done, total),
+                     text=fmt.progress_text(done, total, float(getattr(progress, "rate", 0.0) or 0.0),
                                            getattr(progress, "eta_seconds", None)))
 
     return report

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import paging
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, ensure_language, set_language
 from imgsearch_core.store import validate_collection_name
 from imgsearch_core.store_errors import StoreError
-from pages import _admin_gate, _ui
+from pages import _admin_gate, _text_tower, _ui
 
 SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
 LOCAL_MODEL = "local"
@@ -39,7 +40,7 @@ def _stats(store, name: str | None) -> None:
         st.metric("Items", f"{stats['items']:,}", border=True)
         st.metric("Model", short, help=model, border=True)
         st.metric("Dimension", stats["dim"], border=True)
-        st.metric("Disk size", ui.format_bytes(stats["disk_bytes"]), border=True)
+        st.metric("Disk size", fmt.format_bytes(stats["disk_bytes"]), border=True)
         st.metric("Captioned", f"{stats['captioned_share']:.0%}", border=True)
     st.caption(f"Caption language: {ensure_language(store.open(name)).label} (keyword search; change it under "
                "Collections).")
@@ -263,10 +264,10 @@ def _delete_tab(store, name: str | None) -> None:
         st.caption("This collection is empty.")
         return
     page = st.session_state.get("adm_browse_page", 1)
-    window = ui.page_slice(total, page, BROWSE_PER_PAGE)
+    window = paging.page_slice(total, page, BROWSE_PER_PAGE)
     items = collection.page(window.start, BROWSE_PER_PAGE)
     generation = st.session_state.get("adm_selection_gen", 0)
-    for row in ui.rows_of(items, 6):
+    for row in paging.rows_of(items, 6):
         for cell, item in zip(st.columns(6, gap="small"), row):
             with cell, st.container(border=True, gap="small"):
                 _ui.show_image(item.media_path, 200, alt=item.caption or "image", square=True)
@@ -351,7 +352,7 @@ def _collections_tab(store, names: list[str]) -> None:
         for n in names:
             s = store.open(n).stats()
             rows.append({"collection": n, "items": s["items"], "model": s["model"], "dim": s["dim"],
-                         "captioned": f"{s['captioned_share']:.0%}", "disk": ui.format_bytes(s["disk_bytes"])})
+                         "captioned": f"{s['captioned_share']:.0%}", "disk": fmt.format_bytes(s["disk_bytes"])})
         st.dataframe(rows, hide_index=True, width="stretch")
     with st.container(border=True):
         st.markdown("##### Demo collection")
@@ -362,6 +363,7 @@ def _collections_tab(store, names: list[str]) -> None:
     if not names:
         return
     _language_box(store, _ui.current_collection_name(store))
+    _text_tower.text_tower_box(store, _ui.current_collection_name(store))
     _reembed_box(store, names)
     with st.container(border=True):
         st.markdown("##### Delete a collection")

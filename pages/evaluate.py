@@ -11,7 +11,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import session_cache
+from imgsearch_core.display import url_state
+from imgsearch_core import jobs
 from imgsearch_core.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
 from imgsearch_core.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.judgements import JudgementStore
@@ -29,9 +32,9 @@ REFRESH_SECONDS = 1.0
 
 
 # ----- evaluation ---------------------------------------------------------------------------------
-def _results() -> ui.LRU:
+def _results() -> session_cache.LRU:
     """Evaluations of this session by collection_key: a rerun shows them again without embedding."""
-    return st.session_state.setdefault("ev_results", ui.LRU(8))
+    return st.session_state.setdefault("ev_results", session_cache.LRU(8))
 
 
 def _run_evaluation(store: Store, collection: Collection) -> None:
@@ -39,7 +42,7 @@ def _run_evaluation(store: Store, collection: Collection) -> None:
     bar = st.progress(0.0, text="Evaluating…")
 
     def report(done: int, total: int) -> None:
-        bar.progress(ui.progress_fraction(done, total), text=f"Evaluating: {done:,} of {total:,} queries")
+        bar.progress(fmt.progress_fraction(done, total), text=f"Evaluating: {done:,} of {total:,} queries")
 
     try:
         source = st.session_state.get("ev_source") or AUTO
@@ -88,7 +91,7 @@ def _save_alpha(collection: Collection, metric: str, method: str, alpha: float) 
     if st.button(f"Save {method}, alpha {alpha:g} as the default of {collection.name}", icon=":material/save:",
                  key="ev_save_alpha", help="Text search on this collection then opens with this fusion and alpha."):
         save_default(collection, method, alpha)
-        st.session_state["ts_alpha"] = ui.snap_alpha(alpha)  # this session's Text search moves there too
+        st.session_state["ts_alpha"] = url_state.snap_alpha(alpha)  # this session's Text search moves there too
         st.session_state["ts_fusion"] = method
         st.success(f"Saved: Text search on **{collection.name}** now starts with **{method}** at alpha **{alpha:g}** "
                    f"(the best for {metric}).", icon=":material/check_circle:")
@@ -169,7 +172,7 @@ def _judgements_import(collection: Collection, judgements: JudgementStore) -> No
 
 # ----- fine-tuning --------------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def _jobs() -> dict[tuple[str, str], ui.BackgroundJob]:
+def _jobs() -> dict[tuple[str, str], jobs.BackgroundJob]:
     """Fine-tuning jobs of this server by (store, collection), so a reload or another session sees them."""
     return {}
 
@@ -203,7 +206,7 @@ def _start(store: Store, name: str, settings: FinetuneSettings) -> None:
         return finetune_collection(store, name, settings, models_dir=store.settings.models_dir, embedder=embedder,
                                    on_progress=report, stop=stop)
 
-    _jobs()[(str(store.root), name)] = ui.BackgroundJob(work)
+    _jobs()[(str(store.root), name)] = jobs.BackgroundJob(work)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -214,7 +217,7 @@ def _live_progress(key: tuple[str, str]) -> None:
         st.rerun()
     if job.updates:
         last = job.updates[-1]
-        st.progress(ui.progress_fraction(last.step, last.steps), text=ui.training_progress_text(job.updates))
+        st.progress(fmt.progress_fraction(last.step, last.steps), text=fmt.training_progress_text(job.updates))
     else:
         st.progress(0.0, text="Preparing: reading the images and measuring the model before training…")
     if job.stop.is_set():
@@ -230,13 +233,13 @@ def _open_collection(name: str) -> None:
     st.session_state["collection"] = name
 
 
-def _outcome(job: ui.BackgroundJob) -> None:
+def _outcome(job: jobs.BackgroundJob) -> None:
     if job.error is not None:
         st.error(f"Fine-tuning failed: {_ui.error_message(job.error)}", icon=":material/error:")
         return
     report: FinetuneReport = job.result
-    st.success(f"Fine-tuning {ui.STOP_REASONS.get(report.stopped, report.stopped)} after {report.steps:,} steps "
-               f"({ui.format_duration(report.train_seconds)} of training): new collection **{report.new_collection}** "
+    st.success(f"Fine-tuning {fmt.STOP_REASONS.get(report.stopped, report.stopped)} after {report.steps:,} steps "
+               f"({fmt.format_duration(report.train_seconds)} of training): new collection **{report.new_collection}** "
                f"with model **{report.model_dir.name}**.", icon=":material/task_alt:")
     rows = [{"metric": m, "before": b, "after": report.after[m], "change": report.after[m] - b}
             for m, b in report.before.items()]

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import session_cache
+from imgsearch_core.display import url_state
 from imgsearch_core.languages import caption_language
 from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
 from imgsearch_core import filters
@@ -18,7 +21,7 @@ KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_re
 
 
 def _state_from_url() -> None:
-    params, errors = ui.ImageSearchParams.from_query(st.query_params.to_dict())
+    params, errors = url_state.ImageSearchParams.from_query(st.query_params.to_dict())
     for message in errors:
         st.error(message, icon=":material/link_off:")
     from_link = any(k in st.query_params for k in ("item", "text", "alpha", "k", "page"))
@@ -62,10 +65,10 @@ def main() -> None:
         key="is_upload", max_upload_size=_upload_limit_mb(store),
     )
     with options_col:
-        st.text_input("Combine with text (optional)", key="is_text", max_chars=ui.MAX_QUERY_CHARS,
+        st.text_input("Combine with text (optional)", key="is_text", max_chars=url_state.MAX_QUERY_CHARS,
                       placeholder="e.g. at night, in the snow", help="Adds keyword (BM25) matches of this text.")
         alpha_slot = st.container()
-        st.selectbox("Results", ui.K_CHOICES, key="is_k", width=160)
+        st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160)
 
     collection = store.open(name)
     chosen = _archive_filters.filter_controls(store, collection, "is")
@@ -76,8 +79,8 @@ def main() -> None:
         ss.is_item = ""  # an upload replaces the linked item
         data = upload.getvalue()
         if len(data) > store.settings.max_file_bytes:
-            st.error(f"{upload.name} is {ui.format_bytes(len(data))}, over the limit of "
-                     f"{ui.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
+            st.error(f"{upload.name} is {fmt.format_bytes(len(data))}, over the limit of "
+                     f"{fmt.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
             return
         digest = _ui.image_query_digest(data)
         thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(store, data, upload.name))
@@ -87,7 +90,7 @@ def main() -> None:
         if text:  # the keyword side of the text; the upload's embedding is reused
             text_side, text_computed, text_ms = _ui.cached(
                 "text", (*key, text, where_key), lambda: searcher.text_candidates(text, chosen))
-            candidates = ui.with_text_side(candidates, text_side, exclude={digest})
+            candidates = session_cache.with_text_side(candidates, text_side, exclude={digest})
             computed, elapsed = computed or text_computed, elapsed + text_ms
         query_caption, query_id = f"Uploaded: {upload.name}", None
         _provenance.provenance_section(store, collection, data, digest)
@@ -97,7 +100,7 @@ def main() -> None:
             st.error(f"The item {ss.is_item[:16]}… is not in collection {name!r} (deleted, or another collection).",
                      icon=":material/error:")
             ss.is_item = ""
-            _ui.write_url(ui.ImageSearchParams(collection=name).to_query())
+            _ui.write_url(url_state.ImageSearchParams(collection=name).to_query())
             return
         thumb = _ui.thumbnail(stored[0].media_path, _ui.QUERY_THUMB)
         candidates, computed, elapsed = _ui.cached(
@@ -106,7 +109,7 @@ def main() -> None:
         )
         query_caption, query_id = stored[0].caption or "(no caption)", ss.is_item
     else:
-        _ui.write_url(ui.ImageSearchParams(collection=name).to_query())
+        _ui.write_url(url_state.ImageSearchParams(collection=name).to_query())
         st.info("Upload an image, or use **More like this** on any search result.", icon=":material/image_search:")
         return
 
@@ -118,7 +121,7 @@ def main() -> None:
     alpha = ss.is_alpha if candidates.has_text else 1.0
     mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
     result = searcher.rank(candidates, mode, alpha, ss.is_k)
-    params = ui.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name)
+    params = url_state.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name)
     signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k, where_key,
                  *_results.option_values("is"))
     if ss.get("is_signature") not in (None, signature):
@@ -133,7 +136,7 @@ def main() -> None:
                 st.image(thumb, width="stretch", alt="The query image")
             st.caption(query_caption)
         if text:
-            st.caption(f"combined with text: “{ui.escape_markdown(text)}”")
+            st.caption(f"combined with text: “{captions_md.escape_markdown(text)}”")
         if query_id and st.button("Clear", icon=":material/close:", key="is_clear"):
             ss.is_item = ""
             st.rerun()
@@ -152,7 +155,7 @@ def main() -> None:
         ctx = _results.GridContext(name, mode, result.alpha, tokens, "is", language=caption_language(collection).language)
         has_dates = _archive_filters.collection_facets(store, collection).dated > 0
         _results.listing(result.hits, ctx, store, collection, "is_page", columns=3, has_dates=has_dates)
-    _ui.write_url(ui.with_page(params, ss.is_page).to_query())
+    _ui.write_url(url_state.with_page(params, ss.is_page).to_query())
 
 
 _ui.guarded(main)

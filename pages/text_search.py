@@ -12,7 +12,8 @@ import streamlit as st
 
 from imgsearch_core import filters
 from imgsearch_core.fusion import METHOD_LABELS, METHODS
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import url_state
 from imgsearch_core.evaluate import default_method as default_method_of
 from imgsearch_core.languages import ensure_language
 from pages import _archive_filters, _results, _ui
@@ -35,7 +36,7 @@ def _state_from_url(default_alpha: float, default_method: str) -> None:
     Without an alpha or fusion method in the link, the page starts at the collection's saved defaults
     (Evaluate page).
     """
-    params, errors = ui.TextSearchParams.from_query(st.query_params.to_dict(), default_alpha)
+    params, errors = url_state.TextSearchParams.from_query(st.query_params.to_dict(), default_alpha)
     for message in errors:
         st.error(message, icon=":material/link_off:")
     fusion = _fusion_from_url(default_method)
@@ -48,7 +49,7 @@ def _state_from_url(default_alpha: float, default_method: str) -> None:
         ss.ts_signature = None  # keep the link's page number for its first search
 
 
-def _url(params: ui.TextSearchParams, default_method: str) -> dict[str, str]:
+def _url(params: url_state.TextSearchParams, default_method: str) -> dict[str, str]:
     """The link: TextSearchParams' parameters plus the fusion method (when not the default) and the cutoff."""
     out = params.to_query()
     ss = st.session_state
@@ -65,10 +66,10 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
     with st.form("ts_form", border=False, enter_to_submit=True):
         box, button = st.columns([6, 1], vertical_alignment="bottom")
         box.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
-                       max_chars=ui.MAX_QUERY_CHARS, label_visibility="collapsed")
+                       max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
         submitted = button.form_submit_button("Search", icon=":material/search:", type="primary", width="stretch")
     mode_col, alpha_col, k_col, filter_col = st.columns([1.6, 2.4, 0.8, 2.0], vertical_alignment="top")
-    mode_col.segmented_control("Mode", ui.MODES, format_func=ui.MODE_LABELS.get, key="ts_mode", required=True,
+    mode_col.segmented_control("Mode", url_state.MODES, format_func=url_state.MODE_LABELS.get, key="ts_mode", required=True,
                                help="Text: keywords in captions (BM25). Vector: meaning (CLIP). Hybrid: a mix.")
     if st.session_state.ts_mode == "hybrid":
         with alpha_col:
@@ -77,7 +78,7 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
             st.selectbox("Fusion", METHODS, format_func=METHOD_LABELS.get, key="ts_fusion",
                          help="How the keyword and meaning scores are combined. The collection's default is the "
                               "one saved on the Evaluate page.")
-    k_col.selectbox("Results", ui.K_CHOICES, key="ts_k")
+    k_col.selectbox("Results", url_state.K_CHOICES, key="ts_k")
     k_col.toggle("Only the clearly relevant", key="ts_cutoff",
                  help="Cut the results at the first large gap in their scores (a gap of at least a quarter of "
                       "the listed scores' range).")
@@ -93,7 +94,7 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
 def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float, default_method: str) -> None:
     ss = st.session_state
     collection_name = collection.name
-    params = ui.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
+    params = url_state.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
                                  collection_name, default_alpha)
     method, cutoff = ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff"))
     signature = (collection_name, params.q, params.mode, params.alpha, method, cutoff, params.k, params.where,
@@ -105,7 +106,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     ss.ts_signature = signature
     query = params.q
     if not query.strip():
-        _ui.write_url(ui.TextSearchParams(collection=collection_name).to_query())
+        _ui.write_url(url_state.TextSearchParams(collection=collection_name).to_query())
         if submitted or query:
             st.error("Enter a search query: some words describing the picture.", icon=":material/error:")
         else:
@@ -127,14 +128,14 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
         return
     mode_text = (f"hybrid, alpha {result.alpha:.2f}, {METHOD_LABELS[method]}" if params.mode == "hybrid"
                  else params.mode)
-    st.markdown(f"**{len(result.hits)}** results for “{ui.escape_markdown(query.strip())}” · {mode_text} · "
+    st.markdown(f"**{len(result.hits)}** results for “{captions_md.escape_markdown(query.strip())}” · {mode_text} · "
                 + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
     hits = _cut(result)
     ctx = _results.GridContext(collection_name, params.mode, result.alpha, tuple(result.query_tokens), "ts",
                                query.strip(), ensure_language(collection).language)
     has_dates = _archive_filters.collection_facets(store, collection).dated > 0
     _results.listing(hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
-    _ui.write_url(_url(ui.with_page(params, ss.ts_page), default_method))
+    _ui.write_url(_url(url_state.with_page(params, ss.ts_page), default_method))
 
 
 def _show_all() -> None:

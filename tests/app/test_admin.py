@@ -178,17 +178,17 @@ def test_a_model_that_cannot_be_loaded_is_a_clear_error(store_dir, image_folder,
 
 
 def test_progress_shows_counts_rate_and_time_left(store_dir, tiny_model_dir, monkeypatch, tmp_path):
-    from imgsearch_core import ui_support
+    from imgsearch_core.display import formatting
 
     monkeypatch.setenv("IMGSEARCH_BATCH_SIZE", "2")  # three batches, so two updates still have time left
     shown: list[str] = []
-    real = ui_support.progress_text
+    real = formatting.progress_text
 
     def recording(*args):
         shown.append(real(*args))
         return shown[-1]
 
-    monkeypatch.setattr(ui_support, "progress_text", recording)
+    monkeypatch.setattr(formatting, "progress_text", recording)
     write_images(tmp_path / "six", 6)
     at = admin()
     folder_source(at, tmp_path / "six")
@@ -222,7 +222,7 @@ def test_the_report_lists_every_file_that_was_skipped(store_dir, tiny_model_dir,
 # ----- stats --------------------------------------------------------------------------------------
 def test_stats_show_items_model_dimension_disk_size_and_captioned_share(filled_store, tiny_embedder, tiny_model_dir,
                                                                         tmp_path):
-    from imgsearch_core.ui_support import format_bytes
+    from imgsearch_core.display.formatting import format_bytes
 
     fill(filled_store, tiny_embedder, write_images(tmp_path / "bare", 10, start=300, sidecars=False)[0].parent)
     at = admin()

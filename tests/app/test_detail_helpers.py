@@ -1,9 +1,10 @@
-"""The detail view's pure helpers (imgsearch_core.ui_support): prominent facts and the metadata table."""
+"""The detail view's pure helpers (imgsearch_core.display.item_facts): prominent facts and the metadata table."""
 from __future__ import annotations
 
 import json
 
-from imgsearch_core import ui_support as ui
+from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display import item_facts
 
 META = {
     "credit": "Reuters", "creator": "Jane Doe", "copyright": "(c) Reuters", "date_taken": "2021-05-17",
@@ -16,18 +17,18 @@ META = {
 
 
 def test_prominent_facts_with_catalogue_labels_and_sources():
-    facts = {f.label: (f.value, f.source) for f in ui.detail_facts(META)}
+    facts = {f.label: (f.value, f.source) for f in item_facts.detail_facts(META)}
     assert list(facts)[:5] == ["Credit", "Creator / by-line", "Copyright", "Date taken", "Keywords"]
     assert facts["Credit"] == ("Reuters", "IPTC")
     assert facts["Keywords"] == ("harbour; boat", "")
     assert facts["City / Country"] == ("Kiel, Germany", "XMP")
     assert facts["Camera"] == ("Canon EOS R5", "EXIF")  # the make is not repeated
     assert "Headline" not in facts
-    assert ui.detail_facts({"city": "", "camera_make": "Nikon"})[0] == ui.Fact("Camera", "Nikon", "")
+    assert item_facts.detail_facts({"city": "", "camera_make": "Nikon"})[0] == item_facts.Fact("Camera", "Nikon", "")
 
 
 def test_metadata_table_leaves_out_bookkeeping_and_twins():
-    rows = {r["field"]: r for r in ui.metadata_rows(META)}
+    rows = {r["field"]: r for r in item_facts.metadata_rows(META)}
     assert not set(rows) & {"media", "phash", "metadata_from", "keywords_lc", "date_taken_ts", "group_lc"}
     assert {"credit", "keywords", "file_name", "added_at", "group"} <= set(rows)
     assert rows["keywords"]["value"] == "harbour; boat" and rows["credit"]["from"] == "IPTC"
@@ -35,12 +36,12 @@ def test_metadata_table_leaves_out_bookkeeping_and_twins():
 
 
 def test_unreadable_metadata_from_is_ignored_and_markdown_is_escaped():
-    assert ui.metadata_sources({"metadata_from": "not json"}) == {}
-    assert ui.metadata_sources({"metadata_from": "[1, 2]"}) == {}
-    text = ui.facts_markdown([ui.Fact("Credit", "*Reuters* [x](y)", "IPTC")])
+    assert item_facts.metadata_sources({"metadata_from": "not json"}) == {}
+    assert item_facts.metadata_sources({"metadata_from": "[1, 2]"}) == {}
+    text = item_facts.facts_markdown([item_facts.Fact("Credit", "*Reuters* [x](y)", "IPTC")])
     assert text == "- **Credit:** \\*Reuters\\* \\[x\\]\\(y\\) :gray[· from IPTC]"
-    assert ui.count_label("Reuters", 1204) == "Reuters (1,204)"
-    assert (ui.copies_label(1), ui.copies_label(3)) == ("+1 copy", "+3 copies")
+    assert fmt.count_label("Reuters", 1204) == "Reuters (1,204)"
+    assert (fmt.copies_label(1), fmt.copies_label(3)) == ("+1 copy", "+3 copies")
 
 
 def test_highlighting_reads_captions_in_the_collections_language():
