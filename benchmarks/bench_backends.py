@@ -8,8 +8,12 @@ Figures (printed, never asserted):
   - image embedding at batch 32 (PIL 640x480 photo-like images in, unit vectors out: preprocessing
     included), img/s from the median and the 95th-percentile batch time;
   - text-query latency, one query at a time (tokenise + encode), median and p95;
-  - export and int8 quantisation time, disk size of each graph;
-  - fidelity: mean cosine int8 vs fp32 (images, texts) and top-10 overlap, the gate's own calibration set.
+  - export and int8 quantisation time, disk size of each graph, the collection gate's run time;
+  - fidelity: mean cosine int8 vs fp32 (images, texts) and top-10 overlap, on the gate's calibration set and
+    on the collection gate's generated collection (--gate-items, default 2,000 scenes); what `auto` chooses.
+Backends: the defaults (images one row per call from a pool of one-thread runs, batch-invariant) and, for
+comparison, one two-thread call per batch (fp32: exact too; int8: not batch-invariant) and int8 rows run one
+after another on a two-thread session (the previous default).
 The backends are timed in interleaved rounds (torch, onnx, int8, torch, ...), so load from other processes
 falls on all of them alike; `uptime` is printed before and after. `--variants` also measures the four
 dynamic-quantisation settings (per_channel x reduce_range, MatMul weights only) for fidelity and speed, on
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--variants", action="store_true")
     parser.add_argument("--model", help="a CLIP model directory (default: a seeded random ViT-B/32)")
+    parser.add_argument("--gate-items", type=int, default=2000, help="size of the collection gate's collection")
     parser.add_argument("--json", help="write the figures here as JSON")
     args = parser.parse_args()
 
@@ -150,24 +155,33 @@ def main() -> None:
         os.environ["IMGSEARCH_ONNX_CACHE"] = str(tmp / "onnx-cache")
         work_dir = shutil.copytree(model_dir, tmp / "export-copy", ignore=shutil.ignore_patterns(".onnx"))
         started = time.perf_counter()
-        export = exporter.export_model(torch_embedder._model, work_dir, model_fingerprint(work_dir))
+        export = exporter.export_model(torch_embedder._model, work_dir, model_fingerprint(work_dir),
+                                       collection_items=args.gate_items)
         report["export_total_s"] = time.perf_counter() - started
         manifest = export.manifest
-        report.update({k: manifest[k] for k in ("export_seconds", "quantize_seconds", "bytes", "gate")})
+        report.update({k: manifest.get(k) for k in ("export_seconds", "quantize_seconds", "bytes", "gate",
+                                                     "collection_gate")})
         print(f"export {manifest['export_seconds']} s, quantise {manifest['quantize_seconds']} s, "
               f"all with checks and gate {report['export_total_s']:.1f} s; sizes (MB): "
               + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in manifest["bytes"].items()), flush=True)
         print(f"gate (48 images, 40 texts): {manifest['gate']}", flush=True)
+        print(f"collection gate ({args.gate_items} scenes): {manifest.get('collection_gate')}", flush=True)
         report["crowding"] = crowding(OnnxClip(export, "fp32"))
         print(f"score crowding (fp32): {report['crowding']}", flush=True)
 
         rng = np.random.default_rng(0)
         images = [gradient_image(rng, 640, 480) for _ in range(args.batch)]
+        auto = Embedder(str(work_dir), backend="auto", batch_size=args.batch)
+        report["auto"] = auto.backend
+        print(f"auto chooses: {auto.backend}", flush=True)
         encoders = {
             "torch fp32": torch_embedder,
-            "onnx fp32": Embedder(str(work_dir), backend="onnx", batch_size=args.batch),
-            "onnx int8": Embedder(str(work_dir), backend="onnx-int8", batch_size=args.batch),
-            "onnx int8, batched (not batch-invariant)": OnnxClip(export, "int8", row_wise=False),
+            "onnx fp32 (rows, pool of 1-thread runs)": Embedder(str(work_dir), backend="onnx", batch_size=args.batch),
+            "onnx fp32, one 2-thread call per batch": OnnxClip(export, "fp32", row_wise=False),
+            "onnx int8 (rows, pool of 1-thread runs)": Embedder(str(work_dir), backend="onnx-int8",
+                                                                batch_size=args.batch),
+            "onnx int8, rows one after another, 2 threads": OnnxClip(export, "int8", workers=1),
+            "onnx int8, one call per batch (not batch-invariant)": OnnxClip(export, "int8", row_wise=False),
         }
         report["speed"] = time_backends(encoders, images, args.rounds, args.queries)
         base = report["speed"]["torch fp32"]["img_s_median"]
