@@ -50,7 +50,7 @@ def _match_card(match) -> None:
 def _report(store, collection, data: bytes, digest: str):
     from imgsearch_core.provenance import check_provenance
 
-    embedder = _ui.get_embedder(store, collection.model.name)
+    embedder = _ui.collection_embedder(store, collection)
     key = (*_ui.collection_key(store, collection), digest)
     report, _, _ = _ui.cached("provenance", key, lambda: check_provenance(collection, embedder, data))
     return report

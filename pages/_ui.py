@@ -83,13 +83,21 @@ def get_store() -> Store:
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
-def _load_embedder(name: str, batch_size: int) -> Embedder:
-    return Embedder(name, batch_size=batch_size)
+def _load_embedder(name: str, batch_size: int, backend: str | None) -> Embedder:
+    return Embedder(name, batch_size=batch_size, backend=backend)
 
 
-def get_embedder(store: Store, name: str) -> Embedder:
-    """The model by name or path, loaded once per server; raises ModelLoadError with a clear message."""
-    return _load_embedder(name, store.settings.embed_batch_size)
+def get_embedder(store: Store, name: str, backend: str | None = None) -> Embedder:
+    """The model by name or path on `backend` (None: IMGSEARCH_BACKEND or auto), loaded once per server;
+    raises ModelLoadError with a clear message."""
+    return _load_embedder(name, store.settings.embed_batch_size, backend)
+
+
+def collection_embedder(store: Store, collection: Collection) -> Embedder:
+    """The collection's model on the collection's backend (imgsearch_core.backend_choice)."""
+    from imgsearch_core.backend_choice import backend_for
+
+    return get_embedder(store, collection.model.name, backend_for(collection))
 
 
 def get_searcher(store: Store, collection: Collection):
@@ -98,7 +106,7 @@ def get_searcher(store: Store, collection: Collection):
     from imgsearch_core.search import Searcher
     from imgsearch_core.text_towers import query_embedder_for
 
-    return Searcher(collection, query_embedder_for(collection, get_embedder(store, collection.model.name)))
+    return Searcher(collection, query_embedder_for(collection, collection_embedder(store, collection)))
 
 
 def default_alpha(collection: Collection) -> float:

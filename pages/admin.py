@@ -7,7 +7,6 @@ asks for it before showing anything; without one it says plainly that it is open
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -16,10 +15,10 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import paging
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
-from imgsearch_core.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, ensure_language, set_language
+from imgsearch_core.languages import ensure_language
 from imgsearch_core.store import validate_collection_name
 from imgsearch_core.store_errors import StoreError
-from pages import _admin_gate, _text_tower, _ui
+from pages import _admin_gate, _collection_settings, _text_tower, _ui
 
 SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
 LOCAL_MODEL = "local"
@@ -131,7 +130,7 @@ def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadat
         _nothing_stored("No images found in the chosen source", problems)
         return
     model_name = model or store.open(name).model.name
-    embedder = _ui.get_embedder(store, model_name)
+    embedder = _ui.get_embedder(store, model_name) if model else _ui.collection_embedder(store, store.open(name))
     bar = st.progress(0.0, text=f"Embedding {len(items):,} images with {Path(model_name).name}…")
     report = ingest(store, name, embedder, items, problems=problems, progress=_ui.progress_callback(bar),
                     read_metadata=read_metadata)
@@ -300,50 +299,11 @@ def _reembed_box(store, names: list[str]) -> None:
                 return
             collection = store.open(source)
             with st.spinner(f"Embedding {collection.count():,} items again…"):
-                renewed = reembed(store, collection, target, _ui.get_embedder(store, collection.model.name))
+                renewed = reembed(store, collection, target, _ui.collection_embedder(store, collection))
             _ui.forget_candidates()
             st.session_state["collection"] = renewed.name
             st.session_state["_flash"] = f"Embedded {renewed.count():,} items of {source} again into {renewed.name}."
             st.rerun()
-
-
-def _apply_language(collection, code: str, source: str) -> None:
-    """Record the language and rebuild the keyword index in it from the stored captions, with a status."""
-    name = LANGUAGES[code]
-    with st.status(f"Rebuilding the keyword index of {collection.name} in {name}…", expanded=True) as status:
-        started = time.perf_counter()
-        set_language(collection, code, source)
-        indexed = len(collection.bm25())
-        done = (f"Caption language of {collection.name}: {name} ({source}). Keyword index rebuilt: {indexed:,} "
-                f"captioned items in {time.perf_counter() - started:.1f} s.")
-        status.update(label=done, state="complete")
-    _ui.forget_candidates()  # cached keyword candidates were analysed in the old language
-    st.session_state["_flash"] = done
-    st.rerun()
-
-
-def _language_box(store, name: str) -> None:
-    """The collection's caption language (set, detected or the default) and the way to change it."""
-    collection = store.open(name)
-    choice = caption_language(collection)
-    with st.container(border=True):
-        st.markdown("##### Caption language")
-        st.caption(f"**{name}**: {choice.label}. Keyword search (BM25) reads captions and queries with this "
-                   "language's lemmas and stop words; a change rebuilds the keyword index from the stored captions "
-                   "(nothing is embedded again).")
-        codes = list(LANGUAGES)
-        with st.container(horizontal=True, vertical_alignment="bottom"):
-            code = st.selectbox("Language", codes, index=codes.index(choice.language), format_func=LANGUAGES.get,
-                                key=f"adm_language_{name}")
-            if st.button("Use this language", icon=":material/translate:", key="adm_language_set",
-                         disabled=code == choice.language and choice.source == SET):
-                _apply_language(collection, code, SET)
-            if st.button("Detect from the captions", icon=":material/search:", key="adm_language_detect"):
-                found = detect_collection(collection)
-                if found is None:
-                    st.warning(f"{name} has no captions to detect a language from.", icon=":material/warning:")
-                else:
-                    _apply_language(collection, found.language, DETECTED)
 
 
 def _collections_tab(store, names: list[str]) -> None:
@@ -362,8 +322,10 @@ def _collections_tab(store, names: list[str]) -> None:
             _ui.load_demo(store)
     if not names:
         return
-    _language_box(store, _ui.current_collection_name(store))
-    _text_tower.text_tower_box(store, _ui.current_collection_name(store))
+    current = _ui.current_collection_name(store)
+    _collection_settings.language_box(store, current)
+    _collection_settings.backend_box(store, current)
+    _text_tower.text_tower_box(store, current)
     _reembed_box(store, names)
     with st.container(border=True):
         st.markdown("##### Delete a collection")
