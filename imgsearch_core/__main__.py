@@ -14,19 +14,12 @@ import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive, cli_eval
-from imgsearch_core.cli_support import CliError, bad_input_errors, collect_source, resolve_collection_name
+from imgsearch_core.cli_support import CliError, bad_input_errors, collect_source, resolve_collection_name, searcher_for
 from imgsearch_core.cli_support import emit as _emit
 from imgsearch_core.cli_support import open_store as _store
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
-
-
-def _searcher(collection):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
-
-    return Searcher(collection, Embedder(collection.model.name))
 
 
 def _parse_where(raw: str | None, collection) -> dict | None:
@@ -89,25 +82,23 @@ def _hits_text(result, listed: int | None = None) -> str:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from imgsearch_core.backend_choice import backend_for
     from imgsearch_core.embed import Embedder
     from imgsearch_core.ingest import ingest
     from imgsearch_core.sharding import parse_shard, take_shard
 
     store = _store(args)
     name = args.collection or "default"
-    if args.model:
-        model = args.model
-    elif name in store.collection_names():
-        model = store.open(name).model.name
-    else:
-        model = store.settings.default_model
+    existing = store.open(name) if name in store.collection_names() else None
+    backend = backend_for(existing) if existing is not None else None  # a new collection: IMGSEARCH_BACKEND or auto
+    model = args.model or (existing.model.name if existing is not None else store.settings.default_model)
     if args.workers > 1:
         return _ingest_with_workers(args, store, name, model)
     items, problems = collect_source(args, store)
     if args.shard:
         index, count = parse_shard(args.shard)
         items = take_shard(items, index, count)
-    embedder = Embedder(model, batch_size=store.settings.embed_batch_size)
+    embedder = Embedder(model, batch_size=store.settings.embed_batch_size, backend=backend)
     with tqdm(total=len(items), unit="img", disable=args.json or not sys.stderr.isatty()) as bar:
 
         def on_progress(progress) -> None:
@@ -166,7 +157,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from imgsearch_core.fusion import saved_method
 
     method, listed = args.fusion or saved_method(collection), None
-    result = _searcher(collection).search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
+    result = searcher_for(collection).search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
     if args.cutoff:
         from dataclasses import replace
 
@@ -191,7 +182,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
             raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
     collection = store.open(name)
     where = _parse_where(args.where, collection)
-    result = _searcher(collection).similar(image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k,
+    result = searcher_for(collection).similar(image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k,
                                            where=where)
     result = _sorted_and_exported(result, args, export)
     _emit(args, {"collection": name, **result.to_dict()}, _hits_text(result))

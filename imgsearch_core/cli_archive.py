@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imgsearch_core.cli_support import CliError, collect_source, emit, open_store, resolve_collection_name
+from imgsearch_core.cli_support import CliError, collect_source, embedder_for, emit, open_store, resolve_collection_name
 
 
 def cmd_reread(args: argparse.Namespace) -> int:
@@ -41,7 +41,6 @@ def _match_line(match) -> str:
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
-    from imgsearch_core.embed import Embedder
     from imgsearch_core.provenance import check_provenance
 
     try:
@@ -51,7 +50,7 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     store = open_store(args)
     name = resolve_collection_name(store, args.collection)
     collection = store.open(name)
-    report = check_provenance(collection, Embedder(collection.model.name), data, max_candidates=args.candidates)
+    report = check_provenance(collection, embedder_for(collection), data, max_candidates=args.candidates)
     if not report.found:
         text = f"Not in collection {name!r}: no exact copy and no near-duplicate among {report.candidates_checked} neighbours."
     else:

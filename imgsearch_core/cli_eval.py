@@ -8,15 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imgsearch_core.cli_support import CliError, emit, open_store, resolve_collection_name
-
-
-def _searcher(collection):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
-
-    return Searcher(collection, Embedder(collection.model.name))
-
+from imgsearch_core.cli_support import CliError, emit, open_store, resolve_collection_name, searcher_for
 
 SOURCE_NAMES = {"judgements": "judgements", "captions": "held-out captions", "scenes": "demo scenes",
                 "relevance": "relevance file"}
@@ -41,7 +33,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.source == "relevance" and not args.relevance:
         raise CliError("--source relevance needs --relevance FILE.")
     store = open_store(args)
-    searcher = _searcher(store.open(resolve_collection_name(store, args.collection)))
+    searcher = searcher_for(store.open(resolve_collection_name(store, args.collection)))
     relevance = Path(args.relevance).read_bytes() if args.relevance else None
     source = SOURCE_NAMES.get(args.source, AUTO)
     result = evaluate(searcher, relevance_file=relevance, source=source)

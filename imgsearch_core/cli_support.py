@@ -40,6 +40,21 @@ def open_store(args: argparse.Namespace):
     return Store(Settings.from_env(store_dir=args.store))
 
 
+def embedder_for(collection, **options):
+    """The collection's model on its backend (IMGSEARCH_BACKEND when set, else the collection's choice)."""
+    from imgsearch_core.backend_choice import backend_for
+    from imgsearch_core.embed import Embedder
+
+    return Embedder(collection.model.name, backend=backend_for(collection), **options)
+
+
+def searcher_for(collection):
+    """A searcher of the collection with its pinned model on its backend."""
+    from imgsearch_core.search import Searcher
+
+    return Searcher(collection, embedder_for(collection))
+
+
 def collect_source(args: argparse.Namespace, store):
     """The items and problems of `args.source` with `--captions`, as ingest and reread read them."""
     from pathlib import Path

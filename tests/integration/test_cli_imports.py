@@ -21,8 +21,9 @@ runpy.run_module("imgsearch_core", run_name="__main__")
 """
 
 
-def run(*args: str, store: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "IMGSEARCH_BACKEND": "onnx"}
+def run(*args: str, store: Path | None = None, backend: str | None = "onnx") -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "IMGSEARCH_BACKEND"}
+    env.update({"PYTHONPATH": str(Path.cwd())}, **({"IMGSEARCH_BACKEND": backend} if backend else {}))
     command = [sys.executable, "-c", PROBE, *args] + (["--store", str(store)] if store else [])
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
@@ -64,3 +65,19 @@ def test_ingest_with_a_cached_export_imports_no_torch(tmp_path, tiny_model_dir):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["added"] == 3
     assert "torch" not in loaded(done), done.stderr[-500:]
+
+
+def test_search_embeds_with_the_collection_s_saved_backend(tmp_path, tiny_model_dir):
+    from imgsearch_core.backend_choice import save_backend
+    from imgsearch_core.config import Settings
+    from imgsearch_core.store import Store
+
+    write_images(tmp_path / "photos", 4)
+    store = tmp_path / "store"
+    done = run("ingest", str(tmp_path / "photos"), "--model", str(tiny_model_dir), "--collection", "pinned", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "torch" not in loaded(run("search", "red", store=store, backend=None))  # auto: ONNX
+    save_backend(Store(Settings.from_env(store_dir=store)).open("pinned"), "torch")
+    done = run("search", "red", store=store, backend=None)
+    assert done.returncode == 0, done.stderr
+    assert "torch" in loaded(done)  # the collection's choice, with no IMGSEARCH_BACKEND to override it
