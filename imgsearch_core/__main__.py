@@ -13,11 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from imgsearch_core import cli_archive, cli_eval
+from imgsearch_core import cli_archive, cli_eval, cli_settings
 from imgsearch_core.cli_support import CliError, bad_input_errors, collect_source, resolve_collection_name, searcher_for
 from imgsearch_core.cli_support import emit as _emit
 from imgsearch_core.cli_support import open_store as _store
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
+from imgsearch_core.text_towers import cli as cli_text_tower
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
 
@@ -106,12 +107,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         report = ingest(store, name, embedder, items, problems=problems, progress=on_progress,
                         read_metadata=not args.no_embedded_metadata)
+    language = cli_settings.record_language(store.open(name), args.language) if name in store.collection_names() else None
     summary = (
         f"{report.added} added, {report.already_stored} already stored, {len(report.problems)} problems "
         f"in {report.seconds:.1f} s ({report.rate:.1f} img/s) into collection {name!r}"
+        + (f"; captions read as {language['label']}" if language else "")
     )
     detail = "\n".join(f"  {p.name}: {p.reason}" for p in report.problems)
-    _emit(args, {"collection": name, **report.to_dict()}, summary + ("\n" + detail if detail else ""))
+    _emit(args, {"collection": name, **report.to_dict(), "caption_language": language},
+          summary + ("\n" + detail if detail else ""))
     return 0
 
 
@@ -128,6 +132,7 @@ def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str)
     base += ["--captions", args.captions] if args.captions else []
     base += ["--store", args.store] if args.store else []
     base += ["--no-embedded-metadata"] if args.no_embedded_metadata else []
+    base += ["--language", args.language] if args.language else []
     children = [subprocess.Popen([*base, "--shard", f"{i}/{args.workers}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for i in range(args.workers)]
     reports, failures = [], []
@@ -295,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ignore the IPTC/XMP/EXIF captions, credits, keywords and dates inside the files")
     p.add_argument("--shard", metavar="i/N", help="take share i of N of the source (N processes on N machines)")
     p.add_argument("--workers", type=int, default=1, help="N local ingest processes, one shard each (Chroma server only)")
+    cli_settings.add_language_option(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="text to image search")
@@ -343,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_archive.register(sub, common)
     cli_eval.register(sub, common)
+    cli_settings.register(sub, common)
+    cli_text_tower.register(sub, common)
 
     p = sub.add_parser("reset", parents=[common], help="delete every collection in the store")
     p.add_argument("--yes", action="store_true")

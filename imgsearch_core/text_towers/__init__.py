@@ -1,17 +1,28 @@
 """Text towers: query encoders trained into another model's image space (e.g. multilingual text for
 clip-ViT-B-32), selectable per collection. `tower` is the model and its alignment, `selection` the pinning
-rules and the per-collection switch, `cli` the `text-tower` command. Importing this package loads no torch."""
-from imgsearch_core.text_towers.selection import (
-    QueryEmbedder, TextEncoder, TextTowerError, check_alignment, load_text_tower, query_embedder_for,
-    select_text_tower, selected_text_tower, text_encoder_for, use_image_model_text_tower,
-)
-from imgsearch_core.text_towers.tower import (
-    DECLARATION, KNOWN_TOWERS, Alignment, TextTower, TowerIdentity, declare_alignment, read_declaration,
-)
+rules and the per-collection switch, `cli` the `text-tower` command.
 
-__all__ = [
-    "DECLARATION", "KNOWN_TOWERS", "Alignment", "QueryEmbedder", "TextEncoder", "TextTower", "TextTowerError",
-    "TowerIdentity", "check_alignment", "declare_alignment", "load_text_tower", "query_embedder_for",
-    "read_declaration", "select_text_tower", "selected_text_tower", "text_encoder_for",
-    "use_image_model_text_tower",
-]
+The names below are resolved on first use (PEP 562), so the command line can register `text-tower`
+without importing numpy, the embedder or torch at start-up.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "selection": ("QueryEmbedder", "TextEncoder", "TextTowerError", "check_alignment", "load_text_tower",
+                  "query_embedder_for", "select_text_tower", "selected_text_tower", "text_encoder_for",
+                  "use_image_model_text_tower"),
+    "tower": ("DECLARATION", "KNOWN_TOWERS", "Alignment", "TextTower", "TowerIdentity", "declare_alignment",
+              "read_declaration"),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
