@@ -379,8 +379,18 @@ def _gps_degrees(value: Any, ref: Any) -> float | None:
     return round(result, 7)
 
 
+def _exif_without_pixels(image: Image.Image) -> Image.Exif:
+    """The EXIF block, never decoding pixels. For a PNG whose header chunks hold no eXIf, Pillow's
+    PngImageFile.getexif() decodes the whole image to look for one after the pixel data (which the PNG
+    spec does not allow): for a 49-MP scan that doubled the ingest's CPU and held a second full frame.
+    The base reader looks only at what the header chunks gave (eXIf, or a raw exif text profile)."""
+    if image.format == "PNG":
+        return Image.Image.getexif(image)
+    return image.getexif()
+
+
 def _read_exif(image: Image.Image, found: EmbeddedMetadata) -> None:
-    exif = image.getexif()
+    exif = _exif_without_pixels(image)
     if not exif:
         return
     sub = exif.get_ifd(_EXIF_IFD)

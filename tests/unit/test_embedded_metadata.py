@@ -150,3 +150,18 @@ def test_garbage_bytes_give_no_metadata_and_no_exception():
     assert read_embedded(b"not an image").caption == ""
     truncated = read_embedded(b"\xff\xd8\xff\xed\x00\x10Photoshop 3.0\x00" + b"\x00" * 8)
     assert (truncated.caption, truncated.values) == ("", {})
+
+
+def test_reading_a_png_without_exif_never_decodes_its_pixels():
+    """A PNG's metadata sits in chunks before the pixels; reading it must not inflate a 49-MP scan.
+    Proof without timing: pixel data cut short is only an error for a reader that decodes it."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.effect_noise((256, 256), 64).convert("RGB").save(buffer, format="PNG")
+    truncated = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    with pytest.raises(OSError):
+        Image.open(io.BytesIO(truncated)).load()  # the pixels really are broken
+    assert read_embedded(truncated).problems == []
