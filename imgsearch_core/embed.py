@@ -182,12 +182,13 @@ class Embedder:
                 log.warning("ONNX backend unavailable for %s (%s); falling back to torch.", name, exc)
                 self._use_torch()
         self.batch_size = int(batch_size or self.device_choice.batch_size)
-        probe = self.embed_texts(["a photo"])
+        # ONNX: the export's manifest gives the dimension, so no tower's session is made before it is used.
+        dim = self._onnx.dim if self._onnx is not None else int(self.embed_texts(["a photo"]).shape[1])
         if self.fingerprint is None and local_dir is not None:
             from imgsearch_core.fingerprint import model_fingerprint
 
             self.fingerprint = model_fingerprint(local_dir)  # cached by file size and mtime: cheap after once
-        self.identity = ModelIdentity(name=name, dim=int(probe.shape[1]), fingerprint=self.fingerprint or "")
+        self.identity = ModelIdentity(name=name, dim=dim, fingerprint=self.fingerprint or "")
 
     # ----- backend set-up -------------------------------------------------------------------------------
     def _device(self, use_torch: bool):

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -72,9 +73,12 @@ class OnnxClip:
         self._text_rows = (variant == "int8") if row_wise is None else row_wise  # fp32 texts batch exactly
         self.workers = max(1, workers or (usable_cores() if on_cpu and self.row_wise else 1))
         self.dim = int(manifest["dim"])
-        self._visual = _session(visual, providers, 1 if self.workers > 1 else threads)
-        self._text = _session(text, providers, threads)
-        self.providers = tuple(self._visual.get_providers())
+        # Each tower's session is made when first used: a text query never loads the visual graph and an
+        # ingest never the text one (creating a ViT-B/32 session costs seconds of a command line's start).
+        self._graphs = {"visual": (visual, 1 if self.workers > 1 else threads), "text": (text, threads)}
+        self._providers = tuple(providers)
+        self._sessions: dict[str, Any] = {}
+        self._session_lock = threading.Lock()
         self._pixels = ImagePreprocessor(manifest["image"])
         token = manifest["text"]
         self._tokens = TextTokenizer(export.directory / "tokenizer.json", max_length=int(token["max_length"]),
@@ -82,13 +86,23 @@ class OnnxClip:
         self._lock = threading.Lock()  # ORT sessions are thread-safe; the tokenizer's settings are not shared
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-row") if self.workers > 1 else None
 
+    def _session_of(self, tower: str) -> Any:
+        session = self._sessions.get(tower)
+        if session is None:
+            with self._session_lock:
+                session = self._sessions.get(tower)
+                if session is None:
+                    path, threads = self._graphs[tower]
+                    session = self._sessions[tower] = _session(path, self._providers, threads)
+        return session
+
     @property
     def image_size(self) -> int:
         """The side of the square model input in pixels (e.g. 224)."""
         return self._pixels.input_side
 
     def _image_row(self, image: Image.Image) -> np.ndarray:
-        return self._visual.run(None, {"pixel_values": self._pixels([image])})[0]
+        return self._session_of("visual").run(None, {"pixel_values": self._pixels([image])})[0]
 
     def embed_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         if len(images) == 0:
@@ -96,7 +110,8 @@ class OnnxClip:
         if self.row_wise:
             rows = self._pool.map(self._image_row, images) if self._pool else map(self._image_row, images)
             return normalise_rows(np.concatenate(list(rows)))
-        out = [self._visual.run(None, {"pixel_values": self._pixels(images[start:start + batch_size])})[0]
+        visual = self._session_of("visual")
+        out = [visual.run(None, {"pixel_values": self._pixels(images[start:start + batch_size])})[0]
                for start in range(0, len(images), batch_size)]
         return normalise_rows(np.concatenate(out))
 
@@ -108,5 +123,6 @@ class OnnxClip:
             chunk = texts[start:start + batch_size]
             with self._lock:
                 batches = [self._tokens([t]) for t in chunk] if self._text_rows else [self._tokens(chunk)]
-            out.extend(self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0] for ids, mask in batches)
+            text = self._session_of("text")
+            out.extend(text.run(None, {"input_ids": ids, "attention_mask": mask})[0] for ids, mask in batches)
         return normalise_rows(np.concatenate(out))

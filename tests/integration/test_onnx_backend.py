@@ -269,3 +269,13 @@ def test_vectors_do_not_depend_on_the_batch_or_the_workers(mini_dir, mini_onnx, 
 
 def test_image_size_is_the_models_input_side(mini_onnx, mini_torch):
     assert mini_onnx.image_size == mini_torch.image_size == mini_torch._model[0].processor.image_processor.crop_size["height"]
+
+
+def test_each_tower_is_loaded_when_first_used(mini_dir):
+    """A text query never pays for the visual graph's session, an ingest never for the text one."""
+    embedder = Embedder(str(mini_dir), backend="onnx")
+    assert embedder.identity.dim == embedder._onnx.dim and embedder._onnx._sessions == {}
+    embedder.embed_texts(["a red circle"])
+    assert set(embedder._onnx._sessions) == {"text"}
+    embedder.embed_images([Image.new("RGB", (64, 64), "red")])
+    assert set(embedder._onnx._sessions) == {"text", "visual"}
