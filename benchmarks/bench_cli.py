@@ -57,16 +57,16 @@ PHASES = textwrap.dedent("""
     from imgsearch_core.search import Searcher
     mark("import embed + search")
     embedder = Embedder(collection.model.name)
-    mark("Embedder (ONNX sessions, both towers)")
+    mark("Embedder (export found; sessions made on first use)")
     searcher = Searcher(collection, embedder)
     mark("Searcher (model check, caption language)")
-    from imgsearch_core import text_index
-    text_index.analyze_one(query)
+    from imgsearch_core import text_analysis
+    text_analysis.analyze_one(query)
     mark("spaCy import + blank + lemmas")
     collection.bm25()
     mark("BM25 index open")
     embedder.embed_texts([query])
-    mark("text tower, first query")
+    mark("text tower: its session + first query")
     result = searcher.search(query, "hybrid", 0.5, 10)
     mark("search (candidates, fusion, items)")
     print(json.dumps({"phases": [(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])],

@@ -109,7 +109,7 @@ def main() -> None:
     load_ms = timed(lambda: BM25Index.load(index_dir), 5)
     print(f"BM25 index open: median {statistics.median(load_ms):.1f} ms")
     start = time.perf_counter()
-    collection._keeper._rebuild()
+    collection._keeper._rebuild("en")
     print(f"BM25 rebuild from Chroma documents: {time.perf_counter() - start:.2f} s")
 
     searcher = Searcher(collection, _QueryVectors(512))  # type: ignore[arg-type]
