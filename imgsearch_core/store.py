@@ -35,6 +35,18 @@ def validate_collection_name(name: str) -> str:
     return name
 
 
+def _open_persistent(chromadb: Any, path: Path, settings: Any) -> Any:
+    """An embedded Chroma client, opened under a file lock beside the store. Processes that open a new
+    store at the same moment race to create its SQLite schema, and the loser fails with "table collections
+    already exists" (seen with three store workers started together on a fresh directory); opening one at
+    a time takes ~0.15 s and makes every later opener find the schema in place."""
+    from filelock import FileLock
+
+    path.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.parent / ".chroma-open.lock")):
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
 class Store:
     """A store directory: Chroma (embedded, or a server when configured), media and BM25 indexes."""
 
@@ -77,7 +89,7 @@ class Store:
                 raise StoreError(
                     f"Cannot reach the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}: {exc}"
                 ) from exc
-        return chromadb.PersistentClient(path=str(self.root / "chroma"), settings=chroma_settings)
+        return _open_persistent(chromadb, self.root / "chroma", chroma_settings)
 
     # ----- locking -----------------------------------------------------------------------------
     @contextmanager

@@ -34,7 +34,7 @@ def test_filter_by_credit_and_download_the_csv(archive_server: Server, page: Pag
     line = wait_summary(server, page, f"4 results for “{QUERY}”")
     assert "search took" in line, f"a new filter fetches new candidates: {line!r}"
     shown = hit_ids(page, "ts")
-    assert len(shown) == 4 and loaded_images(server, page) == 4
+    assert len(shown) == 4 and loaded_images(server, page, 4) == 4
     assert_no_errors(server, page, "Text search with a credit filter")
     save_full_page(page, screenshots / "archive_filtered.png")
 

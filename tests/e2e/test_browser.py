@@ -74,10 +74,11 @@ def hit_ids(page: Page, prefix: str) -> list[str]:
     )
 
 
-def loaded_images(server: Server, page: Page) -> int:
-    """Wait until every image in the main area has really loaded (decoded, non-zero width); their count."""
+def loaded_images(server: Server, page: Page, expected: int = 1) -> int:
+    """Wait until at least `expected` images are in the main area and every one has really loaded (decoded,
+    non-zero width); their count. A grid renders progressively, so a busy machine can show 4 of 12 at first."""
     images = main(page).locator('[data-testid="stImage"] img')
-    script = "els => els.length > 0 && els.every(e => e.complete && e.naturalWidth > 0)"
+    script = f"els => els.length >= {max(1, expected)} && els.every(e => e.complete && e.naturalWidth > 0)"
     deadline = time.monotonic() + STEP_SECONDS
     while not images.evaluate_all(script):
         server.assert_alive()
@@ -155,7 +156,7 @@ def query_shows_results(server: Server, page: Page) -> None:
     assert "search took" in line, line
     hits = hit_ids(page, "ts")
     assert hits, f"no hits for {QUERY!r}: {line!r}"
-    assert loaded_images(server, page) == len(hits)
+    assert loaded_images(server, page, len(hits)) == len(hits)
     assert f"q={QUERY.replace(' ', '+')}" in page.url, page.url
 
 
@@ -179,7 +180,7 @@ def text_search(server: Server, page: Page, shots: Path) -> dict[str, list[str]]
     ranked["alpha 0.5"] = ranking_in_mode(server, page, "Hybrid", "hybrid, alpha 0.50")
     ranked["alpha 0"] = move_alpha(server, page, "Home", "0.00")
     ranked["alpha 1"] = move_alpha(server, page, "End", "1.00")
-    assert loaded_images(server, page) == len(ranked["alpha 1"])
+    assert loaded_images(server, page, len(ranked["alpha 1"])) == len(ranked["alpha 1"])
     assert_no_errors(server, page, "Hybrid search")
     save_full_page(page, shots / "hybrid.png")
     return ranked
@@ -194,7 +195,7 @@ def image_search(server: Server, page: Page, shots: Path) -> None:
     hits = hit_ids(page, "is")
     assert hits, f"no similar images: {line!r}"
     assert main(page).get_by_text("Uploaded: val-3.png").count() == 1
-    assert loaded_images(server, page) == len(hits) + 1  # the query image beside the hits
+    assert loaded_images(server, page, len(hits) + 1) == len(hits) + 1  # the query image beside the hits
     assert_no_errors(server, page, "Image search")
     save_full_page(page, shots / "image_search.png")
 
