@@ -65,6 +65,7 @@ class ImagePreprocessor:
         self.config = config
         self.mean = np.asarray(config["image_mean"], dtype=np.float32)
         self.std = np.asarray(config["image_std"], dtype=np.float32)
+        self._tables: dict[int, np.ndarray] = {}  # input channels -> _table
 
     @property
     def input_side(self) -> int:
@@ -99,6 +100,26 @@ class ImagePreprocessor:
         top, left = top + top_pad, left + left_pad
         return padded[max(0, top):min(new_h, top + crop_h), max(0, left):min(new_w, left + crop_w)]
 
+    def _values(self, array: np.ndarray) -> np.ndarray:
+        """Rescale and normalise (H, W, C) pixels, in the processor's own float64/float32 steps."""
+        cfg = self.config
+        if cfg["do_rescale"]:
+            array = (array.astype(np.float64) * cfg["rescale_factor"]).astype(np.float32)
+        if cfg["do_normalize"]:
+            array = (array.astype(np.float32, copy=False) - self.mean) / self.std
+        return array
+
+    def _table(self, channels: int) -> np.ndarray:
+        """(out channels, 256): `_values` of every 8-bit value, so a picture's pixels are looked up, not
+        computed (the float math on 224 x 224 x 3 values cost ~2 ms an image, the look-up ~0.3 ms).
+        The same elementwise operations on the same inputs give the same floats, bit for bit."""
+        table = self._tables.get(channels)
+        if table is None:
+            ramp = np.repeat(np.arange(256, dtype=np.uint8).reshape(256, 1, 1), channels, axis=2)
+            table = np.ascontiguousarray(np.moveaxis(np.asarray(self._values(ramp), dtype=np.float32)[:, 0], -1, 0))
+            self._tables[channels] = table
+        return table
+
     def one(self, image: Image.Image) -> np.ndarray:
         """(3, H, W) float32."""
         cfg = self.config
@@ -110,11 +131,13 @@ class ImagePreprocessor:
             array = array[:, :, None]
         if cfg["do_center_crop"]:
             array = self._crop(array)
-        if cfg["do_rescale"]:
-            array = (array.astype(np.float64) * cfg["rescale_factor"]).astype(np.float32)
-        if cfg["do_normalize"]:
-            array = (array.astype(np.float32, copy=False) - self.mean) / self.std
-        return np.ascontiguousarray(np.moveaxis(array, -1, 0), dtype=np.float32)
+        if array.dtype != np.uint8:  # 16-bit or float pictures (do_convert_rgb off): computed
+            return np.ascontiguousarray(np.moveaxis(self._values(array), -1, 0), dtype=np.float32)
+        table = self._table(array.shape[2])
+        out = np.empty((table.shape[0],) + array.shape[:2], dtype=np.float32)
+        for channel, row in enumerate(table):
+            np.take(row, array[:, :, channel if array.shape[2] > 1 else 0], out=out[channel], mode="clip")
+        return out
 
     def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
         return np.stack([self.one(image) for image in images])

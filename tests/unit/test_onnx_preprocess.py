@@ -49,6 +49,32 @@ def test_pixels_equal_the_processor(processor):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("steps", [{}, {"do_rescale": False}, {"do_normalize": False},
+                                   {"do_rescale": False, "do_normalize": False}, {"do_convert_rgb": False}])
+def test_pixel_values_are_the_processor_arithmetic_bit_for_bit(processor, steps):
+    """The 8-bit look-up table gives exactly the floats of the processor's steps: rescale in float64,
+    cast to float32, normalise in float32 (grey pictures broadcast to every channel)."""
+    config = {**image_config_from_processor(processor.image_processor), **steps}
+    ours = ImagePreprocessor(config)
+    mean, std = np.float32(config["image_mean"]), np.float32(config["image_std"])
+    for image in _images():
+        if "A" in image.getbands() or "transparency" in image.info:  # composited on white: the test above
+            continue
+        if not config["do_convert_rgb"] and image.mode not in ("RGB", "L"):
+            continue
+        picture = image.convert("RGB") if config["do_convert_rgb"] else image
+        array = np.asarray(picture.resize(ours._resize(picture).size, resample=Image.Resampling(config["resample"])))
+        array = ours._crop(array if array.ndim == 3 else array[:, :, None])
+        if config["do_rescale"]:
+            array = (array.astype(np.float64) * config["rescale_factor"]).astype(np.float32)
+        if config["do_normalize"]:
+            array = (array.astype(np.float32) - mean) / std
+        expected = np.moveaxis(array, -1, 0).astype(np.float32)
+        got = ours.one(image)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, expected, err_msg=f"{image.mode} {image.size}")
+
+
 TEXTS = ["a photo", "", "A RED circle, near the harbour!!", "x " * 300, "café – naïve 東京 🙂",
          "two  spaces\tand\nnewlines", "<|endoftext|> in the text", "mountain " * 40]
 
