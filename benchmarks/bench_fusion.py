@@ -3,7 +3,7 @@
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_fusion.py [--n 2000] [--queries 300] [--json FILE]
 
 Both collections hold held-out (test split) generated scenes embedded with the bundled imgsearch-mini: the
-demo one in the vocabulary the model was trained on, the shifted one in `scenes.SHIFTED_VOCAB` (colours, shapes
+demo one in the vocabulary the model was trained on, the shifted one in `vocabulary.SHIFTED_VOCAB` (colours, shapes
 and words it has never seen), where the vector side is weak and BM25 carries the ranking, so the two stress
 fusion from opposite ends. Queries: `--queries` one-object and as many two-object paraphrases per collection,
 relevance from scene metadata (the evaluation's own demo source). Prints MRR@5 and R@5 for each method and
@@ -23,7 +23,7 @@ import pandas as pd
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import build_scene_collection
 from imgsearch_core.demo.eval_source import queries_from_scenes
-from imgsearch_core.demo.scenes import DEMO_VOCAB, SHIFTED_VOCAB
+from imgsearch_core.demo.vocabulary import DEMO_VOCAB, SHIFTED_VOCAB
 from imgsearch_core.embed import Embedder
 from imgsearch_core.evaluate import sweep
 from imgsearch_core.fusion import DEFAULT_METHOD, METHODS

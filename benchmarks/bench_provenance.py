@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from imgsearch_core.demo.scenes import POSITIONS, Scene, render, scene_at
+from imgsearch_core.demo.render import render
+from imgsearch_core.demo.scenes import Scene, scene_at
+from imgsearch_core.demo.vocabulary import POSITIONS
 from imgsearch_core.embed import Embedder
 from imgsearch_core.perceptual import hamming, perceptual_hash
 from imgsearch_core.provenance import aligned_hamming, query_phashes

@@ -26,7 +26,8 @@ def collection_set(n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_
     """The demo collection's first `n_items` scenes (as the demo stores them) and paraphrase queries over them
     (one object, one object with its place, two objects, in equal shares). Cached: tests export many models."""
     from imgsearch_core.demo.queries import one_object_queries, positional_queries, two_object_queries
-    from imgsearch_core.demo.scenes import render, split_scenes
+    from imgsearch_core.demo.render import render
+    from imgsearch_core.demo.scenes import split_scenes
 
     scenes = split_scenes("test", n_items, seed)
     third = max(1, n_queries // 3)

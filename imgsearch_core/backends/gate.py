@@ -64,7 +64,9 @@ _EXTRA_TEXTS = [
 
 def calibration_set(n_images: int = 48, n_texts: int = 40, seed: int = 12) -> tuple[list[Image.Image], list[str]]:
     """Varied, deterministic images and captions (about half demo scenes, half gradients)."""
-    from imgsearch_core.demo.scenes import render, scene_caption, split_scenes
+    from imgsearch_core.demo.captions import scene_caption
+    from imgsearch_core.demo.render import render
+    from imgsearch_core.demo.scenes import split_scenes
 
     rng = np.random.default_rng(seed)
     n_scenes = n_images // 2

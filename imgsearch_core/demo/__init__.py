@@ -1,2 +1,3 @@
-"""The offline demo: generated captioned scenes (scenes), paraphrased queries with exact relevance
-(queries), the imgsearch-mini training command (model) and its quality table (quality)."""
+"""The offline demo: generated scenes (vocabulary, shapes, scenes, render, captions), the demo collection
+(collection), paraphrased queries with exact relevance (queries), the imgsearch-mini training command
+(model) and its quality table (quality)."""

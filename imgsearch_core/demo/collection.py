@@ -6,10 +6,14 @@ re-ingest, and the scene descriptions land in metadata where evaluation and test
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from imgsearch_core.config import DEMO_MODEL
-from imgsearch_core.demo.scenes import DEMO_VOCAB, VOCAB_KEY, Vocabulary, demo_items
+from imgsearch_core.demo.captions import scene_caption
+from imgsearch_core.demo.render import DISPLAY_SIZE, png_bytes, render
+from imgsearch_core.demo.scenes import Scene, split_scenes
+from imgsearch_core.demo.vocabulary import DEMO_VOCAB, VOCAB_KEY, Vocabulary
 from imgsearch_core.embed import Embedder
 from imgsearch_core.ingest import IngestReport, Progress, SourceItem, ingest
 from imgsearch_core.store import Store
@@ -19,6 +23,32 @@ DEMO_COLLECTION = "demo"
 DEMO_SIZE = 2000
 MAX_SCENES = 20000
 BATCH = 128
+
+
+@dataclass(frozen=True)
+class DemoItem:
+    """One generated scene as the demo collection stores it: PNG bytes, caption and scene metadata."""
+
+    name: str
+    png: bytes
+    caption: str
+    metadata: dict = field(hash=False)
+    scene: Scene = field(hash=False)
+
+
+def demo_items(
+    split: str = "test",
+    count: int | None = None,
+    seed: int = 0,
+    size: int = DISPLAY_SIZE,
+    *,
+    vocab: Vocabulary = DEMO_VOCAB,
+) -> Iterator[DemoItem]:
+    """The items of a split, in order: name, PNG bytes, caption and metadata (deterministic)."""
+    for scene in split_scenes(split, count, seed, vocab=vocab):
+        meta = scene.to_metadata()
+        text = scene_caption(scene, seed, vocab=vocab)
+        yield DemoItem(scene.name, png_bytes(render(scene, size, vocab=vocab)), text, meta, scene)
 
 
 def scene_source_items(count: int, split: str = "test", vocab: Vocabulary = DEMO_VOCAB) -> list[SourceItem]:

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imgsearch_core.demo.queries import one_object_queries, two_object_queries
-from imgsearch_core.demo.scenes import Scene, satisfies, vocabulary_of
+from imgsearch_core.demo.captions import satisfies
+from imgsearch_core.demo.scenes import Scene
+from imgsearch_core.demo.vocabulary import vocabulary_of
 from imgsearch_core.query_sources import EvalQuery, QuerySet, register, without_leaks
 
 

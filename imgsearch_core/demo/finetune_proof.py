@@ -2,7 +2,7 @@
 
     python -m imgsearch_core.demo.finetune_proof [--train 3000] [--test 1000] [--minutes 10] [--json]
 
-Builds two collections of SHIFTED scenes (`scenes.SHIFTED_VOCAB`: teal hexagons, fuchsia hoops, ...):
+Builds two collections of SHIFTED scenes (`vocabulary.SHIFTED_VOCAB`: teal hexagons, fuchsia hoops, ...):
 one to fine-tune on (train split) and a held-out one (test split). The held-out collection is
 evaluated with the bundled imgsearch-mini, the model is fine-tuned on the other collection through
 exactly the code the `finetune` command uses, the held-out collection is embedded again with the new
@@ -20,7 +20,7 @@ from typing import Any
 
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import build_scene_collection
-from imgsearch_core.demo.scenes import SHIFTED_VOCAB
+from imgsearch_core.demo.vocabulary import SHIFTED_VOCAB
 from imgsearch_core.embed import Embedder
 from imgsearch_core.demo.eval_source import queries_from_scenes
 from imgsearch_core.evaluate import sweep

@@ -8,7 +8,7 @@ Recipe (see the model card for the measured reasons):
    of every image in the batch whose scene satisfies all it says;
 3. each image comes with its full caption AND a partial caption naming one or two of its objects
    (the shape of search queries), so queries are in distribution and never false negatives;
-4. a curriculum from one-object scenes to 1-3 objects; objects never overlap (scenes.py);
+4. a curriculum from one-object scenes to 1-3 objects; objects never overlap (render.py);
 5. 64 px input with 8 px patches (64 tokens); scenes are drawn at 128 px and downsampled exactly as the
    saved CLIPImageProcessor does (``train.pixel_values``);
 6. mild near-duplicate augmentation on part of the images (``queries.augment``);
@@ -36,7 +36,10 @@ import numpy as np
 import torch
 
 from imgsearch_core.demo import queries as Q
-from imgsearch_core.demo import scenes as S
+from imgsearch_core.demo.captions import TextSpec, caption, partial_caption, satisfies
+from imgsearch_core.demo.render import DISPLAY_SIZE, render
+from imgsearch_core.demo.scenes import Scene, sample_scene, split_scenes
+from imgsearch_core.demo.vocabulary import BACKGROUNDS, COLOURS, DEMO_VOCAB, POSITIONS, SHAPES, SIZES, Vocabulary
 from imgsearch_core.train import ContrastiveBatch, Progress, TrainConfig, pixel_values, train_contrastive
 
 
@@ -57,7 +60,7 @@ class DemoSettings:
     projection_dim: int = 64
     max_text_length: int = 48
     vocab_size: int = 1000
-    render_size: int = S.DISPLAY_SIZE
+    render_size: int = DISPLAY_SIZE
     one_object_until: float = 0.1  # fraction of steps with one-object scenes only
     two_object_until: float = 0.2  # then up to two objects; then 1-3
     augment_p: float = 0.3
@@ -79,15 +82,15 @@ def _index(names: Iterable[str]) -> dict[str, int]:
     return {name: i for i, name in enumerate(names)}
 
 
-_SIZES = _index(S.SIZES)
-_POSITIONS = _index(S.POSITIONS)
-_BACKGROUNDS = _index(S.BACKGROUNDS)
+_SIZES = _index(SIZES)
+_POSITIONS = _index(POSITIONS)
+_BACKGROUNDS = _index(BACKGROUNDS)
 
 
 def positives_matrix(
-    specs: list[S.TextSpec], scenes: list[S.Scene], *, vocab: S.Vocabulary = S.DEMO_VOCAB
+    specs: list[TextSpec], scenes: list[Scene], *, vocab: Vocabulary = DEMO_VOCAB
 ) -> np.ndarray:
-    """``out[t, i]`` = scenes[i] satisfies specs[t] (vectorised ``scenes.satisfies``)."""
+    """``out[t, i]`` = scenes[i] satisfies specs[t] (vectorised ``captions.satisfies``)."""
     n, slots = len(scenes), 3
     tables = (_index(vocab.colours), _index(vocab.shapes), _SIZES, _POSITIONS)
     attrs = np.full((4, n, slots), -1, dtype=np.int16)
@@ -129,12 +132,12 @@ def _equal_keys(keys: list[tuple]) -> np.ndarray:
     return out
 
 
-def same_objects_matrix(scenes: list[S.Scene]) -> np.ndarray:
+def same_objects_matrix(scenes: list[Scene]) -> np.ndarray:
     """``out[i, j]`` = scenes i and j show the same colour+shape objects (``queries.same_objects``), i != j."""
     return _equal_keys([tuple(sorted(o.key() for o in scene.objects)) for scene in scenes])
 
 
-def same_picture_matrix(scenes: list[S.Scene]) -> np.ndarray:
+def same_picture_matrix(scenes: list[Scene]) -> np.ndarray:
     """``out[i, j]`` = scenes i and j are near-duplicates: the same objects at the same sizes and positions.
 
     The image-image term's default positives: same objects alone could pull "red circle on the left" and
@@ -168,21 +171,21 @@ class SceneStream(torch.utils.data.IterableDataset):
     def batch(self, step: int) -> ContrastiveBatch:
         st = self.settings
         rng = np.random.default_rng([st.seed, 17, step])
-        scenes = [S.sample_scene(rng, self.n_objects(step, rng), split="train", index=step * st.batch_size + j)
+        scenes = [sample_scene(rng, self.n_objects(step, rng), split="train", index=step * st.batch_size + j)
                   for j in range(st.batch_size)]
         images = []
         for scene in scenes:
-            image = S.render(scene, st.render_size)
+            image = render(scene, st.render_size)
             if rng.random() < st.augment_p:
                 image = Q.augment(image, rng, strength=float(rng.uniform(0.3, 1.0)))
             images.append(image)
         n_views = int(st.views * len(scenes))
-        images += [Q.augment(S.render(scene, st.render_size), rng, strength=float(rng.uniform(0.5, 1.0)))
+        images += [Q.augment(render(scene, st.render_size), rng, strength=float(rng.uniform(0.5, 1.0)))
                    for scene in scenes[:n_views]]
         texts, specs = [], []
         for scene in scenes:
-            made = [S.caption(scene, rng)]
-            made += [S.partial_caption(scene, rng, position_p=st.position_p) for _ in range(st.partial_captions)]
+            made = [caption(scene, rng)]
+            made += [partial_caption(scene, rng, position_p=st.position_p) for _ in range(st.partial_captions)]
             for text, spec in made:
                 texts.append(text)
                 specs.append(spec)
@@ -210,16 +213,16 @@ class Validator:
     def __init__(self, processor, n_images: int = 1000, n_queries: int = 300, n_copies: int = 200,
                  seed: int = 0) -> None:
         self.processor = processor
-        self.scenes = S.split_scenes("val", n_images, seed)
-        self.pixels = pixel_values([S.render(s) for s in self.scenes], processor.image_processor)
+        self.scenes = split_scenes("val", n_images, seed)
+        self.pixels = pixel_values([render(s) for s in self.scenes], processor.image_processor)
         self.queries = Q.one_object_queries(self.scenes, n_queries, seed) + Q.two_object_queries(
             self.scenes, n_queries // 2, seed)
-        self.relevant = [np.array([S.satisfies(s, q.spec) for s in self.scenes]) for q in self.queries]
+        self.relevant = [np.array([satisfies(s, q.spec) for s in self.scenes]) for q in self.queries]
         self.positional = Q.positional_queries(self.scenes, n_queries // 2, seed)
-        self.positional_relevant = [np.array([S.satisfies(s, q.spec) for s in self.scenes]) for q in self.positional]
+        self.positional_relevant = [np.array([satisfies(s, q.spec) for s in self.scenes]) for q in self.positional]
         rng = np.random.default_rng([seed, 31])
         self.copied = rng.choice(n_images, size=min(n_copies, n_images), replace=False)
-        self.copies = pixel_values([Q.augment(S.render(self.scenes[i]), rng) for i in self.copied],
+        self.copies = pixel_values([Q.augment(render(self.scenes[i]), rng) for i in self.copied],
                                    processor.image_processor)
         self.same = same_objects_matrix(self.scenes)[self.copied]
         self.same[np.arange(len(self.copied)), self.copied] = True
@@ -256,9 +259,9 @@ def caption_corpus(n: int = 20000, seed: int = 0) -> list[str]:
     rng = np.random.default_rng([seed, 5])
     texts = []
     for i in range(n):
-        scene = S.sample_scene(rng, split="train", index=i)
-        texts.append(S.caption(scene, rng)[0])
-        texts.append(S.partial_caption(scene, rng)[0])
+        scene = sample_scene(rng, split="train", index=i)
+        texts.append(caption(scene, rng)[0])
+        texts.append(partial_caption(scene, rng)[0])
     return texts
 
 
@@ -355,7 +358,7 @@ lower (see "What was tried"). CI never retrains this model; it runs a short trai
 Then `python -m imgsearch_core.demo.quality data/models/imgsearch-mini` recomputes the tables below.
 
 ## Data
-Scenes from `imgsearch_core/demo/scenes.py`: 1-3 non-overlapping objects, {len(S.SHAPES)} shapes x {len(S.COLOURS)} colours
+Scenes from `imgsearch_core/demo/scenes.py`: 1-3 non-overlapping objects, {len(SHAPES)} shapes x {len(COLOURS)} colours
 (uniform, so every combination is balanced), 2 sizes, 5 positions, counts, plain/gradient/textured backgrounds,
 position/colour/rotation jitter and pixel noise; drawn at {st["render_size"]} px and downsampled by the processor to
 {st["image_size"]} px. Training draws fresh scenes from its own seeded stream for every step:

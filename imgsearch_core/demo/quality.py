@@ -27,7 +27,8 @@ import numpy as np
 
 from imgsearch_core import metrics
 from imgsearch_core.demo import queries as Q
-from imgsearch_core.demo import scenes as S
+from imgsearch_core.demo.render import render
+from imgsearch_core.demo.scenes import Scene, split_scenes
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULTS = dict(n_images=2000, n_one=600, n_two=600, n_i2i=400, seed=0)
@@ -131,7 +132,7 @@ def search_rankers_for(model_dir: str | Path, n_images: int, store_dir: Path) ->
     return lambda _model: search_rankers(searcher)
 
 
-def text_rows(rankers: Sequence[TextRanker], query_sets: dict[str, list[Q.Query]], scenes: Sequence[S.Scene]) -> list[dict]:
+def text_rows(rankers: Sequence[TextRanker], query_sets: dict[str, list[Q.Query]], scenes: Sequence[Scene]) -> list[dict]:
     rows = []
     for ranker in rankers:
         for kind, qs in query_sets.items():
@@ -144,10 +145,10 @@ def text_rows(rankers: Sequence[TextRanker], query_sets: dict[str, list[Q.Query]
     return rows
 
 
-def image_to_image(model, scenes: Sequence[S.Scene], names: list[str], image_embeddings: np.ndarray, n: int, seed: int) -> dict:
+def image_to_image(model, scenes: Sequence[Scene], names: list[str], image_embeddings: np.ndarray, n: int, seed: int) -> dict:
     rng = np.random.default_rng([seed, 303])
     picks = rng.choice(len(scenes), size=min(n, len(scenes)), replace=False)
-    queries = [Q.augment(S.render(scenes[i]), np.random.default_rng([seed, 304, int(i)])) for i in picks]
+    queries = [Q.augment(render(scenes[i]), np.random.default_rng([seed, 304, int(i)])) for i in picks]
     ranked = top_k(encode(model, queries) @ image_embeddings.T, names, 5)
     by_name = {s.name: s for s in scenes}
     top1, mmp, own = [], [], []
@@ -174,10 +175,10 @@ def quality_report(
     """The full table. ``extra_rankers(model)`` may add text/hybrid rankers (see ``search_rankers``)."""
     start = time.perf_counter()
     model = load_model(model_dir)
-    scenes = S.split_scenes("test", n_images, seed)
+    scenes = split_scenes("test", n_images, seed)
     names = [s.name for s in scenes]
     t0 = time.perf_counter()
-    image_embeddings = encode(model, [S.render(s) for s in scenes])
+    image_embeddings = encode(model, [render(s) for s in scenes])
     embed_seconds = time.perf_counter() - t0
     query_sets = {"one": Q.one_object_queries(scenes, n_one, seed), "two": Q.two_object_queries(scenes, n_two, seed),
                   "position": Q.positional_queries(scenes, n_one, seed)}

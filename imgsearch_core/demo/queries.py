@@ -3,7 +3,7 @@
 Queries are phrased with templates that no caption uses (bare "crimson disc", "disc, crimson",
 "plum coloured box", reordered two-object phrases) and with random synonyms, so a query rarely repeats a
 stored caption's words. A stored item is relevant when its scene satisfies every attribute the query
-names (``scenes.satisfies``): judged from metadata, never from text.
+names (``captions.satisfies``): judged from metadata, never from text.
 """
 from __future__ import annotations
 
@@ -14,15 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from imgsearch_core.demo.scenes import (
-    DEMO_VOCAB,
-    POSITION_SYNONYMS,
-    Constraint,
-    Scene,
-    TextSpec,
-    Vocabulary,
-    satisfies,
-)
+from imgsearch_core.demo.captions import Constraint, TextSpec, satisfies
+from imgsearch_core.demo.scenes import Scene
+from imgsearch_core.demo.vocabulary import DEMO_VOCAB, POSITION_SYNONYMS, Vocabulary
 
 ONE_OBJECT_TEMPLATES = (
     "{c} {s}",

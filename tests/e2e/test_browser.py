@@ -126,10 +126,11 @@ def move_alpha(server: Server, page: Page, key: str, shown: str) -> list[str]:
 
 def scene_png() -> bytes:
     """A validation scene (never in the demo collection, which holds test scenes) as PNG bytes."""
-    from imgsearch_core.demo import scenes
+    from imgsearch_core.demo.render import render
+    from imgsearch_core.demo.scenes import scene_at
 
     buffer = io.BytesIO()
-    scenes.render(scenes.scene_at("val", 3)).save(buffer, format="PNG")
+    render(scene_at("val", 3)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
-from imgsearch_core.demo.scenes import Constraint, Scene, TextSpec, satisfies
+from imgsearch_core.demo.captions import Constraint, TextSpec, satisfies
+from imgsearch_core.demo.scenes import Scene
 from imgsearch_core.embed import Embedder
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store

@@ -9,6 +9,7 @@ import pytest
 
 from imgsearch_core.demo import quality
 from imgsearch_core.demo import queries as Q
+from imgsearch_core.demo import render as R
 from imgsearch_core.demo import scenes as S
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "models" / "imgsearch-mini"
@@ -21,7 +22,7 @@ def held_out():
     model = quality.load_model(MODEL_DIR)
     scenes = S.split_scenes("test", N_IMAGES)
     names = [s.name for s in scenes]
-    embeddings = quality.encode(model, [S.render(s) for s in scenes])
+    embeddings = quality.encode(model, [R.render(s) for s in scenes])
     return model, scenes, names, embeddings
 
 

@@ -9,61 +9,65 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from imgsearch_core.demo import captions as C
+from imgsearch_core.demo import collection
 from imgsearch_core.demo import model as demo_model
 from imgsearch_core.demo import queries as Q
+from imgsearch_core.demo import render as R
 from imgsearch_core.demo import scenes as S
+from imgsearch_core.demo import vocabulary as V
 
-SHIFTED = S.SHIFTED_VOCAB
+SHIFTED = V.SHIFTED_VOCAB
 
 
 def test_same_item_is_byte_identical_and_splits_differ():
-    a = list(S.demo_items("test", 5))
-    b = list(S.demo_items("test", 5))
+    a = list(collection.demo_items("test", 5))
+    b = list(collection.demo_items("test", 5))
     assert [x.png for x in a] == [x.png for x in b]
     assert [x.caption for x in a] == [x.caption for x in b]
     assert [x.metadata for x in a] == [x.metadata for x in b]
-    val = list(S.demo_items("val", 5))
+    val = list(collection.demo_items("val", 5))
     assert {x.png for x in a}.isdisjoint({x.png for x in val})
-    assert a[0].name == "test-000000" and Image.open(io.BytesIO(a[0].png)).size == (S.DISPLAY_SIZE, S.DISPLAY_SIZE)
+    assert a[0].name == "test-000000" and Image.open(io.BytesIO(a[0].png)).size == (R.DISPLAY_SIZE, R.DISPLAY_SIZE)
 
 
 def test_no_pixel_twins_even_for_identical_descriptions():
     one = S.Scene((S.Obj("red", "circle", "small", "centre"),), "plain", (1, 2))
     two = S.Scene((S.Obj("red", "circle", "small", "centre"),), "plain", (1, 3))
-    assert S.png_bytes(S.render(one)) != S.png_bytes(S.render(two))
-    pixels = {S.render(s, 64).tobytes() for s in S.split_scenes("train", 200)}
+    assert R.png_bytes(R.render(one)) != R.png_bytes(R.render(two))
+    pixels = {R.render(s, 64).tobytes() for s in S.split_scenes("train", 200)}
     assert len(pixels) == 200
 
 
 def test_vocabulary_and_balance():
-    assert len(S.SHAPES) >= 6 and len(S.COLOURS) >= 8 and len(S.SIZES) >= 2
-    assert set(S.POSITIONS) == {"left", "right", "top", "bottom", "centre"}
+    assert len(V.SHAPES) >= 6 and len(V.COLOURS) >= 8 and len(V.SIZES) >= 2
+    assert set(V.POSITIONS) == {"left", "right", "top", "bottom", "centre"}
     scenes = S.split_scenes("train", 3000)
     counts = {n: sum(len(s.objects) == n for s in scenes) for n in (1, 2, 3)}
     assert all(c > 800 for c in counts.values())
     colours = [o.colour for s in scenes for o in s.objects]
     shapes = [o.shape for s in scenes for o in s.objects]
-    for c in S.COLOURS:
-        assert abs(colours.count(c) / len(colours) - 1 / len(S.COLOURS)) < 0.03
-    for sh in S.SHAPES:
-        assert abs(shapes.count(sh) / len(shapes) - 1 / len(S.SHAPES)) < 0.03
-    assert {s.background for s in scenes} == set(S.BACKGROUNDS)
+    for c in V.COLOURS:
+        assert abs(colours.count(c) / len(colours) - 1 / len(V.COLOURS)) < 0.03
+    for sh in V.SHAPES:
+        assert abs(shapes.count(sh) / len(shapes) - 1 / len(V.SHAPES)) < 0.03
+    assert {s.background for s in scenes} == set(V.BACKGROUNDS)
     assert any(len({o.key() for o in s.objects}) < len(s.objects) for s in scenes)  # counts occur
 
 
 def test_objects_are_drawn_where_described_and_apart():
     """Each object's colour dominates a patch around its anchor position; anchors are far apart."""
-    anchors = list(S.POSITIONS.values())
+    anchors = list(V.POSITIONS.values())
     for i, (x1, y1) in enumerate(anchors):
         for x2, y2 in anchors[i + 1:]:
-            assert math.hypot(x1 - x2, y1 - y2) >= max(S.SIZES.values()) * 1.05
+            assert math.hypot(x1 - x2, y1 - y2) >= max(V.SIZES.values()) * 1.05
     for scene in S.split_scenes("test", 40):
-        pixels = np.asarray(S.render(scene), dtype=np.float32)
+        pixels = np.asarray(R.render(scene), dtype=np.float32)
         for obj in scene.objects:
-            ax, ay = S.POSITIONS[obj.position]
-            cx, cy = int(ax * S.DISPLAY_SIZE), int(ay * S.DISPLAY_SIZE)
+            ax, ay = V.POSITIONS[obj.position]
+            cx, cy = int(ax * R.DISPLAY_SIZE), int(ay * R.DISPLAY_SIZE)
             patch = pixels[cy - 2:cy + 3, cx - 2:cx + 3].reshape(-1, 3).mean(0)
-            nearest = min(S.COLOURS, key=lambda c: np.abs(np.array(S.COLOURS[c]) - patch).sum())
+            nearest = min(V.COLOURS, key=lambda c: np.abs(np.array(V.COLOURS[c]) - patch).sum())
             if obj.shape not in ("star", "cross"):  # thin centres may sit beside the anchor after jitter
                 assert nearest == obj.colour, (scene.name, obj, patch)
 
@@ -83,14 +87,14 @@ def test_captions_say_what_the_spec_says():
     rng = np.random.default_rng(0)
     texts = set()
     for scene in S.split_scenes("train", 300):
-        text, spec = S.caption(scene, rng)
+        text, spec = C.caption(scene, rng)
         texts.add(text)
-        assert S.satisfies(scene, spec) and spec.exact
+        assert C.satisfies(scene, spec) and spec.exact
         for c in spec.constraints:
-            assert any(w in text for w in S.COLOUR_SYNONYMS[c.colour])
-            assert any(w in text for w, p in S.SHAPE_SYNONYMS[c.shape]) or any(p in text for _, p in S.SHAPE_SYNONYMS[c.shape])
-        part, pspec = S.partial_caption(scene, rng)
-        assert S.satisfies(scene, pspec) and 1 <= len(pspec.constraints) <= 2
+            assert any(w in text for w in V.COLOUR_SYNONYMS[c.colour])
+            assert any(w in text for w, p in V.SHAPE_SYNONYMS[c.shape]) or any(p in text for _, p in V.SHAPE_SYNONYMS[c.shape])
+        part, pspec = C.partial_caption(scene, rng)
+        assert C.satisfies(scene, pspec) and 1 <= len(pspec.constraints) <= 2
     assert len(texts) > 250
     joined = " ".join(texts)
     for word in ("crimson", "disc", "two", "on the left", "in the middle", "textured"):
@@ -99,18 +103,18 @@ def test_captions_say_what_the_spec_says():
 
 def test_satisfies_needs_distinct_objects_and_respects_exact():
     scene = S.Scene((S.Obj("red", "circle", "small", "left"), S.Obj("blue", "square", "large", "top")), "plain", (0,))
-    red, blue = S.Constraint("red", "circle"), S.Constraint("blue", "square")
-    assert S.satisfies(scene, S.TextSpec((red,)))
-    assert S.satisfies(scene, S.TextSpec((red, blue)))
-    assert not S.satisfies(scene, S.TextSpec((red, red)))  # "two red circles"
-    assert not S.satisfies(scene, S.TextSpec((red,), exact=True))
-    assert not S.satisfies(scene, S.TextSpec((S.Constraint("red", "circle", size="large"),)))
-    assert not S.satisfies(scene, S.TextSpec((S.Constraint("blue", "circle"),)))
+    red, blue = C.Constraint("red", "circle"), C.Constraint("blue", "square")
+    assert C.satisfies(scene, C.TextSpec((red,)))
+    assert C.satisfies(scene, C.TextSpec((red, blue)))
+    assert not C.satisfies(scene, C.TextSpec((red, red)))  # "two red circles"
+    assert not C.satisfies(scene, C.TextSpec((red,), exact=True))
+    assert not C.satisfies(scene, C.TextSpec((C.Constraint("red", "circle", size="large"),)))
+    assert not C.satisfies(scene, C.TextSpec((C.Constraint("blue", "circle"),)))
 
 
 def test_queries_are_paraphrased_with_exact_relevance():
     scenes = S.split_scenes("test", 300)
-    captions = {S.scene_caption(s) for s in scenes}
+    captions = {C.scene_caption(s) for s in scenes}
     one = Q.one_object_queries(scenes, 100)
     two = Q.two_object_queries(scenes, 100)
     assert len(one) == len(two) == 100
@@ -124,17 +128,17 @@ def test_queries_are_paraphrased_with_exact_relevance():
 
 def test_positional_queries_name_a_place_and_need_it():
     scenes = S.split_scenes("test", 300)
-    captions = {S.scene_caption(s) for s in scenes}
+    captions = {C.scene_caption(s) for s in scenes}
     queries = Q.positional_queries(scenes, 100)
     assert len(queries) == 100 and len({q.text for q in queries}) > 60
     for q in queries:
         (constraint,) = q.spec.constraints
         assert q.source in q.relevant(scenes) and q.text not in captions
-        assert any(phrase in q.text for phrase in S.POSITION_SYNONYMS[constraint.position])
-        anywhere = Q.Query(q.text, S.TextSpec((S.Constraint(constraint.colour, constraint.shape),)), "one", q.source)
+        assert any(phrase in q.text for phrase in V.POSITION_SYNONYMS[constraint.position])
+        anywhere = Q.Query(q.text, C.TextSpec((C.Constraint(constraint.colour, constraint.shape),)), "one", q.source)
         assert q.relevant(scenes) <= anywhere.relevant(scenes)
     assert sum(len(q.relevant(scenes)) for q in queries) < sum(
-        len(Q.Query("", S.TextSpec((S.Constraint(c.colour, c.shape),)), "one", "").relevant(scenes))
+        len(Q.Query("", C.TextSpec((C.Constraint(c.colour, c.shape),)), "one", "").relevant(scenes))
         for q in queries for c in q.spec.constraints)
 
 
@@ -142,13 +146,13 @@ def test_partial_captions_name_positions_as_often_as_asked():
     scenes = S.split_scenes("train", 300)
     rng = np.random.default_rng(5)
     for p, low, high in ((0.0, 0.0, 0.0), (0.5, 0.35, 0.65), (1.0, 1.0, 1.0)):
-        specs = [S.partial_caption(s, rng, position_p=p)[1] for s in scenes]
+        specs = [C.partial_caption(s, rng, position_p=p)[1] for s in scenes]
         named = [c.position is not None for spec in specs for c in spec.constraints]
         assert low <= np.mean(named) <= high
 
 
 def test_augment_keeps_size_and_changes_pixels_deterministically():
-    image = S.render(S.scene_at("test", 0))
+    image = R.render(S.scene_at("test", 0))
     a = Q.augment(image, np.random.default_rng(1))
     b = Q.augment(image, np.random.default_rng(1))
     assert a.size == image.size and a.tobytes() == b.tobytes() and a.tobytes() != image.tobytes()
@@ -164,18 +168,18 @@ def test_demo_data_is_pinned():
 
     Digests taken from the demo generator as first published; pixels are pinned apart from PNG bytes so a
     Pillow/zlib upgrade (PNG only) is told apart from a change of the generator (both)."""
-    items = list(S.demo_items("test", 20))
+    items = list(collection.demo_items("test", 20))
     scenes = S.split_scenes("test", 50)
     queries = Q.one_object_queries(scenes, 30) + Q.two_object_queries(scenes, 30)
     rng = np.random.default_rng(0)
     got = {
-        "pixels": hashlib.sha256(b"".join(S.render(x.scene).tobytes() for x in items)).hexdigest(),
-        "pixels64": hashlib.sha256(b"".join(S.render(x.scene, 64).tobytes() for x in items)).hexdigest(),
+        "pixels": hashlib.sha256(b"".join(R.render(x.scene).tobytes() for x in items)).hexdigest(),
+        "pixels64": hashlib.sha256(b"".join(R.render(x.scene, 64).tobytes() for x in items)).hexdigest(),
         "png": hashlib.sha256(b"".join(hashlib.sha256(x.png).digest() for x in items)).hexdigest(),
         "captions": _digest(x.caption for x in items),
         "metadata": hashlib.sha256(json.dumps([x.metadata for x in items], sort_keys=True).encode()).hexdigest(),
         "queries": _digest(q.text for q in queries),
-        "partial": _digest(S.partial_caption(s, rng)[0] for s in scenes),
+        "partial": _digest(C.partial_caption(s, rng)[0] for s in scenes),
     }
     assert got == {
         "pixels": "cd9b12c56e6005bc851a107e10a8d0496d7a8649400aa6ea8c7ee0d704633674",
@@ -189,7 +193,7 @@ def test_demo_data_is_pinned():
 
 
 # ----- the shifted vocabulary ------------------------------------------------------------------------------
-def _words(vocab: S.Vocabulary) -> set[str]:
+def _words(vocab: V.Vocabulary) -> set[str]:
     """Every word a text can use for one of the vocabulary's colours or shapes."""
     phrases = [*vocab.colours, *vocab.shapes, *itertools.chain(*vocab.colour_synonyms.values())]
     phrases += [w for pairs in vocab.shape_synonyms.values() for pair in pairs for w in pair]
@@ -198,26 +202,26 @@ def _words(vocab: S.Vocabulary) -> set[str]:
 
 def test_shifted_vocabulary_is_new_in_words_and_colours():
     assert len(SHIFTED.shapes) == 6 and len(SHIFTED.colours) == 8
-    assert _words(S.DEMO_VOCAB).isdisjoint(_words(SHIFTED))
+    assert _words(V.DEMO_VOCAB).isdisjoint(_words(SHIFTED))
     assert all(len(v) >= 2 for v in [*SHIFTED.colour_synonyms.values(), *SHIFTED.shape_synonyms.values()])
-    rgbs = {**S.DEMO_VOCAB.colours, **SHIFTED.colours}
+    rgbs = {**V.DEMO_VOCAB.colours, **SHIFTED.colours}
     assert len(rgbs) == 16
     for a, b in itertools.combinations(rgbs.values(), 2):  # as far apart as the demo's closest pair
         assert np.abs(np.subtract(a, b)).sum() >= 100
     for rgb in SHIFTED.colours.values():  # backgrounds are greys of level 150-235 plus tint and texture
         assert min(np.abs(np.subtract(rgb, g)).max() for g in range(128, 256)) >= 100
     with pytest.raises(ValueError):
-        S.Vocabulary("broken", {"teal": (0, 0, 0)}, {}, {}, {})
+        V.Vocabulary("broken", {"teal": (0, 0, 0)}, {}, {}, {})
 
 
-@pytest.mark.parametrize("vocab", [S.DEMO_VOCAB, SHIFTED], ids=lambda v: v.name)
+@pytest.mark.parametrize("vocab", [V.DEMO_VOCAB, SHIFTED], ids=lambda v: v.name)
 def test_every_shape_draws_a_distinct_mask_at_64_px(vocab):
     def mask(shape: str, r: float) -> np.ndarray:
         image = Image.new("L", (64, 64), 0)
         vocab.shapes[shape].draw(ImageDraw.Draw(image), 32, 32, r, 0.0, 255)
         return np.asarray(image) > 0
 
-    for size in S.SIZES.values():
+    for size in V.SIZES.values():
         masks = {shape: mask(shape, size * 64 / 2) for shape in vocab.shapes}
         assert all(m.sum() >= 60 for m in masks.values())  # clearly visible
         for a, b in itertools.combinations(masks.values(), 2):
@@ -225,16 +229,16 @@ def test_every_shape_draws_a_distinct_mask_at_64_px(vocab):
 
 
 def test_shifted_items_are_deterministic_and_apart_from_the_demo():
-    a = list(S.demo_items("test", 8, vocab=SHIFTED))
-    b = list(S.demo_items("test", 8, vocab=SHIFTED))
+    a = list(collection.demo_items("test", 8, vocab=SHIFTED))
+    b = list(collection.demo_items("test", 8, vocab=SHIFTED))
     assert [(x.png, x.caption, x.metadata) for x in a] == [(x.png, x.caption, x.metadata) for x in b]
-    demo = list(S.demo_items("test", 8))
+    demo = list(collection.demo_items("test", 8))
     assert {x.scene.seed for x in a}.isdisjoint({x.scene.seed for x in demo})  # separate random streams
     assert {x.png for x in a}.isdisjoint({x.png for x in demo})
     for item in a:
         assert {o.colour for o in item.scene.objects} <= set(SHIFTED.colours)
         assert {o.shape for o in item.scene.objects} <= set(SHIFTED.shapes)
-        assert _words(S.DEMO_VOCAB).isdisjoint(item.caption.split())
+        assert _words(V.DEMO_VOCAB).isdisjoint(item.caption.split())
         back = S.Scene.from_metadata(item.metadata)
         assert (back.objects, back.background, back.name) == (item.scene.objects, item.scene.background, item.name)
     scenes = S.split_scenes("train", 3000, vocab=SHIFTED)
@@ -247,15 +251,15 @@ def test_shifted_captions_queries_and_positives_are_exact():
     scenes = S.split_scenes("test", 200, vocab=SHIFTED)
     specs = []
     for scene in scenes[:60]:
-        for make in (S.caption, S.partial_caption):
+        for make in (C.caption, C.partial_caption):
             text, spec = make(scene, rng, vocab=SHIFTED)
-            assert S.satisfies(scene, spec) and _words(S.DEMO_VOCAB).isdisjoint(text.split())
+            assert C.satisfies(scene, spec) and _words(V.DEMO_VOCAB).isdisjoint(text.split())
             specs.append(spec)
-    expected = np.array([[S.satisfies(s, spec) for s in scenes[:60]] for spec in specs])
+    expected = np.array([[C.satisfies(s, spec) for s in scenes[:60]] for spec in specs])
     assert (demo_model.positives_matrix(specs, scenes[:60], vocab=SHIFTED) == expected).all()
     queries = Q.one_object_queries(scenes, 50, vocab=SHIFTED) + Q.two_object_queries(scenes, 50, vocab=SHIFTED)
     assert len(queries) == 100
     for q in queries:
         assert q.source in q.relevant(scenes)
         assert set(q.text.replace(",", "").split()) & _words(SHIFTED)
-        assert _words(S.DEMO_VOCAB).isdisjoint(q.text.replace(",", "").split())
+        assert _words(V.DEMO_VOCAB).isdisjoint(q.text.replace(",", "").split())

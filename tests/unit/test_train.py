@@ -10,8 +10,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
+from imgsearch_core.demo import captions as C
 from imgsearch_core.demo import model as demo_model
 from imgsearch_core.demo import queries as Q
+from imgsearch_core.demo import render as R
 from imgsearch_core.demo import scenes as S
 from imgsearch_core.train import (
     TrainConfig,
@@ -123,7 +125,7 @@ def test_validator_reports_text_and_image_to_image_figures(tiny):
 def test_fast_preprocessing_equals_the_saved_processor(tiny, size):
     _, processor = tiny
     rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)), S.render(S.scene_at("test", 1))]
+    images = [Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)), R.render(S.scene_at("test", 1))]
     expected = processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
     assert torch.allclose(pixel_values(images, processor.image_processor), expected, atol=1e-5)
 
@@ -141,8 +143,8 @@ def test_grouped_text_features_are_exact(tiny):
 def test_positives_matrix_equals_satisfies():
     rng = np.random.default_rng(3)
     scenes = [S.sample_scene(rng) for _ in range(60)]
-    specs = [S.caption(s, rng)[1] for s in scenes] + [S.partial_caption(s, rng)[1] for s in scenes]
-    expected = np.array([[S.satisfies(s, spec) for s in scenes] for spec in specs])
+    specs = [C.caption(s, rng)[1] for s in scenes] + [C.partial_caption(s, rng)[1] for s in scenes]
+    expected = np.array([[C.satisfies(s, spec) for s in scenes] for spec in specs])
     assert (demo_model.positives_matrix(specs, scenes) == expected).all()
 
 
@@ -225,7 +227,7 @@ def test_finetune_user_pairs_with_early_stopping_on_validation_mrr(tiny_model_di
     from imgsearch_core.clip_factory import save_clip
 
     model, processor = CLIPModel.from_pretrained(str(tiny_model_dir)), CLIPProcessor.from_pretrained(str(tiny_model_dir))
-    pairs = [(S.render(S.scene_at("val", i), 64), S.scene_caption(S.scene_at("val", i))) for i in range(12)]
+    pairs = [(R.render(S.scene_at("val", i), 64), C.scene_caption(S.scene_at("val", i))) for i in range(12)]
     pairs += pairs[:2]  # duplicate captions in one batch are positives of each other
     result = finetune(model, processor, pairs, batch_size=8, epochs=2, val_pairs=pairs[:6])
     assert result.steps_done == 4 and result.best_metric is not None and 0 <= result.best_metric <= 1
