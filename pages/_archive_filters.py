@@ -4,7 +4,7 @@ Credit, creator and keywords are multiselects whose options are the values prese
 pictures each selects ("Reuters (12)"); a date-taken range bounded by the items' dates; "Only
 uncaptioned". A control the collection has no values for is not shown. The counts come from
 imgsearch_core.facets, computed once per collection revision (st.cache_data), not on every rerun; the
-widgets' choices become a Chroma `where` through imgsearch_core.filters.where_from_choices.
+widgets' choices become a Chroma `where` through imgsearch_core.filter_where.where_from_choices.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 import streamlit as st
 
 from imgsearch_core import facets as facet_counts
-from imgsearch_core import filters
+from imgsearch_core import filter_where
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.facets import Facets
 from imgsearch_core.fields import BY_NAME
@@ -99,4 +99,4 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
             only_uncaptioned = st.checkbox(f"Only uncaptioned ({facets.uncaptioned:,})", key=uncaptioned_key,
                                            help="Only pictures without a caption (found by vector search).")
     equals = {name: chosen.get(name, []) for name in ("credit", "creator")}
-    return filters.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)
+    return filter_where.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)

@@ -44,7 +44,7 @@ QUERY_THUMB = 480
 def _user_errors() -> tuple[type[BaseException], ...]:
     from imgsearch_core.captions import CaptionFileError
     from imgsearch_core.evaluate import EvaluationError
-    from imgsearch_core.filters import FilterError
+    from imgsearch_core.filter_clauses import FilterError
     from imgsearch_core.finetune import FinetuneError
     from imgsearch_core.images import ImageError
     from imgsearch_core.ingest import IngestError

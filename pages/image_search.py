@@ -14,7 +14,7 @@ from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
 from imgsearch_core.languages import caption_language
 from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
-from imgsearch_core import filters
+from imgsearch_core import filter_where
 from pages import _archive_filters, _provenance, _results, _ui
 
 KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
@@ -72,7 +72,7 @@ def main() -> None:
 
     collection = store.open(name)
     chosen = _archive_filters.filter_controls(store, collection, "is")
-    where_key = filters.filter_key(chosen)
+    where_key = filter_where.filter_key(chosen)
     searcher = _ui.get_searcher(store, collection)
     text = ss.is_text.strip()
     if upload is not None:

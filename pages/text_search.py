@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imgsearch_core import filters
+from imgsearch_core import filter_clauses, filter_where, filters
 from imgsearch_core.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import url_state
@@ -83,7 +83,7 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
                  help="Cut the results at the first large gap in their scores (a gap of at least a quarter of "
                       "the listed scores' range).")
     filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
-                          help=filters.FILTER_HELP)
+                          help=filter_clauses.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
     st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
                help="The collection's caption language (lemmas and stop words of keyword search); Admin > Collections "
@@ -98,7 +98,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
                                  collection_name, default_alpha)
     method, cutoff = ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff"))
     signature = (collection_name, params.q, params.mode, params.alpha, method, cutoff, params.k, params.where,
-                 filters.filter_key(chosen), *_results.option_values("ts"))
+                 filter_where.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_show_all = False
     if ss.get("ts_signature") not in (None, signature):
@@ -113,10 +113,10 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
             st.caption("Type a query and press Enter.")
         return
     typed = filters.parse_filter(params.where, filters.collection_fields(collection) if params.where.strip() else None)
-    where = filters.combine(typed, chosen)
+    where = filter_where.combine(typed, chosen)
     searcher = _ui.get_searcher(store, collection)
     candidates, computed, elapsed = _ui.cached(
-        "text", (*_ui.collection_key(store, collection), query.strip(), filters.filter_key(where)),
+        "text", (*_ui.collection_key(store, collection), query.strip(), filter_where.filter_key(where)),
         lambda: searcher.text_candidates(query, where),
     )
     result = searcher.rank(candidates, params.mode, params.alpha, params.k, method, cutoff)

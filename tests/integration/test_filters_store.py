@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 import pytest
 from PIL import Image
 
-from imgsearch_core.filters import collection_fields, combine, parse_filter, where_from_choices
+from imgsearch_core.filter_where import combine, where_from_choices
+from imgsearch_core.filters import collection_fields, parse_filter
 from imgsearch_core.search import Searcher
 from imgsearch_core.collection import Record
 from tests.helpers import image_bytes

@@ -3,15 +3,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from imgsearch_core.filters import (
-    FILTER_HELP,
-    FilterError,
-    combine,
-    filter_key,
-    known_fields,
-    parse_filter,
-    where_from_choices,
-)
+from imgsearch_core.filter_clauses import FILTER_HELP, FilterError
+from imgsearch_core.filter_where import combine, filter_key, where_from_choices
+from imgsearch_core.filters import known_fields, parse_filter
 
 KNOWN = known_fields([{"group": "g1", "year": 2020, "keywords": ["a"], "keywords_lc": ["a"], "media": "x.jpg"}])
 
