@@ -25,7 +25,8 @@ EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
 
 def _parse_where(raw: str | None, collection) -> dict | None:
     """--where in the filter language (imgsearch_core.filters), field names checked against the collection."""
-    from imgsearch_core.filters import FilterError, collection_fields, parse_filter
+    from imgsearch_core.filter_clauses import FilterError
+    from imgsearch_core.filters import collection_fields, parse_filter
 
     if not raw or not raw.strip():
         return None
