@@ -3,7 +3,8 @@
 An export is a folder named after the model's fingerprint (first 16 hex digits):
 `<model_dir>/.onnx/<fp16>/` for a writable local model, else `$IMGSEARCH_ONNX_CACHE/<fp16>/` (default
 data/onnx-cache/). It holds visual.onnx, text.onnx, their int8 twins, tokenizer.json and manifest.json
-(full fingerprint, preprocessing, token settings, sizes, export time, both fidelity gates' results).
+(full fingerprint, preprocessing, token settings, sizes, export time, both fidelity gates' results), and
+optimised/ the graphs ONNX Runtime optimised and saved on first use (backends/saved_graph.py).
 An export is used only when the manifest's fingerprint equals the model's current one, so new weights
 (or tokenizer, or preprocessing config) never meet an old graph.
 """
@@ -19,6 +20,7 @@ from imgsearch_core.fingerprint import onnx_cache_root
 
 MANIFEST = "manifest.json"
 FORMAT = 3  # the export recipe (graphs, opset, quantisation settings, gates): bump it when that changes
+SAVED_GRAPHS = "optimised"  # sub-folder of an export: its graphs as ONNX Runtime optimised them
 VARIANTS = {"fp32": ("visual.onnx", "text.onnx"), "int8": ("visual-int8.onnx", "text-int8.onnx")}
 
 

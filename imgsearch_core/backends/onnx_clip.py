@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from PIL import Image
 
 from imgsearch_core.backends.layout import Export
 from imgsearch_core.backends.preprocess import ImagePreprocessor, TextTokenizer
+from imgsearch_core.backends.saved_graph import saved_graph
 
 CPU_EP = "CPUExecutionProvider"
 
@@ -41,7 +43,8 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _session(path, providers: Sequence[str], threads: int | None):
+def _session(path: Path, providers: Sequence[str], threads: int | None):
+    """A session of an exported graph; on CPU from its saved optimised copy (backends/saved_graph.py)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -49,7 +52,8 @@ def _session(path, providers: Sequence[str], threads: int | None):
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+    source = saved_graph(path) if tuple(providers) == (CPU_EP,) else path
+    return ort.InferenceSession(str(source), sess_options=options, providers=list(providers))
 
 
 class OnnxClip:
