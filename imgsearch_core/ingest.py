@@ -15,11 +15,13 @@ Why this pipeline, and its bounds: three kinds of work overlap so both cores sta
 * An embedding thread embeds whatever is prepared, in source order, up to the end of the current
   batch: when decoding is the slower side it does not wait for a full batch (a folder of twelve scans
   is embedded while the rest decode), when embedding is, the chunks are whole batches.
-* The calling thread writes (media files, Chroma, the write log) a batch at a time while the next
-  chunks are embedded; at most `_WRITES_IN_FLIGHT` embedded chunks wait for it. It is the writer
-  because it holds the store's write lock, which is exclusive across threads too.
-Items are consumed in source order and written and stopped (`should_stop`) at the same batch
-boundaries as before, so records, problems and counts come out exactly as from one sequential loop.
+* The calling thread writes (media files, Chroma, the write log) whole batches while the next
+  chunks are embedded, several batches in one write when they come fast (ingest_writes: a Chroma
+  write holds the GIL, so fewer writes stall the other threads less); at most `_WRITES_IN_FLIGHT`
+  embedded chunks wait for it. It is the writer because it holds the store's write lock, which is
+  exclusive across threads too.
+Items are consumed in source order and stopped (`should_stop`) at the same batch boundaries as
+before, so records, problems and counts come out exactly as from one sequential loop.
 """
 from __future__ import annotations
 
@@ -46,38 +48,8 @@ from imgsearch_core.ingest_sources import (  # noqa: F401
     describe_item,
     metadata_problems,
 )
+from imgsearch_core.ingest_writes import Batch, IngestReport, Progress, Writer  # noqa: F401  (re-exported)
 from imgsearch_core.store import Store
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    rate: float  # items per second
-    eta_seconds: float | None
-
-
-@dataclass
-class IngestReport:
-    total: int = 0
-    added: int = 0
-    already_stored: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.added / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "added": self.added,
-            "already_stored": self.already_stored,
-            "problems": [{"name": p.name, "reason": p.reason} for p in self.problems],
-            "seconds": round(self.seconds, 3),
-            "rate": round(self.rate, 2),
-        }
 
 
 _WRITES_IN_FLIGHT = 2  # embedded chunks waiting for the writing thread
@@ -291,40 +263,33 @@ def ingest(
     batch_size = batch_size or settings.embed_batch_size
     report = IngestReport(total=len(items), problems=list(problems))
     started = time.perf_counter()
-    done = 0
     limits = Limits(settings.max_pixels, settings.max_file_bytes, read_metadata, model_side(embedder))
     with store.writing():
         collection: Collection = store.open_or_create(collection_name, embedder.identity)
         collection.recover()
         feed = _Feed(items, collection, limits, settings.decode_threads, batch_size, window=2 * batch_size)
         embedding = _Embedding(feed, embedder)
+        writer = Writer(collection, report, started, progress)
         try:
-            batch: list[Record] = []
-            pending = _Chunk()  # what to report for the items of `batch`, once it is written
+            batch = Batch()
             for records, chunk in embedding:
-                batch.extend(records)
+                batch.records.extend(records)
                 del records
-                pending.consumed += chunk.consumed
-                pending.already_stored += chunk.already_stored
-                pending.problems.extend(chunk.problems)
+                batch.consumed += chunk.consumed
+                batch.already_stored += chunk.already_stored
+                batch.problems.extend(chunk.problems)
                 if not chunk.ends_batch:
                     continue
                 if should_stop is not None and should_stop():
-                    report.problems.append(Problem("(run)", f"stopped by the user after {done} of {len(items)} items"))
+                    writer.flush()
+                    report.problems.append(Problem("(run)", f"stopped by the user after {writer.done} of {len(items)} items"))
                     break
-                report.problems.extend(pending.problems)
-                report.already_stored += pending.already_stored
-                if batch:
-                    added = collection.add(batch)
-                    report.added += added
-                    report.already_stored += len(batch) - added  # stored meanwhile by another writer
-                done += pending.consumed
-                batch, pending = [], _Chunk()
-                if progress is not None:
-                    elapsed = time.perf_counter() - started
-                    rate = done / elapsed if elapsed > 0 else 0.0
-                    eta = (len(items) - done) / rate if rate > 0 else None
-                    progress(Progress(done, len(items), rate, eta))
+                writer.hold(batch)
+                batch = Batch()
+            writer.flush()
+        except BaseException:
+            writer.flush()  # the whole batches embedded before the failure are stored, as they were
+            raise
         finally:
             embedding.close()
     report.seconds = time.perf_counter() - started
