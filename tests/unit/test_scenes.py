@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from imgsearch_core.demo import captions as C
 from imgsearch_core.demo import collection
-from imgsearch_core.demo import model as demo_model
+from imgsearch_core.demo import positives
 from imgsearch_core.demo import queries as Q
 from imgsearch_core.demo import render as R
 from imgsearch_core.demo import scenes as S
@@ -256,7 +256,7 @@ def test_shifted_captions_queries_and_positives_are_exact():
             assert C.satisfies(scene, spec) and _words(V.DEMO_VOCAB).isdisjoint(text.split())
             specs.append(spec)
     expected = np.array([[C.satisfies(s, spec) for s in scenes[:60]] for spec in specs])
-    assert (demo_model.positives_matrix(specs, scenes[:60], vocab=SHIFTED) == expected).all()
+    assert (positives.positives_matrix(specs, scenes[:60], vocab=SHIFTED) == expected).all()
     queries = Q.one_object_queries(scenes, 50, vocab=SHIFTED) + Q.two_object_queries(scenes, 50, vocab=SHIFTED)
     assert len(queries) == 100
     for q in queries:

@@ -12,6 +12,7 @@ from PIL import Image
 from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
 from imgsearch_core.demo import captions as C
 from imgsearch_core.demo import model as demo_model
+from imgsearch_core.demo import positives
 from imgsearch_core.demo import queries as Q
 from imgsearch_core.demo import render as R
 from imgsearch_core.demo import scenes as S
@@ -98,8 +99,8 @@ def test_same_objects_and_same_picture_matrices():
                                    == sorted((o.key(), o.size, o.position) for o in b.objects) for b in scenes]
                                   for a in scenes])
     assert picture.any() and (objects & ~picture).any()
-    assert (demo_model.same_objects_matrix(scenes) == objects).all()
-    assert (demo_model.same_picture_matrix(scenes) == picture).all()
+    assert (positives.same_objects_matrix(scenes) == objects).all()
+    assert (positives.same_picture_matrix(scenes) == picture).all()
 
 
 def test_views_carry_their_originals_as_image_positives(tiny):
@@ -145,7 +146,7 @@ def test_positives_matrix_equals_satisfies():
     scenes = [S.sample_scene(rng) for _ in range(60)]
     specs = [C.caption(s, rng)[1] for s in scenes] + [C.partial_caption(s, rng)[1] for s in scenes]
     expected = np.array([[C.satisfies(s, spec) for s in scenes] for spec in specs])
-    assert (demo_model.positives_matrix(specs, scenes) == expected).all()
+    assert (positives.positives_matrix(specs, scenes) == expected).all()
 
 
 def _settings(**kw):
