@@ -128,6 +128,12 @@ class SearchResult:
         }
 
 
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+    return mode
+
+
 def check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise SearchError(f"The number of results must be between 1 and {MAX_K}, got {k!r}.")
@@ -160,18 +166,28 @@ class Searcher:
         hits = self.collection.query_vector(vector, self.depth + len(exclude), where=where)
         return [(i, c) for i, c in hits if i not in exclude][: self.depth]
 
-    def text_candidates(self, query: str, where: dict | None = None) -> Candidates:
+    def text_candidates(self, query: str, where: dict | None = None, mode: str = "hybrid") -> Candidates:
+        """Both sides' candidates (the app re-ranks them in any mode), or with `mode` 'text' or 'vector' only the
+        side that mode ranks: a keyword search never embeds the query (no text tower session is made) and a
+        vector search never analyses it (no spaCy; its query_tokens are empty)."""
         if not isinstance(query, str) or not query.strip():
             raise SearchError("Enter a search query.")
+        check_mode(mode)
         timings: dict[str, float] = {}
         # The keyword side needs no vector: it runs while the text tower encodes (ONNX Runtime and torch
         # release the GIL), so a hybrid query costs about the encoding plus the vector lookup.
-        keyword_side = _KEYWORD_SIDE.submit(_timed, self._bm25_side, query, where)
-        vector, timings["embed"] = _timed(lambda: self.embedder.embed_texts([query.strip()])[0])
-        cosine, timings["vector"] = _timed(self._vector_side, vector, where, set())
-        (tokens, bm25), timings["bm25"] = keyword_side.result()
-        notice = STOP_WORDS_NOTICE if not tokens else None
-        return Candidates(bm25, cosine, tokens, has_text=True, has_vector=True, notice=notice, timings_ms=timings)
+        keyword_side = _KEYWORD_SIDE.submit(_timed, self._bm25_side, query, where) if mode != "vector" else None
+        cosine: list[tuple[str, float]] = []
+        if mode != "text":
+            vector, timings["embed"] = _timed(lambda: self.embedder.embed_texts([query.strip()])[0])
+            cosine, timings["vector"] = _timed(self._vector_side, vector, where, set())
+        tokens: list[str] = []
+        bm25: list[tuple[str, float]] = []
+        if keyword_side is not None:
+            (tokens, bm25), timings["bm25"] = keyword_side.result()
+        notice = STOP_WORDS_NOTICE if keyword_side is not None and not tokens else None
+        return Candidates(bm25, cosine, tokens, has_text=keyword_side is not None, has_vector=mode != "text",
+                          notice=notice, timings_ms=timings)
 
     def image_candidates(
         self,
@@ -180,11 +196,13 @@ class Searcher:
         item_id: str | None = None,
         text: str | None = None,
         where: dict | None = None,
+        keywords: bool = True,
     ) -> Candidates:
         """Image query from a PIL image, raw file bytes or a stored id; optional text for BM25.
 
         Without `text`, a stored item's own caption feeds the BM25 side. The query item itself is
-        excluded when it is in the collection (by id, or by the SHA-256 of the given bytes).
+        excluded when it is in the collection (by id, or by the SHA-256 of the given bytes). Without
+        `keywords` there is no BM25 side (an image-only ranking does not use it, nor needs spaCy).
         """
         if (image is None) == (item_id is None):
             raise SearchError("Give exactly one query image: an uploaded image or a stored item id.")
@@ -211,11 +229,11 @@ class Searcher:
         start = time.perf_counter()
         cosine = self._vector_side(vector, where, exclude)
         timings["vector"] = (time.perf_counter() - start) * 1000
-        query_text = text if text and text.strip() else source_caption
-        start = time.perf_counter()
-        tokens, bm25 = self._bm25_side(query_text, where)
-        bm25 = [(i, s) for i, s in bm25 if i not in exclude]
-        timings["bm25"] = (time.perf_counter() - start) * 1000
+        query_text = (text if text and text.strip() else source_caption) if keywords else ""
+        tokens, bm25 = [], []
+        if keywords:
+            (tokens, bm25), timings["bm25"] = _timed(self._bm25_side, query_text, where)
+            bm25 = [(i, s) for i, s in bm25 if i not in exclude]
         has_text = bool(query_text.strip())
         notice = STOP_WORDS_NOTICE if has_text and not tokens else None
         return Candidates(bm25, cosine, tokens, has_text=has_text, has_vector=True, notice=notice, timings_ms=timings)
@@ -226,8 +244,7 @@ class Searcher:
                    method: str = DEFAULT_METHOD) -> tuple[float, list[tuple]]:
         """The effective alpha and the top-k `fuse` rows of `mode`: ranking without any store I/O,
         shared by `rank` and by evaluation, which only needs the ids."""
-        if mode not in MODES:
-            raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        check_mode(mode)
         check_k(k)
         alpha = {"text": 0.0, "vector": 1.0}.get(mode, check_alpha(alpha))
         bm25 = candidates.bm25 if mode != "vector" else []
@@ -256,12 +273,11 @@ class Searcher:
     # ----- one-call conveniences ---------------------------------------------------------------
     def search(self, query: str, mode: str = "hybrid", alpha: float = 0.5, k: int = 10, where: dict | None = None,
                method: str = DEFAULT_METHOD, cutoff: bool = False) -> SearchResult:
-        if mode not in MODES:
-            raise SearchError(f"Unknown search mode {mode!r}: use one of {', '.join(MODES)}.")
+        check_mode(mode)
         check_alpha(alpha)
         check_k(k)
         check_method(method)
-        return self.rank(self.text_candidates(query, where), mode, alpha, k, method, cutoff)
+        return self.rank(self.text_candidates(query, where, mode), mode, alpha, k, method, cutoff)
 
     def similar(
         self,
@@ -276,6 +292,6 @@ class Searcher:
         """Image to image (alpha=1) or image+text (alpha<1: BM25 of `text` or the item's caption)."""
         check_alpha(alpha)
         check_k(k)
-        candidates = self.image_candidates(image, item_id=item_id, text=text, where=where)
+        candidates = self.image_candidates(image, item_id=item_id, text=text, where=where, keywords=alpha < 1.0)
         mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
         return self.rank(candidates, mode, alpha, k)

@@ -54,6 +54,8 @@ def test_read_commands_on_the_onnx_path_import_no_torch_or_transformers(tmp_path
         assert done.returncode == 0, (command, done.stderr[-500:])
         assert loaded(done).isdisjoint({"torch", "transformers", "sentence_transformers"}), (command, done.stderr[-500:])
     assert "onnxruntime" not in loaded(run("stats", store=store))  # no model is loaded to list collections
+    for command in (["search", "city", "--mode", "vector"], ["similar", "--id", hits[0]["id"]]):
+        assert "spacy" not in loaded(run(*command, store=store)), command  # no keyword side: no query analysis
 
 
 def test_ingest_with_a_cached_export_imports_no_torch(tmp_path, tiny_model_dir):
