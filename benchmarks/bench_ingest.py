@@ -8,8 +8,11 @@ Run:
 
 Cases: (b) 640x480 JPEGs, (c) 12-MP JPEGs (4000x3000, photo-like: smooth colour blobs plus sensor noise,
 about 3.9 MB each), (d) 49-MP PNG scans (7000x7000: gradients, flat shapes and a band of noise, about
-8 MB each). Every case is ingested in a fresh process (the model loaded, one warm-up ingest done, then
-the clock and ru_maxrss), so peak RSS is that case's alone. `--old DIR` runs the same cases with the
+8 MB each). Every case is ingested in a fresh process (the model loaded, one warm-up ingest of 4 images
+done so every ONNX row worker has made its session, then the clock and ru_maxrss), so peak RSS is that
+case's alone. CPU is printed per added image, in all and by stage: the CPU time of the threads of each
+kind (decode pool, hashing, embedding with ONNX's row workers, writing on the main thread, "other" for
+Chroma's and ONNX Runtime's own), read from /proc while the case runs. `--old DIR` runs the same cases with the
 code of another checkout (e.g. `git worktree add /tmp/old <commit>`), on the same files and model,
 and prints new/old. `--vectors` prints how far the new embedding input moves the vectors from the old
 one (cosine). `--backend` is passed to Embedder only when its signature takes it. `--work DIR` keeps the
@@ -134,16 +137,24 @@ def worker(folder: Path, model: str, backend: str | None, store_dir: Path) -> No
     store = Store(Settings.from_env(store_dir=store_dir))
     warm = store_dir.parent / "warm"
     warm.mkdir(exist_ok=True)
-    Image.new("RGB", (640, 480), (200, 30, 30)).save(warm / "warm.png")
+    for k in range(4):  # one per ONNX row worker at least: each makes its session on its first image
+        Image.new("RGB", (640, 480), (200, 30 + k, 30)).save(warm / f"warm{k}.png")
     ingest(store, "warm", embedder, collect(warm)[0])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     current_before = _rss_mb()
     sampled = [current_before]
     stop = threading.Event()
 
+    threads_before = _thread_cpu()
+    threads_last = dict(threads_before)
+
     def sample() -> None:  # ru_maxrss also holds the model's load-time peak; this is the ingest's own
+        ticks = 0
         while not stop.wait(0.01):
             sampled.append(_rss_mb())
+            ticks += 1
+            if ticks % 20 == 0:  # pool threads end with the ingest: keep their last reading
+                _merge(threads_last, _thread_cpu())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -153,11 +164,44 @@ def worker(folder: Path, model: str, backend: str | None, store_dir: Path) -> No
     cpu = time.process_time() - cpu
     stop.set()
     sampler.join()
+    _merge(threads_last, _thread_cpu())
+    by_group: dict[str, float] = {}
+    for tid, (group, seconds) in threads_last.items():
+        by_group[group] = by_group.get(group, 0.0) + seconds - threads_before.get(tid, (group, 0.0))[1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rate": report.rate, "seconds": report.seconds, "added": report.added,
                       "problems": len(report.problems), "before_mb": before, "peak_mb": peak,
                       "rss_before_mb": current_before, "rss_peak_mb": max(sampled),
-                      "cpu_seconds": cpu, "backend": used}))
+                      "cpu_seconds": cpu, "backend": used, "thread_cpu_seconds": by_group}))
+
+
+_THREAD_GROUPS = (("imgsearch-decode", "decode"), ("imgsearch-hash", "hash"), ("onnx-row", "embed"),
+                  ("imgsearch-embed", "embed"), ("MainThread", "write"))
+
+
+def _merge(last: dict[int, tuple[str, float]], now: dict[int, tuple[str, float]]) -> None:
+    """Newer CPU readings; a thread keeps the stage it was seen under (an ending pool thread has
+    left threading's list before it leaves /proc, and would read as "other")."""
+    for tid, (group, seconds) in now.items():
+        last[tid] = (last[tid][0] if group == "other" and tid in last else group, seconds)
+
+
+def _thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of every thread of this process, by native id, with the stage its name says (the
+    decode pool, hashing, embedding, the writing main thread; "other" for Chroma's and ORT's own)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(tid), "")
+        group = next((g for prefix, g in _THREAD_GROUPS if name.startswith(prefix)), "other")
+        out[int(tid)] = (group, (int(fields[11]) + int(fields[12])) / tick)
+    return out
 
 
 def _rss_mb() -> float:
@@ -177,6 +221,14 @@ def run_case(tree: Path, folder: Path, model: Path, backend: str | None, threads
     if run.returncode != 0:
         raise RuntimeError(f"{tree}: {run.stderr[-2000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _per_image(result: dict) -> str:
+    """CPU ms per added image, in all and by stage (thread groups; an older tree may not report them)."""
+    added = max(1, result["added"])
+    stages = result.get("thread_cpu_seconds", {})
+    parts = ", ".join(f"{g} {1000 * s / added:.0f}" for g, s in sorted(stages.items(), key=lambda kv: -kv[1]))
+    return f"{1000 * result['cpu_seconds'] / added:.0f} ms/img" + (f" ({parts})" if parts else "")
 
 
 # ----- how far the new embedding input moves the vectors ------------------------------------------
@@ -263,7 +315,8 @@ def main() -> None:
             results[label] = run_case(tree, folders[case], model, args.backend, args.threads if label == "new" else None, work)
             r = results[label]
             print(f"({case}) {counts[case]} x {CASES[case]:12s} {label}: {r['rate']:6.2f} img/s "
-                  f"({r['added']} added in {r['seconds']:.1f} s, {r['problems']} problems, CPU {r['cpu_seconds']:.0f} s), "
+                  f"({r['added']} added in {r['seconds']:.1f} s, {r['problems']} problems, CPU {r['cpu_seconds']:.0f} s = "
+                  f"{_per_image(r)}), "
                   f"peak RSS {r['peak_mb']:.0f} MB (ru_maxrss; process before ingest {r['before_mb']:.0f}), RSS during "
                   f"ingest <= {r['rss_peak_mb']:.0f} MB ({r['rss_peak_mb'] - r['rss_before_mb']:+.0f} MB over the "
                   f"{r['rss_before_mb']:.0f} MB before), backend {r['backend']}; "
