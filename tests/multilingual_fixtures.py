@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
+
+import pytest
 
 MULTILINGUAL_VOCAB = 119_547
 TOWER_CORPUS = [
@@ -120,3 +123,47 @@ def build_vitb32(directory: Path) -> Path:
 
     tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 3, vocab_size=300)
     return save_clip(CLIPModel(CLIPConfig()), clip_processor(tokenizer, 224), directory)
+
+
+# ----- module-scoped pytest fixtures, imported by the test modules that use them ---------------------------
+MULTILINGUAL = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la nuit",
+                "夜晚港口里的一艘红色小船", "a red boat in the harbour at night"]
+
+
+@pytest.fixture(scope="module")
+def vitb32_dir(tmp_path_factory):
+    return build_vitb32(tmp_path_factory.mktemp("vit-b-32"))
+
+
+@pytest.fixture(scope="module")
+def tower_dir(tmp_path_factory, vitb32_dir):
+    """The tower, declared as trained into clip-ViT-B-32 with the random ViT-B/32 as a local copy of it."""
+    from imgsearch_core.text_towers import declare_alignment
+
+    start = time.perf_counter()
+    directory = build_multilingual_tower(tmp_path_factory.mktemp("towers") / "multilingual")
+    declare_alignment(directory, "sentence-transformers/clip-ViT-B-32", [vitb32_dir])
+    print(f"\nmultilingual tower built in {time.perf_counter() - start:.1f} s")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def image_embedder(vitb32_dir):
+    from imgsearch_core.embed import Embedder
+
+    return Embedder(str(vitb32_dir), backend="torch", batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def vitb_store(tmp_path_factory, image_embedder):
+    """A store with one collection of 12 images embedded by the ViT-B/32."""
+    from imgsearch_core.config import Settings
+    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.store import Store
+    from tests.helpers import write_images
+
+    root = tmp_path_factory.mktemp("tower-store")
+    store = Store(Settings.from_env(store_dir=root / "store"))
+    items, _ = collect(write_images(root / "photos", 12)[0].parent)
+    assert ingest(store, "archive", image_embedder, items).added == 12
+    return store

@@ -1,6 +1,7 @@
 """Text towers: query encoders trained into another model's image space (e.g. multilingual text for
 clip-ViT-B-32), selectable per collection. `tower` is the model and its alignment, `selection` the pinning
-rules and the per-collection switch, `cli` the `text-tower` command.
+rules and the per-collection switch, `onnx_tower` / `onnx_export` / `onnx_checks` the tower on ONNX Runtime,
+`cli` the `text-tower` command.
 
 The names below are resolved on first use (PEP 562), so the command line can register `text-tower`
 without importing numpy, the embedder or torch at start-up.
@@ -14,8 +15,9 @@ _SOURCES = {
     "selection": ("QueryEmbedder", "TextEncoder", "TextTowerError", "check_alignment", "load_text_tower",
                   "query_embedder_for", "select_text_tower", "selected_text_tower", "text_encoder_for",
                   "use_image_model_text_tower"),
-    "tower": ("DECLARATION", "KNOWN_TOWERS", "Alignment", "TextTower", "TowerIdentity", "declare_alignment",
-              "read_declaration"),
+    "tower": ("DECLARATION", "KNOWN_TOWERS", "Alignment", "TextTower", "TowerBase", "TowerIdentity",
+              "declare_alignment", "read_declaration"),
+    "onnx_tower": ("OnnxTower",),
 }
 _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from imgsearch_core.embed import ModelIdentity, ModelLoadError, resolve_model
+from imgsearch_core.backend_choice import backend_for
+from imgsearch_core.embed import ModelIdentity, ModelLoadError, normalise_backend, resolve_model
 from imgsearch_core.store_errors import ModelMismatchError
 from imgsearch_core.text_towers.tower import (
-    DECLARATION, Alignment, TextTower, TowerIdentity, current_fingerprint, hub_name, tower_files,
+    DECLARATION, Alignment, TextTower, TowerBase, TowerIdentity, current_fingerprint, hub_name, tower_files,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from imgsearch_core.embed import Embedder
 
 SETTING = "text_tower"
-_towers: dict[tuple[str, str, str], TextTower] = {}
+_towers: dict[tuple[str, str, str, str], TowerBase] = {}
 _towers_lock = threading.Lock()
 
 
@@ -84,20 +85,33 @@ def check_alignment(tower: TowerIdentity, alignment: Alignment | None, image_mod
         )
 
 
-def load_text_tower(name_or_path: str) -> TextTower:
-    """The tower by name or path, loaded once per process per (name, fingerprint, device setting); a tower
-    whose files changed is loaded again and the old weights are let go."""
+def load_text_tower(name_or_path: str, backend: str = "torch") -> TowerBase:
+    """The tower by name or path on `backend` (imgsearch_core.embed.BACKENDS: 'torch' is sentence-transformers,
+    the others its ONNX export, text_towers/onnx_tower.py, or torch when that cannot be used), loaded once
+    per process per (name, fingerprint, device setting, backend); a tower whose files changed is loaded again
+    and the old weights are let go."""
     name, files_dir = tower_files(name_or_path)
     device = os.environ.get("IMGSEARCH_DEVICE", "")
-    key = (name, current_fingerprint(files_dir), device)
+    backend = normalise_backend(backend)
+    fingerprint = current_fingerprint(files_dir)
     with _towers_lock:
-        tower = _towers.get(key)
+        tower = _towers.get((name, fingerprint, device, backend))
         if tower is None:
-            tower = TextTower(name_or_path)
-            for old in [k for k in _towers if k[0] == name]:
+            tower = _new_tower(name_or_path, backend)
+            for old in [k for k in _towers if k[0] == name and k[1] != tower.identity.fingerprint]:
                 del _towers[old]
-            _towers[(name, tower.identity.fingerprint, device)] = tower
+            _towers[(name, tower.identity.fingerprint, device, backend)] = tower
         return tower
+
+
+def _new_tower(name_or_path: str, backend: str) -> TowerBase:
+    if backend != "torch":
+        from imgsearch_core.text_towers.onnx_tower import onnx_tower
+
+        tower = onnx_tower(name_or_path, backend)
+        if tower is not None:
+            return tower
+    return TextTower(name_or_path)
 
 
 def selected_text_tower(collection: "Collection") -> TowerIdentity | None:
@@ -112,7 +126,7 @@ def selected_text_tower(collection: "Collection") -> TowerIdentity | None:
 
 def select_text_tower(collection: "Collection", name_or_path: str) -> TowerIdentity:
     """Embed this collection's text queries with the tower from now on (after the pinning rules pass)."""
-    tower = load_text_tower(name_or_path)
+    tower = load_text_tower(name_or_path, backend_for(collection))  # on ONNX: the export is made here, once
     check_alignment(tower.identity, tower.alignment, collection.model, collection.name)
     collection.set_setting(SETTING, tower.identity.to_setting())
     return tower.identity
@@ -125,13 +139,15 @@ def use_image_model_text_tower(collection: "Collection") -> None:
 
 def text_encoder_for(collection: "Collection", embedder: "Embedder") -> TextEncoder:
     """What embeds this collection's text queries: the selected tower (checked against its pinned
-    fingerprint and the collection's image model), else `embedder`, the collection's image model."""
+    fingerprint and the collection's image model), else `embedder`, the collection's image model. The tower
+    runs on the collection's backend (imgsearch_core.backend_choice: IMGSEARCH_BACKEND, else its setting), as
+    the image model's own text tower does."""
     collection.check_model(embedder.identity)
     pinned = selected_text_tower(collection)
     if pinned is None:
         return embedder
     try:
-        tower = load_text_tower(pinned.name)
+        tower = load_text_tower(pinned.name, backend_for(collection))
     except ModelLoadError as exc:
         raise ModelLoadError(f"The text tower of collection {collection.name!r} cannot be loaded: {exc} Restore it, "
                              "or switch back to the image model's own text tower.") from exc

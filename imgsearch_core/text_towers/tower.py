@@ -132,9 +132,28 @@ def current_fingerprint(files_dir: Path) -> str:
         raise ModelLoadError(f"Cannot read the text tower in {str(files_dir)!r}: {exc}") from exc
 
 
-class TextTower:
+class TowerBase:
+    """What a tower is on any backend: its identity, the folder of its files and its alignment."""
+
+    identity: TowerIdentity
+    files_dir: Path
+    backend: str  # 'torch', 'onnx' or 'onnx-int8': what embeds the queries
+
+    @property
+    def dim(self) -> int:
+        return self.identity.dim
+
+    @property
+    def alignment(self) -> "Alignment | None":
+        """Read at every check, not at load: a declaration written later takes effect without a reload."""
+        return alignment_of(self.identity.name, self.files_dir)
+
+
+class TextTower(TowerBase):
     """A text-only sentence-transformers model (torch, on the IMGSEARCH_DEVICE device), with its identity
     and alignment. Thread-safe: Streamlit sessions share one instance."""
+
+    backend = "torch"
 
     def __init__(self, name_or_path: str, *, device: str | None = None, batch_size: int | None = None) -> None:
         from imgsearch_core.backends.device import DeviceError, detect_device
@@ -146,7 +165,7 @@ class TextTower:
         except DeviceError as exc:
             raise ModelLoadError(str(exc)) from exc
         self._lock = threading.Lock()
-        self._model = _load(name, files_dir, choice.torch_device)
+        self._model = load_sentence_transformer(name, files_dir, choice.torch_device)
         if choice.torch_fp16:
             self._model.half()
         self.device = choice.torch_device
@@ -157,15 +176,6 @@ class TextTower:
         except Exception as exc:  # noqa: BLE001 - e.g. an image-only model
             raise ModelLoadError(f"{name!r} cannot embed text, so it is not a text tower: {exc}") from exc
         self.identity = TowerIdentity(name=name, dim=dim, fingerprint=fingerprint)
-
-    @property
-    def dim(self) -> int:
-        return self.identity.dim
-
-    @property
-    def alignment(self) -> "Alignment | None":
-        """Read at every check, not at load: a declaration written later takes effect without a reload."""
-        return alignment_of(self.identity.name, self.files_dir)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, rows of unit length, comparable with the aligned image model's image vectors."""
@@ -185,7 +195,8 @@ def alignment_of(name: str, files_dir: Path) -> Alignment | None:
     return Alignment(KNOWN_TOWERS[name]) if name in KNOWN_TOWERS else None
 
 
-def _load(name: str, files_dir: Path, device: str):
+def load_sentence_transformer(name: str, files_dir: Path, device: str = "cpu"):
+    """The tower as sentence-transformers loads it (offline); also what the ONNX export is made from."""
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 

@@ -2,7 +2,6 @@
 distilbert-base-multilingual-cased sizes with mean pooling and Dense 768 -> 512 as the tower, a random
 ViT-B/32 CLIP as the image model, a real Chroma store, the real Searcher."""
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from PIL import Image
 
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import Embedder, ModelLoadError
-from imgsearch_core.ingest import collect, ingest
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store
 from imgsearch_core.text_towers import (
@@ -18,45 +16,19 @@ from imgsearch_core.text_towers import (
     select_text_tower, selected_text_tower, text_encoder_for, use_image_model_text_tower,
 )
 from imgsearch_core.text_towers.cli import cmd_text_tower, register
-from tests.helpers import write_images
-from tests.multilingual_fixtures import (
-    MULTILINGUAL_VOCAB, build_multilingual_tower, build_vitb32, tower_variant, write_dense,
+from tests.multilingual_fixtures import (  # noqa: F401 - module-scoped fixtures
+    MULTILINGUAL, MULTILINGUAL_VOCAB, image_embedder, tower_dir, tower_variant, vitb32_dir, vitb_store, write_dense,
 )
 
 pytestmark = pytest.mark.slow
 
-MULTILINGUAL = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la nuit",
-                "夜晚港口里的一艘红色小船", "a red boat in the harbour at night"]
-
-
-@pytest.fixture(scope="module")
-def vitb32_dir(tmp_path_factory):
-    return build_vitb32(tmp_path_factory.mktemp("vit-b-32"))
-
-
-@pytest.fixture(scope="module")
-def tower_dir(tmp_path_factory, vitb32_dir):
-    """The tower, declared as trained into clip-ViT-B-32 with the random ViT-B/32 as a local copy of it."""
-    start = time.perf_counter()
-    directory = build_multilingual_tower(tmp_path_factory.mktemp("towers") / "multilingual")
-    declare_alignment(directory, "sentence-transformers/clip-ViT-B-32", [vitb32_dir])
-    print(f"\nmultilingual tower built in {time.perf_counter() - start:.1f} s")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def image_embedder(vitb32_dir):
-    return Embedder(str(vitb32_dir), backend="torch", batch_size=8)
-
-
-@pytest.fixture(scope="module")
-def vitb_store(tmp_path_factory, image_embedder):
-    """A store with one collection of 12 images embedded by the ViT-B/32."""
-    root = tmp_path_factory.mktemp("tower-store")
-    store = Store(Settings.from_env(store_dir=root / "store"))
-    items, _ = collect(write_images(root / "photos", 12)[0].parent)
-    assert ingest(store, "archive", image_embedder, items).added == 12
-    return store
+@pytest.fixture(scope="module", autouse=True)
+def torch_backend():
+    """These tests are about the tower and its pinning, on sentence-transformers (the ONNX path:
+    test_text_tower_onnx.py); selecting a tower on another backend would export every variant made here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMGSEARCH_BACKEND", "torch")
+        yield
 
 
 def test_tower_has_the_real_architecture_and_embeds_multilingual_text(tower_dir):

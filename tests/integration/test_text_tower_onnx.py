@@ -1,0 +1,155 @@
+"""The multilingual text tower on ONNX Runtime (issue 12): exported once per tower fingerprint, checked
+against sentence-transformers, cached beside the tower, and loaded without torch. Real architecture with
+random weights (tests/multilingual_fixtures.py), a real Chroma store and the real Searcher."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgsearch_core.backend_choice import save_backend
+from imgsearch_core.search import Searcher
+from imgsearch_core.text_towers import load_text_tower, query_embedder_for, select_text_tower, text_encoder_for
+from imgsearch_core.text_towers import onnx_export
+from imgsearch_core.text_towers.onnx_export import GRAPHS, TOKENIZER, export_tower, find_tower_export
+from imgsearch_core.text_towers.onnx_tower import TowerGraph
+from imgsearch_core.text_towers.tower import current_fingerprint, load_sentence_transformer
+from tests.multilingual_fixtures import (  # noqa: F401 - module-scoped fixtures
+    MULTILINGUAL, image_embedder, tower_dir, vitb32_dir, vitb_store, write_dense,
+)
+
+pytestmark = pytest.mark.slow
+SMALL_INT8_CHECK = (40, 16)  # generated documents and queries: the check's logic, not its statistics
+
+
+@pytest.fixture(scope="module")
+def no_backend_override():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("IMGSEARCH_BACKEND", raising=False)
+        patch.setattr(onnx_export, "INT8_SIZES", SMALL_INT8_CHECK)
+        yield
+
+
+@pytest.fixture(scope="module")
+def st_tower(tower_dir):
+    return load_sentence_transformer(str(tower_dir), tower_dir)
+
+
+@pytest.fixture(scope="module")
+def export(tower_dir, st_tower, no_backend_override):
+    return export_tower(st_tower, tower_dir, current_fingerprint(tower_dir))
+
+
+def test_export_lives_beside_the_tower_with_its_tokenizer_and_passes_the_check(tower_dir, st_tower, export):
+    fingerprint = current_fingerprint(tower_dir)
+    assert export.directory == tower_dir / ".onnx" / fingerprint[:16] and export.usable
+    assert (export.directory / TOKENIZER).is_file() and export.graph("fp32").is_file()
+    manifest = export.manifest
+    assert manifest["fingerprint"] == fingerprint and manifest["dim"] == 512
+    assert manifest["text"] == {"max_length": st_tower.max_seq_length, "pad_id": st_tower.tokenizer.pad_token_id}
+    assert manifest["check"]["tokens_equal"] and manifest["check"]["worst_cosine"] > 1 - 1e-4
+    assert json.loads((export.directory / "manifest.json").read_text()) == manifest
+
+    graph = TowerGraph(export, "fp32")
+    long_text = "ein sehr langer Satz " * 80
+    ids, mask = graph.tokens(MULTILINGUAL + [long_text])
+    features = st_tower.preprocess(MULTILINGUAL + [long_text])
+    assert ids.shape[1] == 128  # truncated at the tower's max_seq_length, [SEP] kept
+    np.testing.assert_array_equal(ids, features["input_ids"].numpy())
+    np.testing.assert_array_equal(mask, features["attention_mask"].numpy())
+
+
+def test_onnx_and_torch_vectors_agree_in_german_french_and_chinese(tower_dir, export):
+    onnx, torch_tower = load_text_tower(str(tower_dir), "onnx"), load_text_tower(str(tower_dir), "torch")
+    assert (onnx.backend, torch_tower.backend) == ("onnx", "torch")
+    assert onnx.identity == torch_tower.identity and onnx.alignment == torch_tower.alignment
+    texts = MULTILINGUAL[:3] + ["Straßenbahn über die Brücke", "l'été à Marseille", "東京の夜の港"]
+    ours, theirs = onnx.embed_texts(texts), torch_tower.embed_texts(texts)
+    assert ours.dtype == np.float32 and ours.shape == (6, 512)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(ours * theirs, axis=1)) > 1 - 1e-4
+    np.testing.assert_allclose(onnx.embed_texts([texts[1]])[0], ours[1], atol=1e-5)  # batch-independent
+    assert onnx.embed_texts([]).shape == (0, 512)
+
+
+def test_int8_is_kept_only_when_measured_faster_and_faithful(tower_dir, export):
+    verdict = export.manifest["int8"]
+    assert verdict["n_documents"] == SMALL_INT8_CHECK[0] and verdict["n_queries"] == SMALL_INT8_CHECK[1]
+    assert verdict["approved"] == (verdict["faithful"] and verdict["int8_ms"] < verdict["fp32_ms"])
+    assert verdict["faithful"] == (verdict["mean_cosine"] >= 0.99 and verdict["top_k_overlap"] >= 0.95)
+    assert export.graph("int8").is_file() == verdict["approved"] == export.int8_approved
+    tower = load_text_tower(str(tower_dir), "onnx-int8")
+    assert tower.backend == ("onnx-int8" if verdict["approved"] else "onnx")
+    if verdict["approved"]:
+        fp32 = load_text_tower(str(tower_dir), "onnx").embed_texts(MULTILINGUAL)
+        assert float(np.mean(np.sum(fp32 * tower.embed_texts(MULTILINGUAL), axis=1))) >= 0.99
+
+
+def test_the_export_is_made_once_and_reused(tower_dir, st_tower, export):
+    graph = export.graph("fp32")
+    stamp = graph.stat().st_mtime_ns
+    assert find_tower_export(tower_dir, current_fingerprint(tower_dir)) == export
+    assert export_tower(st_tower, tower_dir, current_fingerprint(tower_dir)) == export  # found, not redone
+    assert load_text_tower(str(tower_dir), "auto").export == export
+    assert graph.stat().st_mtime_ns == stamp
+    assert [p.name for p in (tower_dir / ".onnx").iterdir() if p.is_dir()] == [export.directory.name]
+
+
+PROBE = """
+import json, sys
+from imgsearch_core.backend_choice import backend_for
+from imgsearch_core.config import Settings
+from imgsearch_core.store import Store
+from imgsearch_core.text_towers import load_text_tower, selected_text_tower
+
+collection = Store(Settings.from_env(store_dir=sys.argv[1])).open("archive")
+tower = load_text_tower(selected_text_tower(collection).name, backend_for(collection))
+vector = tower.embed_texts(["ein rotes Boot im Hafen bei Nacht"])[0]
+heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+print(json.dumps({"backend": tower.backend, "heavy": heavy, "vector": vector.tolist()}))
+"""
+
+
+def test_searcher_ranks_alike_on_both_backends_and_the_onnx_path_imports_no_torch(
+        tower_dir, export, vitb_store, image_embedder):
+    archive = vitb_store.open("archive")
+    save_backend(archive, "onnx")
+    select_text_tower(archive, str(tower_dir))
+    results = {}
+    for backend in ("torch", "onnx"):
+        save_backend(archive, backend)
+        assert text_encoder_for(archive, image_embedder).backend == backend
+        hits = Searcher(archive, query_embedder_for(archive, image_embedder)).search(MULTILINGUAL[0], "vector", k=8).hits
+        results[backend] = ([h.id for h in hits], np.array([h.cosine for h in hits]))
+    assert results["onnx"][0] == results["torch"][0]
+    np.testing.assert_allclose(results["onnx"][1], results["torch"][1], atol=1e-4)
+
+    save_backend(archive, "onnx")
+    env = {key: value for key, value in os.environ.items() if key != "IMGSEARCH_BACKEND"}
+    env["PYTHONPATH"] = str(Path.cwd())
+    done = subprocess.run([sys.executable, "-c", PROBE, str(vitb_store.settings.store_dir)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "onnx" and report["heavy"] == [], report["heavy"]
+    torch_vector = load_text_tower(str(tower_dir), "torch").embed_texts([MULTILINGUAL[0]])[0]
+    assert float(np.dot(report["vector"], torch_vector)) > 1 - 1e-4
+
+
+def test_new_weights_invalidate_the_export(tower_dir, export, no_backend_override):
+    """Last in the module: it rewrites the tower's Dense layer."""
+    old_vector = load_text_tower(str(tower_dir), "onnx").embed_texts([MULTILINGUAL[1]])[0]
+    write_dense(tower_dir, 768, 512, seed=9)
+    fingerprint = current_fingerprint(tower_dir)
+    assert find_tower_export(tower_dir, fingerprint) is None  # the old export is not valid for these weights
+    tower = load_text_tower(str(tower_dir), "onnx")  # exports again
+    assert tower.identity.fingerprint == fingerprint and tower.export.directory.name == fingerprint[:16]
+    assert not export.directory.exists()  # the old weights' export is removed
+    new_vector = tower.embed_texts([MULTILINGUAL[1]])[0]
+    assert not np.allclose(new_vector, old_vector, atol=1e-3)
+    assert float(new_vector @ load_text_tower(str(tower_dir), "torch").embed_texts([MULTILINGUAL[1]])[0]) > 1 - 1e-4
+    assert sorted(p.name for p in tower.export.directory.iterdir() if p.suffix == ".onnx") == sorted(
+        GRAPHS[v] for v in ("fp32", "int8") if v == "fp32" or tower.export.int8_approved)
