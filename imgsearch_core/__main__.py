@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive, cli_eval, cli_settings
-from imgsearch_core.cli_support import CliError, bad_input_errors, collect_source, resolve_collection_name, searcher_for
+from imgsearch_core.cli_support import (CliError, bad_input_errors, collect_source, resolve_collection_name,
+                                        searcher_for, store_settings)
 from imgsearch_core.cli_support import emit as _emit
 from imgsearch_core.cli_support import open_store as _store
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
@@ -155,15 +156,23 @@ def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    export = _export_path(args)
-    store = _store(args)
-    name = resolve_collection_name(store, args.collection)
-    collection = store.open(name)
-    where = _parse_where(args.where, collection)
-    from imgsearch_core.fusion import saved_method
+    from imgsearch_core.cli_prefetch import Prefetch
 
-    method, listed = args.fusion or saved_method(collection), None
-    result = searcher_for(collection).search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
+    export = _export_path(args)
+    prefetch = Prefetch(store_settings(args), args.collection, args.query, embed=args.mode != "text",
+                        analyse=args.mode != "vector")
+    try:
+        store = _store(args)
+        name = resolve_collection_name(store, args.collection)
+        collection = store.open(name)
+        where = _parse_where(args.where, collection)
+        from imgsearch_core.fusion import saved_method
+
+        method, listed = args.fusion or saved_method(collection), None
+        searcher = searcher_for(collection, prefetch)
+        result = searcher.search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
+    finally:
+        prefetch.close()
     if args.cutoff:
         from dataclasses import replace
 

@@ -34,10 +34,14 @@ def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
     print(json.dumps(document, default=str, indent=None) if args.json else text)
 
 
+def store_settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(store_dir=args.store)
+
+
 def open_store(args: argparse.Namespace):
     from imgsearch_core.store import Store
 
-    return Store(Settings.from_env(store_dir=args.store))
+    return Store(store_settings(args))
 
 
 def embedder_for(collection, **options):
@@ -48,11 +52,15 @@ def embedder_for(collection, **options):
     return Embedder(collection.model.name, backend=backend_for(collection), **options)
 
 
-def searcher_for(collection):
-    """A searcher of the collection with its pinned model on its backend."""
+def searcher_for(collection, prefetched=None):
+    """A searcher of the collection with its pinned model on its backend; `prefetched` (cli_prefetch.Prefetch)
+    gives that embedder when it built the right one, and the query's analysis."""
     from imgsearch_core.search import Searcher
 
-    return Searcher(collection, embedder_for(collection))
+    if prefetched is None:
+        return Searcher(collection, embedder_for(collection))
+    embedder = prefetched.embedder_for(collection) or embedder_for(collection)
+    return Searcher(collection, embedder, analyze=prefetched.analyze)
 
 
 def collect_source(args: argparse.Namespace, store):
