@@ -15,10 +15,10 @@ from imgsearch_core.search import Searcher
 from imgsearch_core.text_towers import load_text_tower, query_embedder_for, select_text_tower, text_encoder_for
 from imgsearch_core.text_towers import onnx_export
 from imgsearch_core.text_towers.onnx_export import GRAPHS, TOKENIZER, export_tower, find_tower_export
-from imgsearch_core.text_towers.onnx_tower import TowerGraph
+from imgsearch_core.text_towers.onnx_tower import TowerGraph, onnx_tower
 from imgsearch_core.text_towers.tower import current_fingerprint, load_sentence_transformer
 from tests.multilingual_fixtures import (  # noqa: F401 - module-scoped fixtures
-    MULTILINGUAL, image_embedder, tower_dir, vitb32_dir, vitb_store, write_dense,
+    MULTILINGUAL, image_embedder, tower_dir, tower_variant, vitb32_dir, vitb_store, write_dense,
 )
 
 pytestmark = pytest.mark.slow
@@ -137,6 +137,25 @@ def test_searcher_ranks_alike_on_both_backends_and_the_onnx_path_imports_no_torc
     assert report["backend"] == "onnx" and report["heavy"] == [], report["heavy"]
     torch_vector = load_text_tower(str(tower_dir), "torch").embed_texts([MULTILINGUAL[0]])[0]
     assert float(np.dot(report["vector"], torch_vector)) > 1 - 1e-4
+
+
+def test_an_export_that_disagrees_with_sentence_transformers_is_refused_and_torch_embeds(
+        tower_dir, export, no_backend_override, tmp_path, caplog):
+    from imgsearch_core.text_towers import onnx_checks
+
+    other = tower_variant(tower_dir, tmp_path / "other", seed=3)  # same transformer, another Dense layer
+    check = onnx_checks.check_against_sentence_transformers(load_sentence_transformer(str(other), other),
+                                                            TowerGraph(export, "fp32"))
+    assert check["tokens_equal"] and not check["passed"] and check["worst_cosine"] < 0.9
+
+    with pytest.MonkeyPatch.context() as patch:  # a bar no graph can reach: the real check refuses the real export
+        patch.setattr(onnx_checks, "MIN_FP32_COSINE", 1.0)
+        tower = load_text_tower(str(other), "onnx")
+    assert tower.backend == "torch" and "disagrees with sentence-transformers" in caplog.text
+    refused = find_tower_export(other, current_fingerprint(other))
+    assert refused is not None and not refused.usable and [p.name for p in refused.directory.iterdir()] == [
+        "manifest.json"]  # the refusal is remembered, no graph is kept
+    assert onnx_tower(str(other), "onnx") is None  # a later process goes to torch at once, without exporting
 
 
 def test_new_weights_invalidate_the_export(tower_dir, export, no_backend_override):
