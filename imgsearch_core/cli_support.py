@@ -56,11 +56,12 @@ def searcher_for(collection, prefetched=None):
     """A searcher of the collection with its pinned model on its backend; `prefetched` (cli_prefetch.Prefetch)
     gives that embedder when it built the right one, and the query's analysis."""
     from imgsearch_core.search import Searcher
+    from imgsearch_core.text_towers import query_embedder_for  # text queries through its selected tower, if any
 
     if prefetched is None:
-        return Searcher(collection, embedder_for(collection))
+        return Searcher(collection, query_embedder_for(collection, embedder_for(collection)))
     embedder = prefetched.embedder_for(collection) or embedder_for(collection)
-    return Searcher(collection, embedder, analyze=prefetched.analyze)
+    return Searcher(collection, query_embedder_for(collection, embedder), analyze=prefetched.analyze)
 
 
 def collect_source(args: argparse.Namespace, store):
