@@ -4,6 +4,8 @@ The graphs are transformers' own `get_image_features` / `get_text_features` (in 
 `pooler_output` is the projected embedding; the text graph includes CLIP's EOS pooling, which in 5.23 takes
 the first position of `eos_token_id`, or argmax of the ids for old configs with eos_token_id == 2). The
 exporter is torch's classic TorchScript one (`dynamo=False`): it needs no onnxscript and handles both towers.
+While tracing, the visual tower's patch embedding (a Conv whose stride is its kernel) is swapped for the same
+reshape + MatMul, so that int8 quantises it like every other projection.
 L2 normalisation is done outside the graph, in float32.
 
 int8: `onnxruntime.quantization.quantize_dynamic`, weights of MatMul nodes only (settings in QUANTIZATION,
@@ -17,6 +19,7 @@ import os
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,54 @@ def clip_modules(st_model) -> tuple[Any, Any]:
     return clip, processor
 
 
+def _patches_as_matmul(conv):
+    """CLIP's patch embedding (a Conv2d whose stride is its kernel) as reshape + MatMul, or None if it is not one.
+
+    Why: quantize_dynamic turns MatMul weights into int8 but leaves the Conv in fp32, where ORT's NCHWc Conv
+    took 6% of an int8 ViT-B/32 row; as a MatMul it is quantised with the others (benchmarks/RESULTS.md).
+    """
+    import torch
+
+    plain = (conv.kernel_size == conv.stride and conv.padding in ((0, 0), 0) and conv.dilation == (1, 1)
+             and conv.groups == 1 and conv.kernel_size[0] == conv.kernel_size[1])
+    if not plain:
+        return None
+
+    class PatchMatMul(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.patch, self.channels = conv.kernel_size[0], conv.out_channels
+            self.weight = torch.nn.Parameter(conv.weight.detach().reshape(conv.out_channels, -1).t().contiguous())
+            self.bias = None if conv.bias is None else torch.nn.Parameter(conv.bias.detach().clone())
+
+        def forward(self, pixels):
+            batch, colours, height, width = pixels.shape
+            rows, cols, p = height // self.patch, width // self.patch, self.patch
+            patches = pixels.reshape(batch, colours, rows, p, cols, p).permute(0, 2, 4, 1, 3, 5)
+            out = patches.reshape(batch, rows * cols, colours * p * p) @ self.weight
+            if self.bias is not None:
+                out = out + self.bias
+            return out.transpose(1, 2).reshape(batch, self.channels, rows, cols)  # the Conv's NCHW output
+
+    return PatchMatMul().eval()
+
+
+@contextmanager
+def _exportable(clip):
+    """The model with its patch embedding as a MatMul while it is traced; restored afterwards."""
+    embeddings = getattr(getattr(clip, "vision_model", None), "embeddings", None)
+    conv = getattr(embeddings, "patch_embedding", None)
+    replacement = _patches_as_matmul(conv) if conv is not None else None
+    if replacement is None:
+        yield clip
+        return
+    embeddings.patch_embedding = replacement
+    try:
+        yield clip
+    finally:
+        embeddings.patch_embedding = conv
+
+
 def _towers(clip):
     import torch
 
@@ -90,13 +141,13 @@ def text_settings(st_model, clip, tokenizer) -> dict[str, int]:
 def _export_fp32(clip, processor, directory: Path, max_length: int) -> None:
     import torch
 
-    visual, text = _towers(clip)
     size = processor.image_processor.crop_size
     height, width = (size["height"], size["width"]) if isinstance(size, dict) else (size.height, size.width)
     tokens = processor.tokenizer(["a photo", "a red circle near the harbour at night"], padding=True,
                                  truncation=True, max_length=max_length, return_tensors="pt")
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _exportable(clip):
         warnings.simplefilter("ignore")
+        visual, text = _towers(clip)
         torch.onnx.export(
             visual, (torch.randn(2, 3, height, width),), str(directory / "visual.onnx"),
             input_names=["pixel_values"], output_names=["image_embeds"],

@@ -19,7 +19,7 @@ from typing import Any
 from imgsearch_core.fingerprint import onnx_cache_root
 
 MANIFEST = "manifest.json"
-FORMAT = 3  # the export recipe (graphs, opset, quantisation settings, gates): bump it when that changes
+FORMAT = 4  # the export recipe (graphs, opset, quantisation settings, gates): bump it when that changes
 SAVED_GRAPHS = "optimised"  # sub-folder of an export: its graphs as ONNX Runtime optimised them
 VARIANTS = {"fp32": ("visual.onnx", "text.onnx"), "int8": ("visual-int8.onnx", "text-int8.onnx")}
 

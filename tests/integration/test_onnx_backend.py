@@ -279,3 +279,28 @@ def test_each_tower_is_loaded_when_first_used(mini_dir):
     assert set(embedder._onnx._sessions) == {"text"}
     embedder.embed_images([Image.new("RGB", (64, 64), "red")])
     assert set(embedder._onnx._sessions) == {"text", "visual"}
+
+
+def test_the_patch_embedding_is_exported_as_an_int8_matmul(mini_onnx, mini_dir):
+    """The Conv that cuts the image into patches is traced as reshape + MatMul, so int8 quantises it too."""
+    import onnx
+    import torch
+
+    from imgsearch_core.backends.export import _exportable, _patches_as_matmul
+
+    export = layout.find_export(mini_dir, model_fingerprint(mini_dir))
+    for variant in ("fp32", "int8"):
+        visual, _ = export.files(variant)
+        assert "Conv" not in {node.op_type for node in onnx.load(str(visual), load_external_data=False).graph.node}
+    clip = Embedder(str(mini_dir), backend="torch")._model[0].model
+    conv = clip.vision_model.embeddings.patch_embedding
+    pixels = torch.randn(2, 3, 2 * conv.kernel_size[0], 3 * conv.kernel_size[0])
+    with torch.no_grad():
+        assert torch.allclose(_patches_as_matmul(conv)(pixels), conv(pixels), atol=1e-5)
+        with _exportable(clip):
+            assert clip.vision_model.embeddings.patch_embedding is not conv
+    assert clip.vision_model.embeddings.patch_embedding is conv  # the live model is given back unchanged
+    with torch.no_grad():
+        biased = torch.nn.Conv2d(3, 8, 4, stride=4, bias=True)
+        assert torch.allclose(_patches_as_matmul(biased)(pixels[:, :, :8, :12]), biased(pixels[:, :, :8, :12]), atol=1e-5)
+    assert _patches_as_matmul(torch.nn.Conv2d(3, 8, 4, stride=2)) is None  # overlapping patches stay a Conv
