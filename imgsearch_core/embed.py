@@ -7,8 +7,9 @@ every caller must get L2-normalized float32 so cosine == dot product everywhere.
 Backends (`backend=` or IMGSEARCH_BACKEND): `torch` (sentence-transformers' encode), `onnx` (ONNX Runtime,
 fp32), `onnx-int8` (dynamic int8), `auto` (the default: ONNX int8 where the model's int8 export passed both
 fidelity gates, else ONNX fp32, else torch with a warning). The gates (backends/gate.py on 48 calibration
-items, backends/collection_gate.py on a 2,000-scene collection) run once per model fingerprint at export and
-are cached in the export's manifest, so `auto`'s choice costs nothing at start-up. One exception,
+items at export, backends/collection_gate.py on a 2,000-scene collection when an ingest of that size first
+wants int8: `settle_int8`) run once per model fingerprint and are cached in the export's manifest, so
+`auto`'s choice costs nothing at start-up; until the second has run, `auto` is fp32. One exception,
 AUTO_FP32_MODELS: the bundled demo model passes both gates (collection top-10 overlap 0.963) and int8 keeps
 its judged precision on the 2,000 demo scenes (P@5 0.611 vs fp32 0.613 over 150 queries), but
 tests/integration/test_demo_collection.py's vector precision bar (0.8 on 6 queries x 5 hits) is exactly what
@@ -218,7 +219,6 @@ class Embedder:
 
     def _use_onnx(self, requested: str) -> None:
         from imgsearch_core.backends import layout
-        from imgsearch_core.backends.onnx_clip import OnnxClip
         from imgsearch_core.fingerprint import FingerprintError, model_fingerprint
 
         self.device_choice = self._device(use_torch=False)
@@ -241,17 +241,39 @@ class Embedder:
 
             export = export_model(st_model, owner, fingerprint)
             self._model = None  # free it; clip_parts() and the torch backend load it again when asked
-        gate = export.gate or {}
-        wants_int8 = requested == "onnx-int8" or (
-            requested == "auto" and export.int8_approved and self._name not in AUTO_FP32_MODELS)
-        variant = "int8" if wants_int8 else "fp32"
         if requested == "onnx-int8" and not export.int8_approved:
-            log.warning("Model %s: int8 failed a fidelity gate (%s; collection %s) but backend onnx-int8 was asked "
-                        "for explicitly.", self._name, gate, export.manifest.get("collection_gate"))
+            log.warning("Model %s: int8 has not passed both fidelity gates (%s; collection %s) but backend onnx-int8 "
+                        "was asked for explicitly.", self._name, export.gate, export.manifest.get("collection_gate"))
+        self.fingerprint = fingerprint
+        self._load_variant(export, "int8" if requested == "onnx-int8" or self._auto_int8(export) else "fp32")
+
+    def _auto_int8(self, export) -> bool:
+        return self.requested_backend == "auto" and export.int8_approved and self._name not in AUTO_FP32_MODELS
+
+    def _load_variant(self, export, variant: str) -> None:
+        from imgsearch_core.backends.onnx_clip import OnnxClip
+
         self._onnx = OnnxClip(export, variant, providers=self.device_choice.ort_providers)
-        self.export, self.gate, self.fingerprint = export, gate, fingerprint
+        self.export, self.gate = export, export.gate or {}
         self.backend = "onnx-int8" if variant == "int8" else "onnx"
         self.device = self.device_choice.ort_device
+
+    @property
+    def int8_pending(self) -> bool:
+        """`auto` would take int8 if its collection-sized gate, not run yet, passes (see `settle_int8`)."""
+        return (self.requested_backend == "auto" and self.export is not None and self._name not in AUTO_FP32_MODELS
+                and self.export.collection_gate_pending)
+
+    def settle_int8(self, n_items: int | None = None) -> bool:
+        """Run the pending collection gate (minutes: only an ingest large enough to repay it asks) and switch
+        to int8 if it passes. True when this embedder now uses int8."""
+        from imgsearch_core.backends.collection_gate import COLLECTION_ITEMS, settle
+
+        with self._lock:
+            if self.int8_pending:
+                export = settle(self.export, n_items or COLLECTION_ITEMS)
+                self._load_variant(export, "int8" if self._auto_int8(export) else "fp32")
+            return self.backend == "onnx-int8"
 
     # ----- public API -----------------------------------------------------------------------------------
     @property

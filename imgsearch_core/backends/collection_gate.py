@@ -4,8 +4,12 @@ Why a second gate: on the 48-item calibration set almost any int8 export keeps t
 candidates to confuse), while a collection of thousands packs neighbours closely enough for int8 noise to
 reorder them. So before `auto` may take int8, the export embeds a collection the size of the demo (by default
 the first 2,000 held-out test scenes, i.e. the demo collection itself) with fp32 and with int8 and asks for a
-mean top-10 overlap >= 0.95 over generated paraphrase queries (plus the cosine floors of the small gate). It
-runs once per model fingerprint, at export time, and its figures are cached in the export's manifest.
+mean top-10 overlap >= 0.95 over generated paraphrase queries (plus the cosine floors of the small gate).
+
+When it runs: once per model fingerprint, its figures cached in the export's manifest, but not at export.
+It embeds 2,000 pictures twice (about 7.5 minutes for a ViT-B/32 on 2 cores), which the first search or a
+small upload should not wait for: until it has run, `auto` embeds with fp32, and an ingest large enough for
+int8's speed to repay the gate (COLLECTION_ITEMS files or more) settles it first (Embedder.settle_int8).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 
 from PIL import Image
 
+from imgsearch_core.backends import layout
 from imgsearch_core.backends.gate import Encoder, fidelity_gate
 
 COLLECTION_ITEMS, COLLECTION_QUERIES = 2000, 150
@@ -43,3 +48,23 @@ def collection_gate(reference: Encoder, candidate: Encoder, n_items: int = COLLE
     images, queries = collection_set(n_items, n_queries)
     result = fidelity_gate(reference, candidate, list(images), list(queries))
     return {**result.as_dict(), "seconds": round(time.perf_counter() - started, 2)}
+
+
+def settle(export: layout.Export, n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_QUERIES) -> layout.Export:
+    """The export with its collection gate run (once: under the export's lock, so concurrent processes wait for
+    the first one's figures instead of repeating them); unchanged if it ran already or the small gate failed."""
+    from filelock import FileLock
+
+    from imgsearch_core.backends.onnx_clip import OnnxClip
+
+    if not export.collection_gate_pending:
+        return export
+    with FileLock(str(export.directory) + ".lock", timeout=3600):
+        manifest = layout.read_manifest(export.directory) or export.manifest
+        current = layout.Export(export.directory, manifest)
+        if not current.collection_gate_pending:
+            return current
+        manifest = {**manifest, "collection_gate": collection_gate(
+            OnnxClip(current, "fp32"), OnnxClip(current, "int8"), n_items, n_queries)}
+        layout.write_manifest(export.directory, manifest)
+    return layout.Export(export.directory, manifest)

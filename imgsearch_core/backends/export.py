@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from imgsearch_core.backends import layout
-from imgsearch_core.backends.collection_gate import COLLECTION_ITEMS
 from imgsearch_core.backends.preprocess import image_config_from_processor
 
 log = logging.getLogger(__name__)
@@ -211,16 +210,14 @@ def _prune_stale(current: Path) -> None:
 
 
 def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inputs=None,
-                 collection_items: int = COLLECTION_ITEMS, quantization: dict[str, Any] = QUANTIZATION) -> layout.Export:
+                 quantization: dict[str, Any] = QUANTIZATION) -> layout.Export:
     """Export (or find, if another process just did) the ONNX models for this fingerprint.
 
-    Both gates run here, once per fingerprint: the calibration set (`gate_inputs`, default 48 images and 40
-    texts) and, if that passes, the collection-sized gate over `collection_items` generated scenes (tests
-    pass a small number; 2,000 is the demo collection's size).
+    The calibration gate runs here (`gate_inputs`, default 48 images and 40 texts); the collection-sized one
+    later, when an ingest needs int8's speed (backends/collection_gate.py `settle`).
     """
     from filelock import FileLock
 
-    from imgsearch_core.backends.collection_gate import collection_gate
     from imgsearch_core.backends.gate import calibration_set, fidelity_gate
     from imgsearch_core.backends.onnx_clip import OnnxClip
 
@@ -263,8 +260,6 @@ def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inp
             int8 = OnnxClip(layout.Export(tmp, manifest), "int8")
             gate = fidelity_gate(fp32, int8, images, texts)
             manifest["gate"] = gate.as_dict()
-            if gate.passed:  # a failed small gate already rules int8 out: skip the long one
-                manifest["collection_gate"] = collection_gate(fp32, int8, collection_items)
             layout.write_manifest(tmp, manifest)
             if final.exists():
                 shutil.rmtree(final)
@@ -274,6 +269,5 @@ def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inp
         except Exception:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    log.info("Exported %s to ONNX in %s (gate %s, collection gate %s)", model_dir or fingerprint[:16], final,
-             manifest["gate"], manifest.get("collection_gate"))
+    log.info("Exported %s to ONNX in %s (gate %s)", model_dir or fingerprint[:16], final, manifest["gate"])
     return layout.Export(final, manifest)

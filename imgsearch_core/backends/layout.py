@@ -3,7 +3,7 @@
 An export is a folder named after the model's fingerprint (first 16 hex digits):
 `<model_dir>/.onnx/<fp16>/` for a writable local model, else `$IMGSEARCH_ONNX_CACHE/<fp16>/` (default
 data/onnx-cache/). It holds visual.onnx, text.onnx, their int8 twins, tokenizer.json and manifest.json
-(full fingerprint, preprocessing, token settings, sizes, export time, both fidelity gates' results), and
+(full fingerprint, preprocessing, token settings, sizes, export time, the fidelity gates' results), and
 optimised/ the graphs ONNX Runtime optimised and saved on first use (backends/saved_graph.py).
 An export is used only when the manifest's fingerprint equals the model's current one, so new weights
 (or tokenizer, or preprocessing config) never meet an old graph.
@@ -41,9 +41,14 @@ class Export:
 
     @property
     def int8_approved(self) -> bool:
-        """Both fidelity gates passed (calibration set and collection-sized set), as cached at export."""
+        """Both fidelity gates passed (calibration set and collection-sized set), as cached in the manifest."""
         collection = self.manifest.get("collection_gate") or {}
         return bool((self.gate or {}).get("passed") and collection.get("passed"))
+
+    @property
+    def collection_gate_pending(self) -> bool:
+        """The small gate passed and the collection-sized one has not run yet (backends/collection_gate.py)."""
+        return bool((self.gate or {}).get("passed")) and "collection_gate" not in self.manifest
 
 
 def ignore_marker(directory: Path) -> None:

@@ -48,24 +48,32 @@ def _cosines(a, b):
     return np.sum(a * b, axis=1)
 
 
-def test_auto_exports_once_runs_both_gates_and_follows_them(mini_onnx, mini_dir):
+def test_auto_exports_once_and_settles_the_collection_gate_when_asked(mini_onnx, mini_dir):
+    """Export runs the small gate; `auto` stays on fp32 until the collection gate has run (an ingest asks)."""
     export = mini_onnx.export
     assert export.directory == mini_dir / ".onnx" / mini_onnx.fingerprint[:16]
     assert export.manifest["fingerprint"] == model_fingerprint(mini_dir)
-    gate, collection = export.gate, export.manifest["collection_gate"]
+    gate = export.gate
     assert gate["image_cosine"] >= 0.99 and gate["text_cosine"] >= 0.99 and gate["top_k_overlap"] >= 0.95
-    assert (collection["n_images"], collection["n_texts"], collection["k"]) == (2000, 150, 10)
-    assert collection["passed"] == (min(collection["image_cosine"], collection["text_cosine"]) >= 0.99
-                                    and collection["top_k_overlap"] >= 0.95)
-    assert export.int8_approved == (gate["passed"] and collection["passed"])
-    assert mini_onnx.backend == ("onnx-int8" if export.int8_approved else "onnx") and mini_onnx.device == "cpu"
+    assert gate["passed"] and "collection_gate" not in export.manifest and export.collection_gate_pending
+    assert mini_onnx.backend == "onnx" and mini_onnx.int8_pending and mini_onnx.device == "cpu"
     assert mini_onnx.identity.name == str(mini_dir.resolve()) and mini_onnx.dim == 64
     assert {p.name for p in export.directory.glob("*.onnx")} == {"visual.onnx", "text.onnx", "visual-int8.onnx",
                                                                  "text-int8.onnx"}
     again = Embedder(str(mini_dir))
     assert again.export.directory == export.directory and again._model is None  # loaded, not re-exported
-    assert again.backend == mini_onnx.backend
     assert (mini_dir / ".onnx" / ".gitignore").read_text() == "*\n"
+
+    uses_int8 = mini_onnx.settle_int8()
+    collection = mini_onnx.export.manifest["collection_gate"]
+    assert (collection["n_images"], collection["n_texts"], collection["k"]) == (2000, 150, 10)
+    assert collection["passed"] == (min(collection["image_cosine"], collection["text_cosine"]) >= 0.99
+                                    and collection["top_k_overlap"] >= 0.95)
+    assert uses_int8 == mini_onnx.export.int8_approved == collection["passed"] and not mini_onnx.int8_pending
+    assert mini_onnx.backend == ("onnx-int8" if uses_int8 else "onnx")
+    assert again.settle_int8() == uses_int8  # read from the manifest the first one wrote, not run again
+    assert again.export.manifest["collection_gate"] == collection
+    assert Embedder(str(mini_dir)).backend == mini_onnx.backend
 
 
 def test_auto_follows_the_cached_collection_gate(mini_onnx, mini_dir):
@@ -79,7 +87,7 @@ def test_auto_follows_the_cached_collection_gate(mini_onnx, mini_dir):
             manifest["collection_gate"]["passed"] = passed
             layout.write_manifest(mini_onnx.export.directory, manifest)
             assert Embedder(str(mini_dir), backend="auto").backend == expected
-        del manifest["collection_gate"]  # a small-gate failure skips the collection gate: never int8
+        del manifest["collection_gate"]  # not run yet: fp32 until an ingest settles it
         layout.write_manifest(mini_onnx.export.directory, manifest)
         assert Embedder(str(mini_dir), backend="auto").backend == "onnx"
         assert Embedder(str(mini_dir), backend="onnx-int8").backend == "onnx-int8"  # asked for explicitly

@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPModel
 
+from imgsearch_core.backends.collection_gate import settle
 from imgsearch_core.backends.export import export_model
 from imgsearch_core.backends.gate import calibration_set, top_k_overlap
 from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
@@ -27,8 +28,8 @@ def vitb32(tmp_path_factory):
                                      max_length=77)
     model_dir = save_clip(CLIPModel(config).eval(), clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vitb32"))
     reference = Embedder(str(model_dir), backend="torch", batch_size=8)
-    export = export_model(reference._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12),
-                         collection_items=120)
+    export = export_model(reference._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12))
+    export = settle(export, 120)
     return model_dir, reference, export
 
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from transformers import CLIPConfig, CLIPModel
 
+from imgsearch_core.backends.collection_gate import settle
 from imgsearch_core.backends.export import export_model
 from imgsearch_core.backends.gate import calibration_set
 from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
@@ -28,8 +29,8 @@ def vitb32_dir(tmp_path_factory):
     model_dir = save_clip(model, clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vit-b-32"))
     # Export with small gates first (the default collection gate embeds 2,000 scenes twice: minutes here).
     torch_embedder = Embedder(str(model_dir), backend="torch")
-    export_model(torch_embedder._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12),
-                 collection_items=60)
+    settle(export_model(torch_embedder._model, model_dir, model_fingerprint(model_dir),
+                        gate_inputs=calibration_set(16, 12)), 60)
     return model_dir
 
 

@@ -58,3 +58,6 @@ def test_int8_is_approved_only_when_both_cached_gates_passed(tmp_path):
     assert not export(gate={"passed": True}, collection_gate={"passed": False}).int8_approved
     assert not export(gate={"passed": False}, collection_gate={"passed": True}).int8_approved
     assert not export(gate={"passed": True}).int8_approved  # an export without the collection gate
+    assert export(gate={"passed": True}).collection_gate_pending
+    assert not export(gate={"passed": False}).collection_gate_pending  # a failed small gate rules int8 out already
+    assert not export(gate={"passed": True}, collection_gate={"passed": False}).collection_gate_pending
