@@ -53,6 +53,10 @@ from imgsearch_core.store import Store
 
 
 _WRITES_IN_FLIGHT = 2  # embedded chunks waiting for the writing thread
+# An ingest this large first settles a pending int8 fidelity gate (Embedder.settle_int8): the gate embeds
+# 2,000 pictures twice (~7.5 min for a ViT-B/32 on 2 cores), which int8's saving (~35 ms a picture against
+# fp32 there, benchmarks/RESULTS.md) repays after ~12,000 pictures; smaller ingests embed with fp32.
+INT8_WORTH_ITEMS = 10_000
 _HASHED_BATCHES_AHEAD = 2
 
 
@@ -256,12 +260,15 @@ def ingest(
     """Embed and store `items` into the collection (created and pinned to the embedder's model).
 
     `read_metadata=False` skips the captions, credits and dates embedded in the files (IPTC, XMP, EXIF).
+    With INT8_WORTH_ITEMS items or more, a pending int8 gate is settled first (minutes, once per model).
     Decoding runs in `settings.decode_threads` threads (env IMGSEARCH_DECODE_THREADS, default
     min(4, cores)), embedding on its own thread, writing on the calling one (see the module docstring).
     """
     settings = store.settings
     batch_size = batch_size or settings.embed_batch_size
     report = IngestReport(total=len(items), problems=list(problems))
+    if len(items) >= INT8_WORTH_ITEMS and embedder.int8_pending:
+        embedder.settle_int8()
     started = time.perf_counter()
     limits = Limits(settings.max_pixels, settings.max_file_bytes, read_metadata, model_side(embedder))
     with store.writing():

@@ -312,3 +312,27 @@ def test_the_patch_embedding_is_exported_as_an_int8_matmul(mini_onnx, mini_dir):
         biased = torch.nn.Conv2d(3, 8, 4, stride=4, bias=True)
         assert torch.allclose(_patches_as_matmul(biased)(pixels[:, :, :8, :12]), biased(pixels[:, :, :8, :12]), atol=1e-5)
     assert _patches_as_matmul(torch.nn.Conv2d(3, 8, 4, stride=2)) is None  # overlapping patches stay a Conv
+
+
+def test_a_large_ingest_settles_a_pending_int8_gate_first_and_a_small_one_does_not(tmp_path, store, monkeypatch):
+    """Below INT8_WORTH_ITEMS an ingest embeds with fp32 and leaves the gate pending; at it, the gate runs first."""
+    from imgsearch_core import ingest as ingest_module
+    from imgsearch_core.backends import collection_gate
+    from imgsearch_core.ingest import collect, ingest
+    from tests.helpers import write_images
+
+    model_dir = tmp_path / "imgsearch-mini"
+    shutil.copytree(BUNDLED_MODELS_DIR / "imgsearch-mini", model_dir, ignore=shutil.ignore_patterns(".onnx"))
+    embedder = Embedder(str(model_dir), backend="auto")
+    assert embedder.int8_pending and embedder.backend == "onnx"
+    monkeypatch.setattr(collection_gate, "COLLECTION_ITEMS", 300)  # a smaller gate collection: seconds, not a minute
+    monkeypatch.setattr(ingest_module, "INT8_WORTH_ITEMS", 4)
+    write_images(tmp_path / "few", 3)
+    ingest(store, "photos", embedder, collect(tmp_path / "few")[0])
+    assert embedder.int8_pending and embedder.backend == "onnx"
+    write_images(tmp_path / "many", 4, start=3)
+    report = ingest(store, "photos", embedder, collect(tmp_path / "many")[0])
+    gate = embedder.export.manifest["collection_gate"]
+    assert not embedder.int8_pending and gate["n_images"] == 300
+    assert embedder.backend == ("onnx-int8" if gate["passed"] else "onnx") and report.added == 4
+    assert layout.read_manifest(embedder.export.directory)["collection_gate"] == gate  # cached for every process
