@@ -11,8 +11,8 @@ Then, in interleaved rounds (every command once per round, so load changes hit a
 each command in a fresh `python -m imgsearch_core` process and takes the wall time:
 `--help`, `search` (text, vector, hybrid), `similar --id`, `stats`, and a bare interpreter for reference.
 A phase probe (a fresh process that does what `search --mode hybrid` does, step by step through the same
-public API, timing each step) gives the breakdown; the command itself overlaps the session and the query
-analysis with opening the store (imgsearch_core/cli_prefetch.py), so its wall time is below the phases' sum.
+public API, timing each step) gives the breakdown; the command itself builds the text tower's session while it
+opens the store (imgsearch_core/cli_prefetch.py), so its wall time is below the phases' sum.
 `-X importtime` of one hybrid search lists the costliest imports of the command's own process. Figures are printed (median and p95 over the rounds; with few rounds p95 is the slowest run), never
 asserted; `uptime` is printed before and after, since other processes share the machine.
 """

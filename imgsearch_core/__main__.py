@@ -159,20 +159,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from imgsearch_core.cli_prefetch import Prefetch
 
     export = _export_path(args)
-    prefetch = Prefetch(store_settings(args), args.collection, args.query, embed=args.mode != "text",
-                        analyse=args.mode != "vector")
-    try:
-        store = _store(args)
-        name = resolve_collection_name(store, args.collection)
-        collection = store.open(name)
-        where = _parse_where(args.where, collection)
-        from imgsearch_core.fusion import saved_method
+    prefetch = Prefetch(store_settings(args), args.collection, args.query, embed=args.mode != "text")
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
+    collection = store.open(name)
+    where = _parse_where(args.where, collection)
+    from imgsearch_core.fusion import saved_method
 
-        method, listed = args.fusion or saved_method(collection), None
-        searcher = searcher_for(collection, prefetch)
-        result = searcher.search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
-    finally:
-        prefetch.close()
+    method, listed = args.fusion or saved_method(collection), None
+    result = searcher_for(collection, prefetch).search(args.query, args.mode, args.alpha, args.k, where, method,
+                                                       args.cutoff)
     if args.cutoff:
         from dataclasses import replace
 

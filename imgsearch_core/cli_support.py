@@ -54,14 +54,12 @@ def embedder_for(collection, **options):
 
 def searcher_for(collection, prefetched=None):
     """A searcher of the collection with its pinned model on its backend; `prefetched` (cli_prefetch.Prefetch)
-    gives that embedder when it built the right one, and the query's analysis."""
+    gives that embedder when it built the right one."""
     from imgsearch_core.search import Searcher
     from imgsearch_core.text_towers import query_embedder_for  # text queries through its selected tower, if any
 
-    if prefetched is None:
-        return Searcher(collection, query_embedder_for(collection, embedder_for(collection)))
-    embedder = prefetched.embedder_for(collection) or embedder_for(collection)
-    return Searcher(collection, query_embedder_for(collection, embedder), analyze=prefetched.analyze)
+    embedder = prefetched.embedder_for(collection) if prefetched is not None else None
+    return Searcher(collection, query_embedder_for(collection, embedder or embedder_for(collection)))
 
 
 def collect_source(args: argparse.Namespace, store):

@@ -143,16 +143,12 @@ def check_k(k: int) -> int:
 class Searcher:
     """Searches one collection with the model it is pinned to."""
 
-    def __init__(self, collection: Collection, embedder: Embedder, depth: int = MIN_DEPTH,
-                 analyze: Callable[[str, str], list[str]] = analyze_one) -> None:
-        """`analyze(query, language)` gives a query's BM25 tokens (the command line's may come from a child
-        process that analysed the query while this one started: imgsearch_core.cli_prefetch)."""
+    def __init__(self, collection: Collection, embedder: Embedder, depth: int = MIN_DEPTH) -> None:
         collection.check_model(embedder.identity)
         ensure_language(collection)  # a collection that got its first captions gets its language now
         self.collection = collection
         self.embedder = embedder
         self.depth = max(depth, MIN_DEPTH)
-        self._analyze = analyze
 
     # ----- candidate retrieval (expensive) ---------------------------------------------------
     def _bm25_side(self, query: str, where: dict | None) -> tuple[list[str], list[tuple[str, float]]]:
@@ -160,7 +156,7 @@ class Searcher:
         if not query.strip():
             return [], []
         index: BM25Index = self.collection.bm25()
-        tokens = self._analyze(query, index.language)
+        tokens = analyze_one(query, index.language)
         if not tokens:
             return tokens, []
         allowed = self.collection.allowed_ids(where) if where else None

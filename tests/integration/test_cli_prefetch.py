@@ -6,8 +6,6 @@ import pytest
 from imgsearch_core.backend_choice import save_backend
 from imgsearch_core.cli_prefetch import Guess, Prefetch, guess_collection
 from imgsearch_core.ingest import collect, ingest
-from imgsearch_core.languages import set_language
-from imgsearch_core.text_analysis import analyze_one
 from tests.helpers import write_images
 
 
@@ -21,42 +19,30 @@ def collection(store, tiny_embedder, tmp_path, monkeypatch):
 
 def test_the_catalogue_names_the_collection_a_search_would_open(collection, settings, tiny_embedder, tmp_path):
     model, store_dir = collection.model.name, settings.store_dir
-    assert guess_collection(store_dir, None) == guess_collection(store_dir, "photos") == Guess(model, "", "en")
+    assert guess_collection(store_dir, None) == guess_collection(store_dir, "photos") == Guess(model, "")
     assert guess_collection(store_dir, "other") is None and guess_collection(tmp_path / "nowhere", None) is None
     save_backend(collection, "onnx")
-    set_language(collection, "de")
-    assert guess_collection(store_dir, "photos") == Guess(model, "onnx", "de")
+    assert guess_collection(store_dir, "photos") == Guess(model, "onnx")
     ingest(collection._store, "second", tiny_embedder, collect(tmp_path / "photos")[0])
     assert guess_collection(store_dir, None) is None  # two collections and no 'default': the command asks
     assert guess_collection(store_dir, "second").model == model
 
 
 def test_a_prefetch_gives_the_collection_s_embedder_with_its_text_session_made(collection, settings):
-    embedder = Prefetch(settings, None, "red harbour", embed=True, analyse=False).embedder_for(collection)
+    embedder = Prefetch(settings, None, "red harbour", embed=True).embedder_for(collection)
     assert embedder is not None and "text" in embedder._onnx._sessions
     collection.check_model(embedder.identity)
     assert embedder.requested_backend == "auto"
-    keyword_only = Prefetch(settings, "photos", "red", embed=False, analyse=False).embedder_for(collection)
+    keyword_only = Prefetch(settings, "photos", "red", embed=False).embedder_for(collection)
     assert keyword_only is not None and "text" not in keyword_only._onnx._sessions
 
 
 def test_a_wrong_guess_is_dropped(collection, settings, monkeypatch):
-    stale = Prefetch(settings, "photos", "red", embed=False, analyse=False)
+    stale = Prefetch(settings, "photos", "red", embed=False)
     save_backend(collection, "onnx")  # changed after the catalogue was read
     assert stale.embedder_for(collection) is None
     monkeypatch.setenv("IMGSEARCH_BACKEND", "onnx-int8")  # the process-wide choice wins over the saved one
-    forced = Prefetch(settings, "photos", "red", embed=False, analyse=False).embedder_for(collection)
+    forced = Prefetch(settings, "photos", "red", embed=False).embedder_for(collection)
     assert forced.requested_backend == "onnx-int8"
-    server = Prefetch(replace(settings, chroma_host="localhost"), "photos", "red", embed=False, analyse=False)
+    server = Prefetch(replace(settings, chroma_host="localhost"), "photos", "red", embed=False)
     assert server.guess is None and server.embedder_for(collection) is None
-
-
-def test_the_child_analyses_the_query_as_this_process_would(collection, settings):
-    query = "Red HARBOURS at the cities' night-time!"
-    prefetch = Prefetch(settings, "photos", query, embed=False, analyse=True)
-    child = prefetch._child
-    assert prefetch.analyze(query, "en") == analyze_one(query, "en") and child.returncode == 0
-    assert prefetch.analyze(query, "en") == analyze_one(query, "en")  # the child answers once; then in-process
-    other = Prefetch(settings, "photos", "Brücken", embed=False, analyse=True)
-    assert other.analyze("Brücken", "de") == analyze_one("Brücken", "de")  # not the guessed language: in-process
-    assert other._child is None and other.guess.language == "en"
