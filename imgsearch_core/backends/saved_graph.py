@@ -1,9 +1,9 @@
 """Each exported graph optimised once and saved beside the export, so a session loads in a fraction of the time.
 
 Why: creating a ViT-B/32 text session from text.onnx took ~1.3 s of a command-line search, nearly all of it
-parsing the 250 MB protobuf and copying its weights, not optimising. ONNX Runtime saves the graph it optimised
+loading the 250 MB protobuf with its weights, not optimising it. ONNX Runtime saves the graph it optimised
 with the weights in an external data file, which it memory-maps when loading: the same session is then made
-in ~0.5 s (benchmarks/RESULTS.md, "Command line").
+in ~0.5 s.
 
 The saved graph is optimised at ORT_ENABLE_EXTENDED, the highest level whose saved graph is not specific to
 this machine's CPU (ORT_ENABLE_ALL adds layout-specific NCHWc nodes); sessions load it at ORT_ENABLE_ALL, which
@@ -46,6 +46,8 @@ def _save(source: Path, target: Path) -> None:
     import onnxruntime as ort
 
     data = target.with_suffix(DATA_SUFFIX)
+    for dead in target.parent.glob(".tmp-*"):  # left by a writer that was killed (writers hold the lock)
+        shutil.rmtree(dead, ignore_errors=True)
     work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     try:
         options = ort.SessionOptions()

@@ -76,9 +76,11 @@ def test_a_rewritten_export_gets_a_new_saved_graph_and_the_old_one_goes(export):
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # as a new export of the same file name
     new = saved_path(source)
     assert new != old
+    (old.parent / ".tmp-dead").mkdir()  # as a writer killed halfway leaves it
     OnnxClip(export, "fp32").embed_texts(TEXTS)
     assert new.is_file() and new.with_suffix(".data").is_file()
     assert not old.exists() and not old.with_suffix(".data").exists()
+    assert not (old.parent / ".tmp-dead").exists()
 
 
 def test_processes_starting_together_save_one_graph(export):
