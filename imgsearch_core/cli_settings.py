@@ -1,7 +1,7 @@
 """Collection settings on the command line: the caption language and the inference backend.
 
     python -m imgsearch_core language [--set CODE | --detect] [--collection NAME] [--json]
-    python -m imgsearch_core backend [auto|torch|onnx|onnx-int8] [--collection NAME] [--json]
+    python -m imgsearch_core backend [auto|torch|onnx|onnx-int8] [--check-int8] [--collection NAME] [--json]
 
 Why commands of their own: both are one setting of a collection that every process reads, changed without
 embedding anything again (a language change rebuilds only the keyword index, from the stored captions).
@@ -28,6 +28,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("backend", parents=[common], help="show or set the inference backend of a collection")
     p.add_argument("backend", nargs="?", help="auto, torch, onnx or onnx-int8 (checked when saved)")
+    p.add_argument("--check-int8", action="store_true",
+                   help="run the model's int8 fidelity gates now if they have not run (minutes, once per model; "
+                        "else the first ingest of 10,000+ files runs them) and show their figures")
     p.add_argument("--collection")
     p.set_defaults(func=cmd_backend)
 
@@ -80,6 +83,21 @@ def cmd_backend(args: argparse.Namespace) -> int:
         save_backend(collection, args.backend)
     saved, used = saved_backend(collection), backend_for(collection)
     forced = f" (IMGSEARCH_BACKEND={used} overrides it here)" if used != saved else ""
-    emit(args, {"collection": collection.name, "backend": saved, "in_use": used},
-         f"Collection {collection.name} embeds with {saved}{forced}.")
+    document, text = {"collection": collection.name, "backend": saved, "in_use": used}, ""
+    if args.check_int8:
+        document["int8"] = int8_gates(collection)
+        verdict = "approved: auto embeds with int8" if document["int8"]["approved"] else "not approved: auto stays on fp32"
+        text = f"\nint8 of {collection.model.name}: {verdict} ({document['int8']})"
+    emit(args, document, f"Collection {collection.name} embeds with {saved}{forced}.{text}")
     return 0
+
+
+def int8_gates(collection) -> dict:
+    """Both int8 fidelity gates of the collection's model, the collection-sized one run now if still pending."""
+    from imgsearch_core.backends.collection_gate import settle
+    from imgsearch_core.embed import Embedder
+
+    export = Embedder(collection.model.name, backend="onnx").export  # fp32 loads (or makes) the export
+    export = settle(export)
+    return {"calibration": export.gate, "collection": export.manifest.get("collection_gate"),
+            "approved": export.int8_approved}

@@ -54,3 +54,26 @@ def test_backend_is_saved_shown_and_checked(german, monkeypatch):
     wrong = cli("backend", "tensorrt", "--collection", "fotos", store=german)
     assert wrong.returncode == 2 and "Unknown backend 'tensorrt'" in wrong.stderr
     assert run_json("backend", "--collection", "fotos", store=german)["backend"] == "torch"
+
+
+def test_check_int8_runs_the_pending_collection_gate_once(tmp_path, tiny_model_dir):
+    """`backend --check-int8` settles the gate an ingest below 10,000 files left pending, and shows the figures."""
+    import shutil
+
+    from imgsearch_core.embed import Embedder
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model, ignore=shutil.ignore_patterns(".onnx"))
+    write_images(tmp_path / "photos", 3)
+    store = tmp_path / "store"
+    done = cli("ingest", str(tmp_path / "photos"), "--model", str(model), "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert Embedder(str(model)).int8_pending
+    first = run_json("backend", "--check-int8", store=store)["int8"]
+    collection = first["collection"]
+    assert first["calibration"]["passed"] and collection["n_images"] == 2000
+    assert first["approved"] == collection["passed"]
+    assert run_json("backend", "--check-int8", store=store)["int8"] == first  # cached: not run a second time
+    assert Embedder(str(model)).backend == ("onnx-int8" if first["approved"] else "onnx")
+    text = cli("backend", "--check-int8", store=store)
+    assert text.returncode == 0 and ("approved: auto embeds with int8" if first["approved"] else "not approved") in text.stdout
