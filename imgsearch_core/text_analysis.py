@@ -26,6 +26,7 @@ from typing import Any
 
 from imgsearch_core.languages import DEFAULT_LANGUAGE, check_language
 from imgsearch_core.lemma_tables import LemmaTable, load_table
+from imgsearch_core.plain_queries import QueryWords, load_words, plain_words, save_words
 
 _BATCH_SIZE = 1000
 _CACHE_LIMIT = 1_000_000  # normalised-token cache entries before it is cleared
@@ -88,28 +89,39 @@ def _tokenizer(language: str) -> tuple[Any, frozenset[str]]:
     return tokenizer, frozenset(defaults.stop_words)
 
 
+def searchable_stop_words(language: str, stop_words: frozenset[str]) -> frozenset[str]:
+    return stop_words - SEARCHABLE_STOP_WORDS.get(language, frozenset())
+
+
+def normalise(text: str, stop_words: frozenset[str], lemmas: LemmaTable) -> str | None:
+    """The lemma of a lower-cased word token, or None for a stop word or a lemma without letters or digits."""
+    if text in stop_words:
+        return None
+    lemma = lemmas.get(text)
+    if lemma is None:
+        lemma = lemmas.get(text[:1].upper() + text[1:], text)
+    lemma = lemma.lower()
+    if lemma in stop_words or not any(ch.isalnum() for ch in lemma):
+        return None
+    return lemma
+
+
 class Analyzer:
     """One language's analysis; build it through `analyzer(language)` (one per process and language)."""
 
     def __init__(self, language: str) -> None:
         self.language = check_language(language)
         self._tokenizer, stop_words = _tokenizer(language)
-        self._stop_words = stop_words - SEARCHABLE_STOP_WORDS.get(language, frozenset())
+        self._stop_words = searchable_stop_words(language, stop_words)
+        save_words(language, QueryWords(stop_words, frozenset(self._tokenizer.rules or ())))
         self._lemmas: LemmaTable = load_table(language)
         self._normal: dict[str, str | None] = {}
 
     def _normalise(self, token: Any) -> str | None:
         """Lemma of a (lower-cased) token, or None for punctuation, spaces, symbols and stop words."""
-        text = token.text
-        if token.is_space or token.is_punct or text in self._stop_words:
+        if token.is_space or token.is_punct:
             return None
-        lemma = self._lemmas.get(text)
-        if lemma is None:
-            lemma = self._lemmas.get(text[:1].upper() + text[1:], text)
-        lemma = lemma.lower()
-        if lemma in self._stop_words or not any(ch.isalnum() for ch in lemma):
-            return None
-        return lemma
+        return normalise(token.text, self._stop_words, self._lemmas)
 
     def analyze(self, texts: list[str]) -> list[list[str]]:
         """Normalised tokens per text (see the module docstring)."""
@@ -158,5 +170,18 @@ def analyze(texts: Sequence[str], language: str = DEFAULT_LANGUAGE) -> list[list
 
 
 def analyze_one(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
-    """analyze() for one text."""
+    """analyze() for one text; a plain query in a process without spaCy yet skips it (plain_queries.py)."""
+    if language not in _analyzers and isinstance(text, str):
+        tokens = _plain_tokens(text, check_language(language))
+        if tokens is not None:
+            return tokens
     return analyze([text], language)[0]
+
+
+def _plain_tokens(text: str, language: str) -> list[str] | None:
+    words = load_words(language)
+    plain = plain_words(text, words.exceptions) if words is not None else None
+    if plain is None:
+        return None
+    stop_words, lemmas = searchable_stop_words(language, words.stop_words), load_table(language)
+    return [lemma for lemma in (normalise(word, stop_words, lemmas) for word in plain) if lemma is not None]
