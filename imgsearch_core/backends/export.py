@@ -15,7 +15,6 @@ folder and renamed into place, under a file lock, so concurrent start-ups never 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 import warnings
@@ -201,12 +200,8 @@ def _check_against_torch(clip, processor, onnx) -> None:
         raise ExportError(f"the exported graph disagrees with torch (worst cosine {worst:.6f})")
 
 
-def _prune_stale(current: Path) -> None:
-    """Beside a local model, exports of its earlier weights are dead weight: remove them."""
-    for other in current.parent.iterdir():
-        if other != current and other.is_dir() and len(other.name) == 16 and not other.name.startswith("."):
-            if (other / layout.MANIFEST).exists():
-                shutil.rmtree(other, ignore_errors=True)
+def _is_clip_export(folder: Path) -> bool:
+    return len(folder.name) == 16 and not folder.name.startswith(".") and (folder / layout.MANIFEST).exists()
 
 
 def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inputs=None,
@@ -231,9 +226,7 @@ def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inp
         existing = layout.find_export(model_dir, fingerprint)
         if existing is not None:
             return existing
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        tmp = layout.temporary_dir(final)
         try:
             clip = clip.float().eval()
             tokens = text_settings(st_model, clip, processor.tokenizer)
@@ -261,11 +254,7 @@ def export_model(st_model, model_dir: Path | None, fingerprint: str, *, gate_inp
             gate = fidelity_gate(fp32, int8, images, texts)
             manifest["gate"] = gate.as_dict()
             layout.write_manifest(tmp, manifest)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            if model_dir is not None and final.parent == model_dir / ".onnx":
-                _prune_stale(final)
+            layout.publish(tmp, final, model_dir, _is_clip_export)
         except Exception:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

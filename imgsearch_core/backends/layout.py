@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,23 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     tmp = directory / f".{MANIFEST}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.replace(tmp, directory / MANIFEST)
+
+
+def temporary_dir(final: Path) -> Path:
+    """A fresh folder beside `final` to build an export in (named by this process, emptied first)."""
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, final: Path, owner: Path | None, is_stale: Callable[[Path], bool]) -> None:
+    """Move a finished export into place; beside a local model (`owner`), remove the other exports that
+    `is_stale` recognises, i.e. those of its earlier weights (dead weight of hundreds of MB each)."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    if owner is not None and final.parent == owner / ".onnx":
+        for other in final.parent.iterdir():
+            if other != final and other.is_dir() and is_stale(other):
+                shutil.rmtree(other, ignore_errors=True)

@@ -15,7 +15,6 @@ instead of exporting again; int8 is kept only when the export measured it faster
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import warnings
@@ -98,12 +97,9 @@ def _export_graph(st_model, target: Path) -> None:
         )
 
 
-def _prune_stale(current: Path) -> None:
-    """Beside a tower, exports of its earlier weights are dead weight (~1 GB each): remove them."""
-    for other in current.parent.iterdir():
-        manifest = layout.read_manifest(other) if other != current and other.is_dir() else None
-        if manifest and manifest.get("kind") == KIND:
-            shutil.rmtree(other, ignore_errors=True)
+def _is_tower_export(folder: Path) -> bool:
+    manifest = layout.read_manifest(folder)
+    return bool(manifest) and manifest.get("kind") == KIND
 
 
 def _build(st_model, tmp: Path, manifest: dict[str, Any], int8_sizes: tuple[int, int]) -> None:
@@ -150,9 +146,7 @@ def export_tower(st_model, owner: Path | None, fingerprint: str, *,
         existing = find_tower_export(owner, fingerprint)
         if existing is not None:
             return existing
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        tmp = layout.temporary_dir(final)
         try:
             st_model = st_model.float().eval().to("cpu")
             manifest: dict[str, Any] = {
@@ -164,11 +158,7 @@ def export_tower(st_model, owner: Path | None, fingerprint: str, *,
             }
             _build(st_model, tmp, manifest, int8_sizes or INT8_SIZES)
             layout.write_manifest(tmp, manifest)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            if owner is not None and final.parent == owner / ".onnx":
-                _prune_stale(final)
+            layout.publish(tmp, final, owner, _is_tower_export)
         except Exception:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
