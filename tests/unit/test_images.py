@@ -477,8 +477,21 @@ def test_ingest_decode_errors_are_the_same_image_errors():
         assert str(caught.value).startswith(f"{BAD[kind].filename}: ") and BAD[kind].message in str(caught.value)
 
 
+class _ObservedCondition(threading.Condition):
+    """A real Condition that also says when a thread has started waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.set()
+        return super().wait(timeout)
+
+
 def test_frame_budget_holds_back_a_frame_that_does_not_fit_until_one_is_released():
     budget = FrameBudget(100)
+    budget._changed = _ObservedCondition()  # the verdict comes from the budget's own waiting, not from a sleep
     events: list[str] = []
     first_in, release_first = threading.Event(), threading.Event()
 
@@ -486,20 +499,20 @@ def test_frame_budget_holds_back_a_frame_that_does_not_fit_until_one_is_released
         with budget.reserve(60):
             events.append("first in")
             first_in.set()
-            release_first.wait(5)
+            release_first.wait(30)
             events.append("first out")
 
     def second():
-        first_in.wait(5)
+        first_in.wait(30)
         with budget.reserve(60):
             events.append("second in")
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
-    first_in.wait(5)
-    time.sleep(0.2)
-    assert events == ["first in"]  # 60 + 60 > 100: the second waits
+    assert first_in.wait(30)
+    assert budget._changed.waited.wait(30), "the second reserve never waited"  # 60 + 60 > 100: it must wait
+    assert events == ["first in"]
     release_first.set()
     for t in threads:
         t.join(5)
