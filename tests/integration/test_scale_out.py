@@ -31,6 +31,17 @@ def ingest(port, tmp, folder, model_dir, *extra) -> subprocess.Popen:
     )
 
 
+def check_during_ingest(reply: dict, before: set[str]) -> set[str]:
+    """One replica's answer while the writers run: every item it holds is held once and has its media, its
+    BM25 index holds nothing Chroma does not, and nothing it held before is gone (the writers only add)."""
+    stored = set(reply["stored"])
+    assert len(stored) == len(reply["stored"]) <= 90, reply["stored"]
+    assert reply["missing_media"] == []  # media are written before Chroma learns of an item
+    assert set(reply["ids"]) <= stored, set(reply["ids"]) - stored
+    assert before <= stored, before - stored
+    return stored
+
+
 def test_two_writers_and_two_replicas_on_one_server(server_port, tmp_path, tiny_model_dir):  # noqa: F811
     write_images(tmp_path / "a", 60, start=0)
     write_images(tmp_path / "b", 60, start=30)  # images 30-59 are in both folders (same bytes, other names)
@@ -39,15 +50,18 @@ def test_two_writers_and_two_replicas_on_one_server(server_port, tmp_path, tiny_
         replica.wait_ready()
     started = time.perf_counter()
     writers = [ingest(server_port, tmp_path, tmp_path / name, tiny_model_dir) for name in ("a", "b")]
-    during = 0
+    held: list[set[str]] = [set() for _ in replicas]  # what each replica held at its last check
+    checks = checks_with_items = 0
     while any(w.poll() is None for w in writers):
-        for replica in replicas:
+        for number, replica in enumerate(replicas):
             reply = replica.send({"op": "answers", "collection": "shared", "queries": QUERIES})
             assert "error" not in reply, reply
             if reply["exists"]:
-                assert reply["missing_media"] == []  # media are written before Chroma learns of an item
-                during += 1
+                held[number] = check_during_ingest(reply, held[number])
+                checks += 1
+                checks_with_items += bool(held[number])
     seconds = time.perf_counter() - started
+    assert checks_with_items > 0, f"no replica saw an item while the writers ran ({checks} checks of an empty collection)"
     reports = []
     for writer in writers:
         out, err = writer.communicate()
@@ -55,13 +69,14 @@ def test_two_writers_and_two_replicas_on_one_server(server_port, tmp_path, tiny_
         reports.append(json.loads(out))
     assert sum(r["added"] + r["already_stored"] for r in reports) == 120, [(r["added"], r["already_stored"], r["problems"][:3]) for r in reports]
     assert sum(r["added"] for r in reports) >= 90  # concurrent writers may both write one image: Chroma keeps it once
-    for replica in replicas:
+    for replica, last in zip(replicas, held):
         reply = replica.send({"op": "answers", "collection": "shared", "queries": QUERIES})
-        assert len(reply["stored"]) == 90 == len(set(reply["stored"]))
+        assert len(reply["stored"]) == 90 == len(set(reply["stored"])) and last <= set(reply["stored"])
         assert reply["missing_media"] == []
         assert reply["ids"] == reply["fresh_ids"] and reply["top"] == reply["fresh_top"]  # no unindexed item
         replica.close()
-    print(f"\ntwo writers, 120 files (90 distinct) in {seconds:.1f} s; {during} replica checks during the ingest")
+    print(f"\ntwo writers, 120 files (90 distinct) in {seconds:.1f} s; {checks} replica checks during the ingest, "
+          f"{checks_with_items} of them with items")
 
 
 def test_workers_split_one_source_and_shards_cover_it(server_port, tmp_path, tiny_model_dir):  # noqa: F811
