@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from imgsearch_core.chroma_gate import token_problem
 from imgsearch_core.collection import SCHEMA_VERSION, Collection, write_atomic
 from imgsearch_core.config import Settings
 from imgsearch_core.embed import ModelIdentity
@@ -45,6 +46,31 @@ def _open_persistent(chromadb: Any, path: Path, settings: Any) -> Any:
     path.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.parent / ".chroma-open.lock")):
         return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def _open_http(chromadb: Any, settings: Settings) -> Any:
+    """A client of a Chroma server, sending IMGSEARCH_CHROMA_TOKEN when set (the gate in front of
+    `chroma run` refuses any request without it: imgsearch_core.chroma_gate). The client asks the
+    server for its tenant on creation, so a refused or missing token fails here, with one clear line."""
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    where = f"{settings.chroma_host}:{settings.chroma_port}"
+    auth: dict[str, str] = {}
+    if settings.chroma_token:
+        problem = token_problem(settings.chroma_token)
+        if problem:
+            raise StoreError(problem)
+        auth = {"chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+                "chroma_client_auth_credentials": settings.chroma_token}
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=True, **auth)
+    try:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    except (AuthorizationError, ChromaAuthError):
+        if settings.chroma_token:
+            raise StoreError(f"The Chroma server at {where} refused the token (IMGSEARCH_CHROMA_TOKEN).") from None
+        raise StoreError(f"The Chroma server at {where} requires a token: set IMGSEARCH_CHROMA_TOKEN.") from None
+    except Exception as exc:  # noqa: BLE001 - connection problems become one clear message
+        raise StoreError(f"Cannot reach the Chroma server at {where}: {exc}") from exc
 
 
 class Store:
@@ -79,16 +105,9 @@ class Store:
     def _connect(self) -> Any:
         import chromadb
 
-        chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
         if self.settings.chroma_host:
-            try:
-                return chromadb.HttpClient(
-                    host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings
-                )
-            except Exception as exc:  # noqa: BLE001 - connection problems become one clear message
-                raise StoreError(
-                    f"Cannot reach the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}: {exc}"
-                ) from exc
+            return _open_http(chromadb, self.settings)
+        chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
         return _open_persistent(chromadb, self.root / "chroma", chroma_settings)
 
     # ----- locking -----------------------------------------------------------------------------
