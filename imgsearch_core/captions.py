@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from imgsearch_core.config import Settings
+from imgsearch_core.input_limits import Limit
+
 FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_path", "path", "name", "id")
 CAPTION_COLUMNS = ("caption", "text", "description", "alt", "title")
 CAPTION_FILE_NAMES = ("captions.csv", "captions.jsonl", "captions.json")
@@ -76,6 +79,17 @@ def _pick(columns: list[str], wanted: tuple[str, ...], what: str) -> str:
     )
 
 
+def _check_fields(records: list[dict[str, Any]], max_chars: int) -> None:
+    """Refuse a file with a name or value longer than the field limit, before anything splits or stores it.
+    A value that is not text (a JSON list or number) counts by its printed form."""
+    limit = Limit("max_field_chars", "field", max_chars, "characters")
+    for number, record in enumerate(records, start=1):
+        for key, value in record.items():
+            for text in (str(key), value if isinstance(value, str) else str(value)):
+                if len(text) > max_chars:
+                    raise CaptionFileError(str(limit.error(f"row {number}, field {str(key)[:40]!r}", len(text))))
+
+
 def _from_records(records: list[dict[str, Any]]) -> CaptionTable:
     if not records:
         raise CaptionFileError("The caption file has no rows.")
@@ -92,8 +106,16 @@ def _from_records(records: list[dict[str, Any]]) -> CaptionTable:
     return table
 
 
-def parse_caption_file(data: bytes, file_name: str) -> CaptionTable:
-    """Parse CSV, JSON (a list of objects or a {file: caption} object) or JSONL by file extension."""
+def _checked(records: list[Any], max_chars: int) -> CaptionTable:
+    if not all(isinstance(r, dict) for r in records):
+        raise CaptionFileError("every row must be an object of fields.")
+    _check_fields(records, max_chars)
+    return _from_records(records)
+
+
+def parse_caption_file(data: bytes, file_name: str, max_field_chars: int = Settings.max_field_chars) -> CaptionTable:
+    """Parse CSV, JSON (a list of objects or a {file: caption} object) or JSONL by file extension; every
+    name and value is at most `max_field_chars` long (IMGSEARCH_MAX_FIELD_CHARS)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -102,18 +124,19 @@ def parse_caption_file(data: bytes, file_name: str) -> CaptionTable:
     try:
         if suffix in (".csv", ".tsv"):
             dialect = "excel-tab" if suffix == ".tsv" else "excel"
-            return _from_records(list(csv.DictReader(io.StringIO(text), dialect=dialect)))
+            return _checked(list(csv.DictReader(io.StringIO(text), dialect=dialect)), max_field_chars)
         if suffix == ".jsonl":
-            return _from_records([json.loads(line) for line in text.splitlines() if line.strip()])
+            return _checked([json.loads(line) for line in text.splitlines() if line.strip()], max_field_chars)
         if suffix == ".json":
             loaded = json.loads(text)
             if isinstance(loaded, dict):
+                _check_fields([loaded], max_field_chars)
                 table = CaptionTable()
                 for name, caption in loaded.items():
                     table.add(str(name), str(caption or ""), {})
                 return table
             if isinstance(loaded, list) and all(isinstance(r, dict) for r in loaded):
-                return _from_records(loaded)
+                return _checked(loaded, max_field_chars)
             raise CaptionFileError("JSON must be a list of objects or a {file: caption} object.")
     except (json.JSONDecodeError, csv.Error) as exc:
         raise CaptionFileError(f"{file_name}: cannot parse ({exc}).") from exc

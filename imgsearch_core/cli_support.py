@@ -63,7 +63,8 @@ def searcher_for(collection, prefetched=None):
 
 
 def collect_source(args: argparse.Namespace, store):
-    """The items and problems of `args.source` with `--captions`, as ingest and reread read them."""
+    """The items and problems of `args.source` with `--captions`, as ingest and reread read them, within the
+    store's input limits. Any folder is allowed: a shell user owns the machine (the Admin page has import roots)."""
     from pathlib import Path
 
     from imgsearch_core.ingest import collect
@@ -71,7 +72,7 @@ def collect_source(args: argparse.Namespace, store):
     return collect(
         Path(args.source),
         captions_file=Path(args.captions) if args.captions else None,
-        max_file_bytes=store.settings.max_file_bytes,
+        settings=store.settings,
     )
 
 

@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from imgsearch_core.captions import CAPTION_FILE_NAMES, CaptionFileError, CaptionTable, parse_caption_file
-from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError
+from imgsearch_core.config import Settings
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, ImageError, check_file_size
+from imgsearch_core.input_limits import Limit, LimitError, SourceLimits, env_name
 from imgsearch_core.item_metadata import Described, describe
 
 SIDECAR_EXTENSION = ".txt"
 _IGNORED_EXTENSIONS = {".txt", ".csv", ".tsv", ".json", ".jsonl", ".md"}
+LINK_REFUSED = "symbolic link leaving the source (refused)"
+SKIPPED_NAME = "(other files)"  # the report line that counts the files that are not images
+# A central directory record: 46 bytes, of which the name, extra field and comment lengths say how far the next is.
+_CENTRAL_HEADER = struct.Struct("<28xHHH12x")
 
 
 def metadata_problems(name: str, problems: Sequence[str]) -> list["Problem"]:
@@ -67,37 +74,137 @@ def _is_hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
 
 
-def folder_items(folder: Path, problems: list[Problem]) -> tuple[list[SourceItem], CaptionTable | None]:
+def _file_reader(path: Path, name: str, max_bytes: int) -> Callable[[], bytes]:
+    """Reads at most max_bytes + 1 bytes of an image file (ingest and reread alike), after a look at its size."""
+    def read() -> bytes:
+        check_file_size(path.stat().st_size, name=name, max_bytes=max_bytes)
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+        check_file_size(len(data), name=name, max_bytes=max_bytes)  # it grew since the look
+        return data
+
+    return read
+
+
+def _leaves(path: Path, root: Path) -> bool:
+    """True for a symbolic link whose target (after every link and '..') is outside `root`."""
+    return path.is_symlink() and not path.resolve().is_relative_to(root)
+
+
+def _walk(folder: Path, problems: list[Problem]) -> dict[str, Path]:
+    """The regular files under `folder` by relative POSIX path, hidden ones left out. A symbolic link whose
+    target leaves the folder is reported and never opened; a linked folder is not descended (a link inside
+    the source points at files listed under their own path)."""
+    root = folder.resolve()
+    files: dict[str, Path] = {}
+    for directory, subdirs, names in os.walk(folder):
+        subdirs[:] = [d for d in subdirs if not _is_hidden(d)]
+        for entry in (*subdirs, *names):
+            path = Path(directory) / entry
+            relative = path.relative_to(folder).as_posix()
+            if _is_hidden(entry):
+                continue
+            if _leaves(path, root):
+                problems.append(Problem(relative, LINK_REFUSED))
+            elif entry in names and path.is_file():
+                files[relative] = path
+    return dict(sorted(files.items(), key=lambda pair: PurePosixPath(pair[0])))
+
+
+def _read_sidecar(name: str, size: int, open_stream: Callable[[], Any], limit: Limit,
+                  problems: list[Problem]) -> str:
+    """A sidecar's caption, or "" with a problem when it is over the sidecar limit or unreadable."""
+    try:
+        return limit.read(name, size, open_stream).decode("utf-8", "replace").strip()
+    except LimitError as exc:
+        problems.append(Problem(name, f"{exc} (caption not used)"))
+    except OSError as exc:
+        problems.append(Problem(name, f"cannot be read ({exc.strerror or exc}); caption not used"))
+    return ""
+
+
+def _skipped(count: int) -> list[Problem]:
+    """One line for the files that are not images: a count, never their names (a folder on the server)."""
+    if not count:
+        return []
+    what = "file that is not an image was" if count == 1 else "files that are not images were"
+    return [Problem(SKIPPED_NAME, f"{count:,} {what} skipped")]
+
+
+def folder_items(folder: Path, problems: list[Problem], limits: SourceLimits) -> tuple[list[SourceItem], CaptionTable | None]:
     """Images under `folder` (recursive), with sidecar captions and a root captions file if present."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise IngestError(f"Folder {str(folder)!r} does not exist or is not a directory.")
+    files = _walk(folder, problems)
     items: list[SourceItem] = []
     captions = None
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        if _is_hidden(relative):
-            continue
+    others = 0
+    for relative, path in files.items():
         if relative.lower() in CAPTION_FILE_NAMES and captions is None:
-            captions = parse_caption_file(path.read_bytes(), relative)
+            data = limits.caption_file.read(relative, path.stat().st_size, lambda p=path: open(p, "rb"))
+            captions = parse_caption_file(data, relative, limits.field_chars)
         elif _is_image_name(relative):
-            sidecar = path.with_suffix(SIDECAR_EXTENSION)
-            caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
-            items.append(SourceItem(relative, str(folder), path.read_bytes, caption, caption_from=_from_sidecar(caption),
-                                    path=path))
+            sidecar = str(PurePosixPath(relative).with_suffix(SIDECAR_EXTENSION))
+            caption = ""
+            if sidecar in files:
+                side = files[sidecar]
+                caption = _read_sidecar(sidecar, side.stat().st_size, lambda: open(side, "rb"), limits.sidecar, problems)
+            items.append(SourceItem(relative, str(folder), _file_reader(path, relative, limits.file.value), caption,
+                                    caption_from=_from_sidecar(caption), path=path))
         elif path.suffix.lower() not in _IGNORED_EXTENSIONS:
-            problems.append(Problem(relative, "not a supported image type (skipped)"))
+            others += 1
+    problems.extend(_skipped(others))
     return items, captions
 
 
-def zip_items(archive: Path | bytes, name: str, problems: list[Problem], max_file_bytes: int) -> tuple[list[SourceItem], CaptionTable | None]:
-    """Images in a zip. Entries that would escape the archive folder (absolute, '..') are refused."""
+def _count_entries(archive: IO[bytes], stop_after: int) -> int:
+    """Entries in a zip's central directory, counted up to stop_after + 1 from their 46-byte headers alone.
+
+    Why not ZipFile.infolist(): it builds a ~540-byte ZipInfo for every ~50-byte record, so a zip of
+    millions of empty entries would cost gigabytes before any count could be checked. The directory is
+    found as zipfile finds it (its end record, zip64 included), through zipfile's own helpers.
+    """
+    end = zipfile._EndRecData(archive)  # noqa: SLF001  the stdlib's end-record reader, zip64 included
+    if end is None:
+        return 0  # not a zip: ZipFile says so in its own words
+    start = end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE]  # noqa: SLF001
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # noqa: SLF001
+        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    archive.seek(max(0, start))
+    count = 0
+    while count <= stop_after:
+        header = archive.read(_CENTRAL_HEADER.size)
+        if len(header) < _CENTRAL_HEADER.size or not header.startswith(zipfile.stringCentralDir):
+            break
+        name, extra, comment = _CENTRAL_HEADER.unpack(header)
+        archive.seek(name + extra + comment, os.SEEK_CUR)
+        count += 1
+    return count
+
+
+def _open_zip(archive: Path | bytes, name: str, limits: SourceLimits) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """The zip and its entries; LimitError when it has too many entries or declares too many bytes."""
+    try:
+        with open(archive, "rb") if isinstance(archive, Path) else io.BytesIO(archive) as stream:
+            counted = _count_entries(stream, limits.zip_entries.value)
+    except OSError as exc:
+        raise IngestError(f"{name}: not a readable zip archive ({exc}).") from exc
+    limits.zip_entries.check(name, counted)  # before ZipFile builds an object per entry
     try:
         handle = zipfile.ZipFile(archive if isinstance(archive, Path) else io.BytesIO(archive))
         entries = handle.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise IngestError(f"{name}: not a readable zip archive ({exc}).") from exc
-    names = {e.filename for e in entries}
+    limits.zip_entries.check(name, len(entries))
+    limits.zip_total.check(name, sum(entry.file_size for entry in entries))
+    return handle, entries
+
+
+def zip_items(archive: Path | bytes, name: str, problems: list[Problem], limits: SourceLimits) -> tuple[list[SourceItem], CaptionTable | None]:
+    """Images in a zip. Entries that would escape the archive folder (absolute, '..') are refused."""
+    handle, entries = _open_zip(archive, name, limits)
+    by_name = {e.filename: e for e in entries}
     items: list[SourceItem] = []
     captions = None
     for entry in entries:
@@ -108,15 +215,18 @@ def zip_items(archive: Path | bytes, name: str, problems: list[Problem], max_fil
             continue
         if entry.is_dir() or _is_hidden(entry_name):
             continue
-        if entry.file_size > max_file_bytes:
-            problems.append(Problem(entry_name, f"file of {entry.file_size:,} bytes is over the limit of {max_file_bytes:,}"))
-            continue
         if entry_name.lower() in CAPTION_FILE_NAMES and captions is None:
-            captions = parse_caption_file(handle.read(entry), entry_name)
+            data = limits.caption_file.read(entry_name, entry.file_size, lambda e=entry: handle.open(e))
+            captions = parse_caption_file(data, entry_name, limits.field_chars)
         elif _is_image_name(entry_name):
-            sidecar = str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION))
-            caption = handle.read(sidecar).decode("utf-8", "replace").strip() if sidecar in names else ""
-            items.append(SourceItem(entry_name, name, _zip_reader(handle, entry), caption, caption_from=_from_sidecar(caption)))
+            if entry.file_size > limits.file.value:
+                problems.append(Problem(entry_name, f"file of {entry.file_size:,} bytes is over the limit of {limits.file.value:,}"))
+                continue
+            sidecar = by_name.get(str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION)))
+            caption = "" if sidecar is None else _read_sidecar(
+                sidecar.filename, sidecar.file_size, lambda: handle.open(sidecar), limits.sidecar, problems)
+            items.append(SourceItem(entry_name, name, _zip_reader(handle, entry, limits.file.value), caption,
+                                    caption_from=_from_sidecar(caption)))
         elif PurePosixPath(entry_name.lower()).suffix not in _IGNORED_EXTENSIONS:
             problems.append(Problem(entry_name, "not a supported image type (skipped)"))
     return items, captions
@@ -126,12 +236,16 @@ def _from_sidecar(caption: str) -> str:
     return "sidecar" if caption else ""
 
 
-def _zip_reader(handle: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Callable[[], bytes]:
+def _zip_reader(handle: zipfile.ZipFile, entry: zipfile.ZipInfo, max_bytes: int) -> Callable[[], bytes]:
+    """Reads at most max_bytes + 1 bytes of the entry: its header's size may lie."""
     def read() -> bytes:
         try:
-            return handle.read(entry)
+            with handle.open(entry) as stream:
+                data = stream.read(max_bytes + 1)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise ImageError(f"{entry.filename}: cannot be read from the zip ({exc}).") from exc
+        check_file_size(len(data), name=entry.filename, max_bytes=max_bytes)
+        return data
 
     return read
 
@@ -165,13 +279,29 @@ def collect(
     uploads: Iterable[tuple[str, bytes]] = (),
     zip_bytes: tuple[str, bytes] | None = None,
     captions_file: tuple[str, bytes] | Path | None = None,
-    max_file_bytes: int = 64 * 2**20,
+    settings: Settings | None = None,
 ) -> tuple[list[SourceItem], list[Problem]]:
-    """Turn a folder or zip path, an uploaded zip or uploaded files into items with captions."""
+    """Turn a folder or zip path, an uploaded zip or uploaded files into items with captions, within the
+    input limits of `settings` (the defaults without)."""
+    limits = SourceLimits.of(settings or Settings())
     try:
-        return _collect(source, uploads, zip_bytes, captions_file, max_file_bytes)
-    except CaptionFileError as exc:
+        return _collect(source, uploads, zip_bytes, captions_file, limits)
+    except (CaptionFileError, LimitError) as exc:
         raise IngestError(str(exc)) from exc
+
+
+def _caption_file(captions_file: tuple[str, bytes] | Path, limits: SourceLimits) -> CaptionTable:
+    """A caption file given besides the source (--captions, an upload), within the caption-file limit."""
+    if isinstance(captions_file, Path):
+        try:
+            data = limits.caption_file.read(captions_file.name, captions_file.stat().st_size,
+                                            lambda: open(captions_file, "rb"))
+        except OSError as exc:
+            raise IngestError(f"Cannot read caption file {captions_file}: {exc.strerror}") from exc
+        return parse_caption_file(data, captions_file.name, limits.field_chars)
+    name, data = captions_file
+    limits.caption_file.check(name, len(data))
+    return parse_caption_file(data, name, limits.field_chars)
 
 
 def _collect(
@@ -179,7 +309,7 @@ def _collect(
     uploads: Iterable[tuple[str, bytes]],
     zip_bytes: tuple[str, bytes] | None,
     captions_file: tuple[str, bytes] | Path | None,
-    max_file_bytes: int,
+    limits: SourceLimits,
 ) -> tuple[list[SourceItem], list[Problem]]:
     problems: list[Problem] = []
     items: list[SourceItem] = []
@@ -187,25 +317,38 @@ def _collect(
     if source is not None:
         path = Path(source).expanduser()
         if path.is_file() and path.suffix.lower() == ".zip":
-            items, found_captions = zip_items(path, path.name, problems, max_file_bytes)
+            items, found_captions = zip_items(path, path.name, problems, limits)
         elif path.is_file() and _is_image_name(path.name):
-            items = [SourceItem(path.name, str(path.parent), path.read_bytes, path=path)]
+            items = [SourceItem(path.name, str(path.parent), _file_reader(path, path.name, limits.file.value), path=path)]
         elif path.is_dir():
-            items, found_captions = folder_items(path, problems)
+            items, found_captions = folder_items(path, problems, limits)
         else:
             raise IngestError(f"{str(source)!r} is not a folder, a zip file or an image file.")
     if zip_bytes is not None:
-        zipped, zipped_captions = zip_items(zip_bytes[1], zip_bytes[0], problems, max_file_bytes)
+        zipped, zipped_captions = zip_items(zip_bytes[1], zip_bytes[0], problems, limits)
         items.extend(zipped)
         found_captions = found_captions or zipped_captions
     items.extend(upload_items(uploads))
     if captions_file is not None:
-        try:
-            if isinstance(captions_file, Path):
-                found_captions = parse_caption_file(captions_file.read_bytes(), captions_file.name)
-            else:
-                found_captions = parse_caption_file(captions_file[1], captions_file[0])
-        except OSError as exc:
-            raise IngestError(f"Cannot read caption file {captions_file}: {exc.strerror}") from exc
+        found_captions = _caption_file(captions_file, limits)
     return apply_captions(items, found_captions, problems), problems
 
+
+def check_uploads(sizes: Sequence[int], settings: Settings) -> None:
+    """Refuse an Admin upload over the file-count or total-bytes limit before any of its files is read."""
+    try:
+        Limit.of(settings, "max_upload_files", "upload", "files").check("The upload", len(sizes))
+        Limit.of(settings, "max_upload_bytes", "upload size").check("The upload", sum(sizes))
+    except LimitError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+def import_folder(text: str | Path, roots: Sequence[Path]) -> Path:
+    """The folder the Admin page may import from: resolved (every link and '..' followed) and inside one of
+    `roots` (Settings.import_roots), else IngestError naming them. The command line is not limited."""
+    folder = Path(text).expanduser().resolve()
+    if any(folder.is_relative_to(Path(root).expanduser().resolve()) for root in roots):
+        return folder
+    allowed = ", ".join(str(root) for root in roots) or "none"
+    raise IngestError(f"{str(text)!r} is outside the folders the Admin page imports from: {allowed} "
+                      f"({env_name('import_roots')}).")

@@ -12,9 +12,11 @@ from pathlib import Path
 import streamlit as st
 
 from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display.captions import escape_markdown
 from imgsearch_core.display import paging
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.images import SUPPORTED_EXTENSIONS
+from imgsearch_core.ingest_sources import IngestError, check_uploads, import_folder
 from imgsearch_core.languages import ensure_language
 from imgsearch_core.store import validate_collection_name
 from imgsearch_core.store_errors import StoreError
@@ -69,11 +71,17 @@ def _source_inputs(store) -> dict | None:
     source = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, key="adm_source", required=True)
     kwargs: dict = {}
     if source == "folder":
-        folder = st.text_input("Folder path on the server", key="adm_folder", placeholder="/data/photos",
+        roots = store.settings.import_roots
+        folder = st.text_input("Folder path on the server", key="adm_folder", placeholder=str(roots[0]) if roots else "",
                                help="Read recursively: jpg, jpeg, png, webp, gif, bmp, tiff. Captions from a captions.csv "
                                     "at its root or a .txt beside each image.")
+        st.caption("Only folders under " + (", ".join(f"`{root}`" for root in roots) or "none")
+                   + " (IMGSEARCH_IMPORT_ROOTS); the command line can import any folder.")
         if folder.strip():
-            kwargs["source"] = Path(folder.strip())
+            try:
+                kwargs["source"] = import_folder(folder.strip(), roots)
+            except IngestError as exc:
+                st.error(escape_markdown(str(exc)), icon=":material/folder_off:")
     elif source == "zip":
         archive = st.file_uploader("Zip archive of images", type=["zip"], key="adm_zip")
         if archive is not None:
@@ -82,8 +90,12 @@ def _source_inputs(store) -> dict | None:
         files = st.file_uploader("Images", type=sorted(e.lstrip(".") for e in SUPPORTED_EXTENSIONS),
                                  accept_multiple_files=True, key="adm_files",
                                  max_upload_size=max(1, store.settings.max_file_bytes // 2**20))
-        if files:
-            kwargs["uploads"] = [(f.name, f.getvalue()) for f in files]
+        try:
+            check_uploads([f.size for f in files or ()], store.settings)
+            if files:
+                kwargs["uploads"] = [(f.name, f.getvalue()) for f in files]
+        except IngestError as exc:
+            st.error(str(exc), icon=":material/error:")
     captions = st.file_uploader("Caption file (optional): CSV/TSV with a file-name and a caption column, JSON or JSONL",
                                 type=CAPTION_TYPES, key="adm_captions")
     if captions is not None:
@@ -125,7 +137,7 @@ def _target(store, names: list[str]) -> tuple[str | None, str | None]:
 def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadata: bool = True) -> None:
     from imgsearch_core.ingest import collect, ingest
 
-    items, problems = collect(max_file_bytes=store.settings.max_file_bytes, **sources)
+    items, problems = collect(settings=store.settings, **sources)
     if not items:
         _nothing_stored("No images found in the chosen source", problems)
         return
@@ -153,7 +165,7 @@ def _run_reread(store, name: str, sources: dict) -> None:
     from imgsearch_core.ingest import collect
     from imgsearch_core.reread import reread_metadata
 
-    items, problems = collect(max_file_bytes=store.settings.max_file_bytes, **sources)
+    items, problems = collect(settings=store.settings, **sources)
     bar = st.progress(0.0, text=f"Re-reading the metadata of {len(items):,} files…")
     report = reread_metadata(store, name, items, problems=problems, progress=_ui.progress_callback(bar))
     bar.empty()

@@ -33,6 +33,7 @@ def store_dir(tmp_path, monkeypatch) -> Path:
     """An empty store the app opens (env var, as in production)."""
     directory = tmp_path / "store"
     monkeypatch.setenv("IMGSEARCH_STORE", str(directory))
+    monkeypatch.setenv("IMGSEARCH_IMPORT_ROOTS", str(tmp_path))  # the Admin page imports folders only under these
     monkeypatch.delenv("IMGSEARCH_ADMIN_PASSWORD", raising=False)
     return directory
 

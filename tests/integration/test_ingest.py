@@ -27,8 +27,9 @@ def test_folder_with_sidecars_nested_dirs_and_bad_files(store, tiny_embedder, tm
     report, progress = run(store, tiny_embedder, source=root)
     assert report.added == 8 and report.already_stored == 1
     problems = {p.name: p.reason for p in report.problems}
-    assert set(problems) == {"broken.jpg", "notes.pdf"}
+    assert set(problems) == {"broken.jpg", "(other files)"}  # files that are not images: counted, not named
     assert "broken.jpg" in problems["broken.jpg"]
+    assert problems["(other files)"] == "1 file that is not an image was skipped"
     collection = store.open("col1")
     assert collection.count() == 8
     captioned = collection.ids_matching({"captioned": True})
