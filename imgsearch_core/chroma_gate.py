@@ -102,6 +102,7 @@ def refusal(status: int) -> bytes:
     """A complete response in the shape chromadb's client turns into its own error types."""
     reason, error, message = {
         400: ("Bad Request", "InvalidArgumentError", "Malformed request head."),
+        431: ("Request Header Fields Too Large", "InvalidArgumentError", f"Request head over {HEAD_LIMIT} bytes."),
         401: ("Unauthorized", "AuthorizationError", "A token is required (Authorization: Bearer or X-Chroma-Token)."),
         403: ("Forbidden", "AuthError", "The token was refused."),
         502: ("Bad Gateway", "InternalError", "The Chroma server behind the gate is not answering."),
@@ -166,15 +167,18 @@ class Gate:
         try:
             await self._exchange(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, BadHead):
+            # a client gone or stalled before its head ended, or an upstream reply the gate will not relay
             pass
         finally:
             writer.close()
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
         try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
             start, fields = parse_head(head[:-4])
             status = verdict(fields, self._token)
+        except asyncio.LimitOverrunError:
+            status = 431
         except BadHead:
             status = 400
         if status != 200:

@@ -24,10 +24,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _server_command(data_dir: Path, port: int, token: str | None) -> list[str]:
-    if token is None:
-        return [chroma_command(), "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
-    return [sys.executable, "-m", "imgsearch_core.chroma_gate", "--path", str(data_dir), "--port", str(port)]
+def gate_process(data_dir: Path, port: int, token: str, startup_s: float = 60, log: Path | None = None) -> subprocess.Popen:
+    """The token gate (and the `chroma run` it starts, which shares its output) listening on `port`;
+    their stderr goes to `log` when given."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMGSEARCH_CHROMA_TOKEN": token}
+    command = [sys.executable, "-m", "imgsearch_core.chroma_gate", "--path", str(data_dir), "--port", str(port)]
+    with open(log or os.devnull, "w") as stderr:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    return listening(proc, port, startup_s)
+
+
+def listening(proc: subprocess.Popen, port: int, startup_s: float) -> subprocess.Popen:
+    """`proc` once something listens on `port`; the test fails if it exits or takes over `startup_s`."""
+    deadline = time.time() + startup_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{proc.args[:3]} did not start listening within {startup_s:.0f} s (exit code {proc.wait()})")
 
 
 @contextmanager
@@ -35,20 +52,11 @@ def running_chroma(data_dir: Path, startup_s: float = 60, token: str | None = No
     """Start `chroma run` (behind the gate when `token` is given) on a free port, wait until it listens,
     yield the port, stop it afterwards (the gate stops its `chroma run`)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMGSEARCH_CHROMA_TOKEN": token or ""}
-    proc = subprocess.Popen(_server_command(data_dir, port, token), cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + startup_s
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
+    if token is None:
+        command = [chroma_command(), "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+        proc = listening(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port, startup_s)
     else:
-        proc.kill()
-        pytest.fail(f"{'the gate' if token else 'chroma run'} did not start listening within {startup_s:.0f} s "
-                    f"(exit code {proc.poll()})")
+        proc = gate_process(data_dir, port, token, startup_s)
     try:
         yield port
     finally:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import chromadb
@@ -19,7 +21,7 @@ from imgsearch_core.config import Settings
 from imgsearch_core.search import Searcher
 from imgsearch_core.store import Store
 from imgsearch_core.store_errors import StoreError
-from tests.chroma_server import ROOT, running_chroma
+from tests.chroma_server import ROOT, free_port, gate_process, running_chroma
 from tests.helpers import write_images
 
 TOKEN = "gate-test-token-0123456789"
@@ -97,6 +99,11 @@ def test_a_header_hidden_behind_a_bare_line_feed_is_refused(gated_port):
     assert exchange(gated_port, hidden.encode()).startswith(b"HTTP/1.1 400")
 
 
+def test_a_head_over_the_limit_is_refused(gated_port):
+    oversized = f"GET {API} HTTP/1.1\r\nX-Chroma-Token: {TOKEN}\r\nX-Pad: {'a' * 70_000}\r\n\r\n"
+    assert exchange(gated_port, oversized.encode()).startswith(b"HTTP/1.1 431")
+
+
 def test_the_gate_listens_on_loopback_only_by_default(gated_port):
     listening = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:] + Path("/proc/net/tcp6").read_text().splitlines()[1:]:
@@ -151,3 +158,40 @@ def test_the_gate_refuses_to_start_with_a_guessable_token(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: IMGSEARCH_CHROMA_TOKEN has 5 characters, the gate needs at least 16")
     assert not (tmp_path / "c").exists()  # no chroma run was started
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            pass  # a process that ended while listed
+    return found
+
+
+def gone(pid: int, within_s: float = 30) -> bool:
+    """The process ended (or is a zombie) within `within_s`."""
+    deadline = time.time() + within_s
+    while time.time() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_gate_stops_its_chroma_and_exits_when_chroma_dies(tmp_path):
+    stopped = gate_process(tmp_path / "one", free_port(), TOKEN)
+    [chroma] = children(stopped.pid)
+    stopped.send_signal(signal.SIGTERM)
+    assert stopped.wait(timeout=30) == 0 and gone(chroma)
+    orphaned = gate_process(tmp_path / "two", free_port(), TOKEN, log=tmp_path / "gate.err")
+    [chroma] = children(orphaned.pid)
+    os.kill(chroma, signal.SIGKILL)
+    assert orphaned.wait(timeout=30) == 1  # a supervisor (systemd, a container) restarts both
+    assert (tmp_path / "gate.err").read_text().endswith("error: chroma run exited with code -9\n")
