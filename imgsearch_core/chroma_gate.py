@@ -6,7 +6,7 @@ config file change nothing; chroma-core/chroma issue #4965), so anyone who reach
 change or delete every collection. The gate starts `chroma run` bound to loopback and listens on the
 public address itself: a request without `Authorization: Bearer <token>` or `X-Chroma-Token: <token>`
 (IMGSEARCH_CHROMA_TOKEN, compared in constant time) gets 401 (no token) or 403 (wrong token) and
-never reaches Chroma; the others are streamed through unchanged.
+never reaches Chroma; the others are streamed through, only their connection headers changed (below).
 
     IMGSEARCH_CHROMA_TOKEN=... python -m imgsearch_core.chroma_gate --path /srv/imgsearch/chroma --host 0.0.0.0
 
