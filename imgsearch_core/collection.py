@@ -4,13 +4,23 @@ Why this shape: Chroma is the source of truth (ids, vectors, captions, metadata)
 each process's BM25 index are derived. Every write is framed by a record in the collection's write
 log (imgsearch_core.write_log), so BM25 indexes in any number of processes or replicas catch up
 with exactly what changed, and a write killed halfway is still indexed as Chroma holds it.
+
+Media paths are the store's own: `<media>/<collection>/<id[:2]>/<id><ext>`, derived from the item id and
+its format (see `Collection.media_path`), never taken from the stored `media` string, and checked to
+resolve inside the collection's media folder before anything is read or deleted. Why: item metadata
+comes from caption files and from Chroma (a server anyone with its token can write), and a planted
+`media` value once made the app show, and `delete` unlink, any file on the server.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +30,9 @@ import numpy as np
 
 from imgsearch_core.bm25_sync import IndexKeeper
 from imgsearch_core.embed import ModelIdentity
+from imgsearch_core.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.store_errors import ModelMismatchError
+from imgsearch_core.store_lock import StoreLockedError
 from imgsearch_core.languages import choice_from_settings
 from imgsearch_core.text_index import BM25Index
 from imgsearch_core.write_log import WriteLog
@@ -77,6 +89,15 @@ def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[s
 SCHEMA_VERSION = 2  # 2: collections record their model's fingerprint, and writes go through the write log
 _TEMP_PREFIX = ".tmp-"
 _ALLOWED_CACHE = 16  # filters remembered per collection (per revision)
+# Item ids are SHA-256 hex digests; anything with a dot or a slash could name a path outside its folder.
+_ID_RULE = re.compile(r"[0-9A-Za-z_-]{2,128}")
+# The media file of an item whose path cannot be trusted: never written, so it shows as missing.
+_NO_MEDIA = ".no-media"
+# Collection metadata key: the stored media paths were checked (see Collection.check_media_paths).
+MEDIA_CHECKED_KEY = "media_paths_checked"
+# Server mode: another writer's `.tmp-` file may be mid-write, so only ones this old are a killed writer's.
+STALE_TEMP_SECONDS = 3600
+_logger = logging.getLogger(__name__)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -105,6 +126,7 @@ class Collection:
         self._cache_lock = threading.Lock()
         self._allowed: dict[tuple[str, str], frozenset[str]] = {}
         self._stats: tuple[str, dict[str, Any]] | None = None
+        self.media_report = self.check_media_paths()
 
     @property
     def _chroma(self) -> Any:
@@ -176,11 +198,7 @@ class Collection:
         """Items in the order asked; unknown ids are left out."""
         if not ids:
             return []
-        result = self._chroma.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {
-            item_id: StoredItem(item_id, doc or "", dict(meta or {}), self._store.media_root / str((meta or {}).get("media", "")))
-            for item_id, doc, meta in zip(result["ids"], result["documents"], result["metadatas"])
-        }
+        by_id = {item.id: item for item in self._stored(self._chroma.get(ids=list(ids), include=["documents", "metadatas"]))}
         return [by_id[i] for i in ids if i in by_id]
 
     def all_items(self, where: dict | None = None) -> list[StoredItem]:
@@ -191,21 +209,58 @@ class Collection:
         return items
 
     def page(self, offset: int = 0, limit: int = 100, where: dict | None = None) -> list[StoredItem]:
-        result = self._chroma.get(offset=offset, limit=limit, where=where, include=["documents", "metadatas"])
-        return [
-            StoredItem(i, d or "", dict(m or {}), self._store.media_root / str((m or {}).get("media", "")))
-            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])
-        ]
+        return self._stored(self._chroma.get(offset=offset, limit=limit, where=where, include=["documents", "metadatas"]))
+
+    def _stored(self, result: dict[str, Any]) -> list[StoredItem]:
+        folder = _MediaFolder(self.media_dir)
+        return [StoredItem(i, d or "", dict(m or {}), self.media_path(i, (m or {}).get("media"), folder))
+                for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])]
 
     def iter_metadatas(self) -> Iterator[dict[str, Any]]:
         """Every item's metadata, paged under Chroma's batch limit (facet counts, field names)."""
-        offset = 0
-        while True:
-            page = self._chroma.get(offset=offset, limit=self._store.max_batch, include=["metadatas"])
-            if not page["ids"]:
-                return
+        for page in self._pages(["metadatas"]):
             yield from (dict(m or {}) for m in page["metadatas"])
+
+    def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while (page := self._chroma.get(offset=offset, limit=self._store.max_batch, include=include))["ids"]:
+            yield page
             offset += len(page["ids"])
+
+    # ----- media paths -----------------------------------------------------------------------
+    @property
+    def media_dir(self) -> Path:
+        """The collection's media folder: every media path resolves inside it."""
+        return self._store.media_root / self.name
+
+    def media_relative(self, item_id: str, ext: str) -> str:
+        """The `media` value the store writes: `<collection>/<id[:2]>/<id><ext>`, relative to the media root."""
+        if not _ID_RULE.fullmatch(item_id) or ext not in SUPPORTED_EXTENSIONS:
+            raise ValueError(f"no media path for item id {item_id!r} with extension {ext!r}")
+        return f"{self.name}/{item_id[:2]}/{item_id}{ext}"
+
+    def _stored_ext(self, item_id: str, stored: Any) -> str | None:
+        """The extension of a stored `media` value that is exactly the derived path, else None."""
+        prefix = f"{self.name}/{item_id[:2]}/{item_id}"
+        text = stored if isinstance(stored, str) else ""
+        ext = text[len(prefix):] if text.startswith(prefix) else ""
+        return ext if ext in SUPPORTED_EXTENSIONS else None
+
+    def media_path(self, item_id: str, stored: Any = None, folder: _MediaFolder | None = None) -> Path:
+        """The item's media file, from its id and the extension of `stored` (its `media` value) only.
+
+        A stored value other than the derived path is never used as a path: the derived file of any
+        supported extension is taken if present. A path that would leave the collection's media folder
+        (an id with a slash or a dot, a symlink inside the folder) gives a file that never exists, so the
+        item shows no picture and a delete unlinks nothing. `folder`: shared by the items of one read.
+        """
+        folder = folder or _MediaFolder(self.media_dir)
+        if not _ID_RULE.fullmatch(item_id):
+            return folder.no_media
+        subfolder = self.media_dir / item_id[:2]
+        ext = self._stored_ext(item_id, stored)
+        path = subfolder / f"{item_id}{ext}" if ext else _existing(subfolder, item_id)
+        return path if folder.holds(path) else folder.no_media
 
     def allowed_ids(self, where: dict) -> frozenset[str]:
         """Ids a filter selects, kept per (filter, revision): a repeated or re-ranked filtered query
@@ -247,7 +302,7 @@ class Collection:
         return self._keeper.current()
 
     def media_bytes_total(self) -> int:
-        root = self._store.media_root / self.name
+        root = self.media_dir
         return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
 
     def disk_size(self) -> int:
@@ -282,6 +337,55 @@ class Collection:
             "disk_bytes": self.disk_size(),
         }
 
+    def check_media_paths(self) -> list[str]:
+        """Repair, once per collection, stored `media` values that are not the derived path; returns
+        the report lines (also logged as warnings).
+
+        Stores written before media paths were derived, or metadata planted through Chroma, may hold a
+        foreign path. Reads never use it (`media_path`), but it would stay in the metadata. So each such
+        value is replaced by the derived path when that file exists, and removed when none does: that
+        item is reported, as it has no picture (delete it and ingest its original again). The collection's
+        metadata then records the check (MEDIA_CHECKED_KEY): later writes go through `add`, which writes
+        the derived path, and a value planted later is still never used. When another process holds the
+        store's write lock, the check waits for the next open.
+        """
+        if self._metadata().get(MEDIA_CHECKED_KEY):
+            return []
+        try:
+            with self._store.writing():
+                lines = self._repair_media_paths()
+                meta = self._metadata()
+                meta[MEDIA_CHECKED_KEY] = True
+                self._chroma.modify(metadata=meta)
+        except StoreLockedError as exc:
+            lines = [f"Collection {self.name!r}: media paths not checked yet, the store is being written ({exc})."]
+        for line in lines:
+            _logger.warning(line)
+        return lines
+
+    def _repair_media_paths(self) -> list[str]:
+        fixes: dict[str, str | None] = {}
+        lines: list[str] = []
+        folder = _MediaFolder(self.media_dir)
+        for page in self._pages(["metadatas"]):
+            for item_id, meta in zip(page["ids"], page["metadatas"]):
+                stored = (meta or {}).get("media")
+                if self._stored_ext(item_id, stored) is not None:
+                    continue
+                path = self.media_path(item_id, stored, folder)
+                found = path.is_file()
+                fixes[item_id] = self.media_relative(item_id, path.suffix) if found else None
+                outcome = (f"repaired to {fixes[item_id]!r}" if found else
+                           "removed: the store has no media file for it (delete the item and ingest its original again)")
+                lines.append(f"Collection {self.name!r}: item {item_id} had the media path {stored!r}, "
+                             f"not the store's own; {outcome}.")
+        if fixes:
+            record = self._log.begin("update", list(fixes))
+            for chunk in _chunks(list(fixes.items()), self._store.max_batch):
+                self._chroma.update(ids=[i for i, _ in chunk], metadatas=[{"media": m} for _, m in chunk])
+            self._log.finish(record)
+        return lines
+
     # ----- writing (under the store's write lock in embedded mode) ---------------------------
     @property
     def _journal(self) -> Path:
@@ -290,8 +394,10 @@ class Collection:
     def _begin(self, ids: Sequence[str]) -> None:
         """Record the ids whose media a write is about to create, after finishing any write a crash
         interrupted. Embedded mode only: with shared media and several writers, another writer may
-        own those files (content-addressed, so an orphan is only wasted space)."""
+        own those files (content-addressed, so an orphan is only wasted space); there only the
+        temporary files of a killed writer go, from the folders this write touches."""
         if self._store.shared:
+            self._remove_stale_temps(ids, older_than_s=STALE_TEMP_SECONDS)
             return
         self.recover()
         write_atomic(self._journal, "\n".join(ids).encode())
@@ -311,22 +417,31 @@ class Collection:
             return
         ids = [line for line in self._journal.read_text().splitlines() if line]
         present = self.existing_ids(ids)
-        media = self._store.media_root / self.name
         for item_id in set(ids) - present:
-            for path in (media / item_id[:2]).glob(f"{item_id}.*"):
+            for path in (self.media_dir / item_id[:2]).glob(f"{item_id}.*"):
                 path.unlink()
-        for folder in {media / item_id[:2] for item_id in ids}:
-            for path in folder.glob(f"{_TEMP_PREFIX}*"):
-                path.unlink(missing_ok=True)
+        self._remove_stale_temps(ids, older_than_s=0)
         self._journal.unlink()
+
+    def _remove_stale_temps(self, ids: Sequence[str], older_than_s: float) -> None:
+        """Remove `.tmp-` files last changed more than `older_than_s` ago from the folders of `ids`."""
+        cutoff = time.time() - older_than_s
+        for folder in {self.media_dir / item_id[:2] for item_id in ids if _ID_RULE.fullmatch(item_id)}:
+            for path in folder.glob(f"{_TEMP_PREFIX}*"):
+                try:
+                    if older_than_s <= 0 or path.stat().st_mtime < cutoff:
+                        path.unlink()
+                except FileNotFoundError:  # another writer finished or removed it meanwhile
+                    continue
 
     def add(self, records: Sequence[Record]) -> int:
         """Store records not already present; returns how many were new.
 
-        Order: journal, pending log record, media files, Chroma upsert, log record done, journal
-        cleared. A crash at any point leaves Chroma holding whole chunks or none, the pending record
-        makes every index read those ids as Chroma holds them, and the next write (embedded mode)
-        removes the media files of the items that did not make it.
+        Order: journal, pending log record, media files, Chroma upsert, media files checked, log record
+        done, journal cleared. A crash at any point leaves Chroma holding whole chunks or none, the pending
+        record makes every index read those ids as Chroma holds them, and the next write (embedded mode)
+        removes the media files of the items that did not make it. The check after the upsert writes again
+        a file that a delete of the same content removed meanwhile (server mode has no write lock).
         """
         with self._store.writing():
             present = self.existing_ids([r.id for r in records])
@@ -336,20 +451,30 @@ class Collection:
                 return 0
             self._begin([r.id for r in new])
             record = self._log.begin("add", [r.id for r in new])
-            for item in new:
-                relative = Path(self.name) / item.id[:2] / f"{item.id}{item.media_ext}"
-                write_atomic(self._store.media_root / relative, item.media)
-                item.metadata["media"] = relative.as_posix()
-            for chunk in _chunks(new, self._store.max_batch):
-                self._chroma.upsert(
-                    ids=[r.id for r in chunk],
-                    embeddings=np.stack([r.embedding for r in chunk]).astype(np.float32),
-                    documents=[r.caption for r in chunk],
-                    metadatas=[_clean_metadata(r.metadata) for r in chunk],
-                )
+            self._write_media(new)
+            self._upsert(new)
+            self._write_media(new, only_missing=True)
             self._log.finish(record)
             self._end()
             return len(new)
+
+    def _write_media(self, records: Sequence[Record], only_missing: bool = False) -> None:
+        """Write each record's media file at its derived path (and set its `media` value to it)."""
+        for item in records:
+            relative = self.media_relative(item.id, item.media_ext)
+            item.metadata["media"] = relative
+            path = self._store.media_root / relative
+            if not (only_missing and path.is_file()):
+                write_atomic(path, item.media)
+
+    def _upsert(self, records: Sequence[Record]) -> None:
+        for chunk in _chunks(list(records), self._store.max_batch):
+            self._chroma.upsert(
+                ids=[r.id for r in chunk],
+                embeddings=np.stack([r.embedding for r in chunk]).astype(np.float32),
+                documents=[r.caption for r in chunk],
+                metadatas=[_clean_metadata(r.metadata) for r in chunk],
+            )
 
     def update_items(self, updates: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
         """Replace the caption and metadata of stored items, keeping their vectors: no re-embedding.
@@ -384,11 +509,64 @@ class Collection:
             record = self._log.begin("delete", [i.id for i in items])
             for chunk in _chunks([i.id for i in items], self._store.max_batch):
                 self._chroma.delete(ids=chunk)
-            for item in items:
-                item.media_path.unlink(missing_ok=True)
+            self._settle_removed(self._move_media_aside(items))
             self._log.finish(record)
             self._end()
             return len(items)
+
+    def _move_media_aside(self, items: Sequence[StoredItem]) -> dict[str, tuple[Path, Path]]:
+        """Rename deleted items' media files to temporary names: id -> (media path, temporary path).
+
+        Why not unlink at once: in server mode another writer may add the same content meanwhile (its
+        Chroma upsert landing after this delete), and its media file would be gone for good."""
+        moved: dict[str, tuple[Path, Path]] = {}
+        for item in items:
+            aside = item.media_path.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}-deleted")
+            try:
+                os.rename(item.media_path, aside)
+            except FileNotFoundError:
+                continue
+            moved[item.id] = (item.media_path, aside)
+        return moved
+
+    def _settle_removed(self, moved: dict[str, tuple[Path, Path]]) -> None:
+        """Unlink the moved files, but put back those whose id Chroma holds again (added meanwhile)."""
+        added_again = self.existing_ids(list(moved))
+        for item_id, (path, aside) in moved.items():
+            if item_id in added_again:
+                os.replace(aside, path)
+            else:
+                aside.unlink(missing_ok=True)
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+class _MediaFolder:
+    """A collection's media folder, resolved once for the items of one read: each subfolder is resolved
+    once, a file only when it is a symlink (a full resolve per item cost ~80 us: 8 s for 100,000 items)."""
+
+    def __init__(self, path: Path) -> None:
+        self.real = _real(path)
+        self.no_media = self.real / _NO_MEDIA
+        self._subfolders: dict[Path, bool] = {}
+
+    def holds(self, path: Path) -> bool:
+        """True when `path` resolves inside the folder."""
+        inside = self._subfolders.get(path.parent)
+        if inside is None:
+            inside = self._subfolders[path.parent] = _real(path.parent).is_relative_to(self.real)
+        return inside and (not path.is_symlink() or _real(path).is_relative_to(self.real))
+
+
+def _existing(folder: Path, item_id: str) -> Path:
+    """The item's derived media file of whichever supported extension exists, else its extension-less
+    name (never written: the item has no media)."""
+    for ext in sorted(SUPPORTED_EXTENSIONS):
+        if (folder / f"{item_id}{ext}").is_file():
+            return folder / f"{item_id}{ext}"
+    return folder / item_id
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

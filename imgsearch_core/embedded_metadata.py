@@ -24,6 +24,8 @@ from typing import Any
 from defusedxml import ElementTree as SafeET
 from PIL import Image, IptcImagePlugin
 
+from imgsearch_core.images import OPEN_FORMATS
+
 MAX_XMP_BYTES = 1 * 2**20  # real packets are a few KB; a larger one is refused and reported
 MAX_TEXT_CHARS = 4000  # one field; captions longer than this are cut and reported
 MAX_KEYWORDS = 200
@@ -113,8 +115,8 @@ def _date_text(value: datetime) -> str:
 def read_embedded(data: bytes) -> EmbeddedMetadata:
     """Read IPTC, XMP and EXIF from image bytes. Never raises: problems are collected."""
     found = EmbeddedMetadata()
-    try:
-        image = Image.open(io.BytesIO(data))
+    try:  # only the formats ingest decodes: reread describes files it never decodes (a raw IPTC file opened)
+        image = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except Exception:  # noqa: BLE001 - the decoder reports unreadable images itself
         return found
     with image:

@@ -74,6 +74,22 @@ EMBEDDED_FIELDS: tuple[str, ...] = (
 )
 
 
+# Keys the code itself writes for every item: where its media file is (derived from the id, see
+# Collection.media_path), what decoding measured, where and when it came from, which container each value
+# came from. Why reserved: a caption file's extra columns and embedded metadata become item metadata, and a
+# `media` column once pointed an item at any file on the server (shown to visitors, unlinked by delete).
+# Ingest and reread refuse these keys, and the twins of catalogued fields (`is_twin`), from caption files.
+RESERVED_KEYS: frozenset[str] = frozenset({
+    "media", "phash", "width", "height", "added_at", "file_name", "source_path", "source", "captioned",
+    "caption_from", "metadata_from", "metadata_problem",
+})
+
+
+def is_reserved(key: str) -> bool:
+    """True for a key only the store may write: a bookkeeping key or the twin of a catalogued field."""
+    return key in RESERVED_KEYS or is_twin(key)
+
+
 def twin_keys(name: str) -> tuple[str, ...]:
     """The stored keys of one field: itself and its twin, if it has one."""
     field = BY_NAME.get(name)

@@ -42,14 +42,14 @@ from PIL import PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401  
 from imgsearch_core.image_errors import ImageError, corrupt, error, pillow_bomb, too_many_pixels, unidentified
 from imgsearch_core.image_modes import reduced_rgb, to_rgb
 
-__all__ = ["SUPPORTED_EXTENSIONS", "DecodedImage", "ImageError", "check_file_size", "decode_frame", "decode_image",
-           "fit", "thumbnail"]
+__all__ = ["OPEN_FORMATS", "SUPPORTED_EXTENSIONS", "DecodedImage", "ImageError", "check_file_size", "decode_frame",
+           "decode_image", "fit", "thumbnail"]
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
 # The JPEG opener also returns "MPO" (a phone JPEG with a multi-picture index; MPO has no opener of
 # its own), reported as JPEG since that is what it is for everyone else.
-_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 _ORIENTATION_TAG = 0x0112
 # EXIF orientation -> what to do to the stored pixels to show them upright (as ImageOps.exif_transpose).
@@ -176,7 +176,7 @@ def decode_frame(
 def _open(data: bytes, name: str, max_pixels: int) -> ImageFile.ImageFile:
     """Parse the header only (Image.open is lazy), trying just the supported formats."""
     try:
-        return Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+        return Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise pillow_bomb(name, exc, max_pixels) from exc
     except UnidentifiedImageError as exc:

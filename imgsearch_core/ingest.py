@@ -195,6 +195,7 @@ class _Feed:
             self._outcome[entry.digest] = True
             chunk.prepared.append(result)
             chunk.problems.extend(metadata_problems(entry.item.name, result.metadata_problems))
+            chunk.problems.extend(Problem(entry.item.name, reason) for reason in result.refused)
 
 
 class _Embedding:

@@ -25,6 +25,7 @@ class Prepared:
     media_ext: str
     image: Any  # the PIL picture to embed (the model input, short side = the model's input size)
     metadata_problems: list[str]
+    refused: list[str]  # caption-file columns reserved by the store (item_metadata.split_reserved)
 
 
 @dataclass(frozen=True)
@@ -114,4 +115,4 @@ def prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits:
         "phash": perceptual_hash(picture.decoded.image),
     }
     return Prepared(digest, described.caption, metadata, picture.media, picture.media_ext, picture.model_input,
-                    described.problems)
+                    described.problems, described.refused)

@@ -3,7 +3,9 @@
 Why from the originals: the store keeps a browser-ready rendition, which for large or rotated photos
 is a re-encoded JPEG without the agency's IPTC/XMP. The original files are found by content hash
 (the item id), so a folder that was moved or renamed still matches, and a changed file (a new hash)
-is simply not a stored item.
+is simply not a stored item. A caption file given to a re-read can set no key the store keeps for itself
+(fields.RESERVED_KEYS: each such column is a problem of the report), and embedded metadata is read with
+ingest's format list only (images.OPEN_FORMATS).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from imgsearch_core.collection import StoredItem
 from imgsearch_core.store import Store
 
 EXPLICIT_CAPTION_ORIGINS = ("caption file", "sidecar")
+# The reserved keys (fields.RESERVED_KEYS) that ingest measured or derived and a re-read cannot know again.
 _KEPT_FROM_INGEST = ("width", "height", "added_at", "media", "phash")
 
 
@@ -40,8 +43,8 @@ class RereadReport:
         }
 
 
-def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str, dict[str, Any], list[str]]:
-    """(caption, metadata changes with None for removed keys, metadata problems) for one stored item.
+def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str, dict[str, Any], list[Problem]]:
+    """(caption, metadata changes with None for removed keys, report lines) for one stored item.
 
     Every embedded field is read afresh (a field the file no longer carries is removed); a caption
     that came from a caption file or sidecar is kept unless this run gives one again.
@@ -58,7 +61,8 @@ def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str,
     stale = {key for name in (*EMBEDDED_FIELDS, "caption_from") for key in twin_keys(name)} - set(target)
     changes = {k: v for k, v in target.items() if stored.metadata.get(k) != v}
     changes.update({k: None for k in stale if k in stored.metadata})
-    return caption, changes, described.problems
+    refused = [Problem(item.name, reason) for reason in described.refused]
+    return caption, changes, metadata_problems(item.name, described.problems) + refused
 
 
 def reread_metadata(
@@ -96,8 +100,8 @@ def _reread_batch(collection: Any, batch: Sequence[SourceItem], report: RereadRe
     updates = []
     for item_id, current in stored.items():
         item, data = loaded[item_id]
-        caption, changes, metadata_issues = changes_for(current, item, data)
-        report.problems.extend(metadata_problems(item.name, metadata_issues))
+        caption, changes, problems = changes_for(current, item, data)
+        report.problems.extend(problems)
         if caption == current.caption and not changes:
             report.unchanged += 1
         else:
