@@ -26,6 +26,7 @@ raises that setting itself, and files between 89.5 MP and `max_pixels` still emi
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from contextlib import AbstractContextManager, nullcontext
@@ -42,8 +43,8 @@ from PIL import PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401  
 from imgsearch_core.image_errors import ImageError, corrupt, error, pillow_bomb, too_many_pixels, unidentified
 from imgsearch_core.image_modes import reduced_rgb, to_rgb
 
-__all__ = ["OPEN_FORMATS", "SUPPORTED_EXTENSIONS", "DecodedImage", "ImageError", "check_file_size", "decode_frame",
-           "decode_image", "fit", "thumbnail"]
+__all__ = ["OPEN_FORMATS", "SUPPORTED_EXTENSIONS", "DecodedImage", "ImageError", "QueryImage", "check_file_size",
+           "decode_frame", "decode_image", "decode_query", "fit", "thumbnail"]
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
@@ -96,6 +97,35 @@ def decode_image(
         raise ValueError(f"min_side must be positive or None, got {min_side}")
     draft = None if min_side is None else (lambda w, h: (min_side, min_side))
     return decode_frame(data, name, max_pixels, max_bytes, draft)
+
+
+# Short side a decoded query keeps (decode_image's draft target): ample for CLIP's 224 px and pHash's 32 px, and
+# small enough to keep for a session (an 80 MP scan would be 240 MB).
+QUERY_SIDE = 448
+
+
+@dataclass(frozen=True)
+class QueryImage:
+    """An image query decoded once: the picture shown, the search and the archive check all take this one."""
+
+    image: Image.Image  # RGB, upright, short side at most QUERY_SIDE
+    digest: str  # SHA-256 of the file: a stored item with this id is the query itself
+
+
+def decode_query(data: bytes, *, name: str = "query image", max_pixels: int = 80_000_000,
+                 max_bytes: int = 64 * 2**20) -> QueryImage:
+    """Decode a query file (an upload, `similar IMAGE_PATH`) with every check of `decode_image`, once."""
+    decoded = decode_image(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes, min_side=QUERY_SIDE)
+    return QueryImage(_shrink_short_side(decoded.image, QUERY_SIDE), hashlib.sha256(data).hexdigest())
+
+
+def _shrink_short_side(image: Image.Image, side: int) -> Image.Image:
+    width, height = image.size
+    if min(width, height) <= side:
+        return image
+    scale = side / min(width, height)
+    size = (max(side, round(width * scale)), max(side, round(height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def check_file_size(size: int, *, name: str = "", max_bytes: int = 64 * 2**20) -> None:

@@ -12,7 +12,6 @@ the hash is computed from the stored media file (and cached per file), so older 
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.embed import Embedder
-from imgsearch_core.images import ImageError, decode_image
+from imgsearch_core.images import ImageError, QueryImage, decode_image, decode_query
 from imgsearch_core.perceptual import hamming, perceptual_hash
 from imgsearch_core.search import Hit
 from imgsearch_core.collection import Collection, StoredItem
@@ -236,22 +235,22 @@ def stored_phash(item: StoredItem) -> str | None:
 
 # ----- the check ----------------------------------------------------------------------------------------
 def check_provenance(
-    collection: Collection, embedder: Embedder, image_bytes: bytes, *, max_candidates: int = 20
+    collection: Collection, embedder: Embedder, image_bytes: bytes | QueryImage, *, max_candidates: int = 20
 ) -> ProvenanceReport:
-    """Find the exact copy (same SHA-256 id) and the near-duplicates of a query file in `collection`.
+    """Find the exact copy (same SHA-256 id) and the near-duplicates of a query file (its bytes, or the query
+    the search decoded already: images.decode_query) in `collection`.
 
     The candidates are the `max_candidates` CLIP neighbours of the query; each is judged with
     `is_near_duplicate` on its pHash distance and cosine. Raises ImageError for bytes that are not a
     usable image and ModelMismatchError when `embedder` is not the model the collection is pinned to.
     """
-    if not isinstance(image_bytes, (bytes, bytearray)):
-        raise TypeError(f"image_bytes must be bytes, got {type(image_bytes).__name__}")
+    if not isinstance(image_bytes, (bytes, bytearray, QueryImage)):
+        raise TypeError(f"image_bytes must be bytes or a QueryImage, got {type(image_bytes).__name__}")
     if max_candidates < 1:
         raise ValueError(f"max_candidates must be at least 1, got {max_candidates}")
     collection.check_model(embedder.identity)
-    data = bytes(image_bytes)
-    query_hash = hashlib.sha256(data).hexdigest()
-    image = decode_image(data, name="query image").image
+    query = image_bytes if isinstance(image_bytes, QueryImage) else decode_query(bytes(image_bytes))
+    query_hash, image = query.digest, query.image
     query_hashes = query_phashes(image)
     query_phash = query_hashes[0]
     vector = embedder.embed_images([image])[0]

@@ -11,7 +11,6 @@ imgsearch_core.languages), so an inflected query word meets the lemma its captio
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from PIL import Image
 
 from imgsearch_core.embed import Embedder
 from imgsearch_core.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
-from imgsearch_core.images import ImageError, decode_image
+from imgsearch_core.images import ImageError, QueryImage, decode_query
 from imgsearch_core.collection import Collection
 from imgsearch_core.languages import ensure_language
 from imgsearch_core.text_analysis import analyze_one
@@ -191,17 +190,18 @@ class Searcher:
 
     def image_candidates(
         self,
-        image: Image.Image | bytes | None = None,
+        image: Image.Image | QueryImage | bytes | None = None,
         *,
         item_id: str | None = None,
         text: str | None = None,
         where: dict | None = None,
         keywords: bool = True,
     ) -> Candidates:
-        """Image query from a PIL image, raw file bytes or a stored id; optional text for BM25.
+        """Image query from a PIL image, a decoded query (images.decode_query), raw file bytes (decoded here)
+        or a stored id; optional text for BM25.
 
         Without `text`, a stored item's own caption feeds the BM25 side. The query item itself is
-        excluded when it is in the collection (by id, or by the SHA-256 of the given bytes). Without
+        excluded when it is in the collection (by id, or by the SHA-256 of the given file). Without
         `keywords` there is no BM25 side (an image-only ranking does not use it, nor needs spaCy).
         """
         if (image is None) == (item_id is None):
@@ -219,11 +219,13 @@ class Searcher:
             exclude.add(item_id)
         else:
             if isinstance(image, (bytes, bytearray)):
-                exclude.add(hashlib.sha256(image).hexdigest())
                 try:
-                    image = decode_image(bytes(image), name="query image").image
+                    image = decode_query(bytes(image))
                 except ImageError as exc:
                     raise SearchError(str(exc)) from exc
+            if isinstance(image, QueryImage):
+                exclude.add(image.digest)
+                image = image.image
             vector = self.embedder.embed_images([image])[0]
         timings["embed"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
@@ -281,7 +283,7 @@ class Searcher:
 
     def similar(
         self,
-        image: Image.Image | bytes | None = None,
+        image: Image.Image | QueryImage | bytes | None = None,
         *,
         item_id: str | None = None,
         text: str | None = None,

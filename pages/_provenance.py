@@ -10,6 +10,7 @@ import streamlit as st
 
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import item_facts
+from imgsearch_core.images import QueryImage
 from pages import _ui
 
 MATCH_THUMB = 240
@@ -47,7 +48,7 @@ def _match_card(match) -> None:
             st.caption(f"id `{match.id}`")
 
 
-def _report(store, collection, data: bytes, digest: str):
+def _report(store, collection, data: QueryImage, digest: str):
     from imgsearch_core.provenance import check_provenance
 
     embedder = _ui.collection_embedder(store, collection)
@@ -56,7 +57,7 @@ def _report(store, collection, data: bytes, digest: str):
     return report
 
 
-def provenance_section(store, collection, data: bytes, digest: str) -> None:
+def provenance_section(store, collection, data: QueryImage, digest: str) -> None:
     """The button, then the report for this upload (kept for the session until the collection changes)."""
     with st.container(border=True):
         head, action = st.columns([4, 1], vertical_alignment="center")

@@ -13,11 +13,12 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
 from imgsearch_core.languages import caption_language
-from imgsearch_core.images import SUPPORTED_EXTENSIONS, decode_image
+from imgsearch_core.images import SUPPORTED_EXTENSIONS, QueryImage, decode_query
 from imgsearch_core import filter_where
 from pages import _archive_filters, _provenance, _results, _ui
 
 KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
+QUERY_IMAGE_KEY = "is_query_image"  # the current upload, decoded once (only that one is kept)
 
 
 def _state_from_url() -> None:
@@ -36,12 +37,22 @@ def _upload_limit_mb(store) -> int:
     return max(1, store.settings.max_file_bytes // 2**20)
 
 
-def _query_thumbnail(store, data: bytes, name: str) -> bytes:
-    """Decode an upload safely (size, pixel and format checks) and make the picture shown beside the results."""
+def _query_image(store, data: bytes, name: str, digest: str) -> QueryImage:
+    """The upload decoded once (size, pixel and format checks): the picture shown, the search under every
+    filter and the archive check all take it, on this run and the next ones."""
+    kept = st.session_state.get(QUERY_IMAGE_KEY)
+    if kept is None or kept.digest != digest:
+        kept = decode_query(data, name=name, max_pixels=store.settings.max_pixels,
+                            max_bytes=store.settings.max_file_bytes)
+        st.session_state[QUERY_IMAGE_KEY] = kept
+    return kept
+
+
+def _query_thumbnail(query: QueryImage) -> bytes:
+    """The picture shown beside the results."""
     import io
 
-    decoded = decode_image(data, name=name, max_pixels=store.settings.max_pixels, max_bytes=store.settings.max_file_bytes)
-    image = decoded.image.convert("RGB")
+    image = query.image.copy()
     image.thumbnail((_ui.QUERY_THUMB, _ui.QUERY_THUMB))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=88)
@@ -75,6 +86,8 @@ def main() -> None:
     where_key = filter_where.filter_key(chosen)
     searcher = _ui.get_searcher(store, collection)
     text = ss.is_text.strip()
+    if upload is None:
+        ss.pop(QUERY_IMAGE_KEY, None)
     if upload is not None:
         ss.is_item = ""  # an upload replaces the linked item
         data = upload.getvalue()
@@ -83,17 +96,18 @@ def main() -> None:
                      f"{fmt.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
             return
         digest = _ui.image_query_digest(data)
-        thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(store, data, upload.name))
+        query = _query_image(store, data, upload.name, digest)
+        thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(query))
         key = _ui.collection_key(store, collection)
         candidates, computed, elapsed = _ui.cached(
-            "image", (*key, digest, where_key), lambda: searcher.image_candidates(data, where=chosen))
+            "image", (*key, digest, where_key), lambda: searcher.image_candidates(query, where=chosen))
         if text:  # the keyword side of the text; the upload's embedding is reused
             text_side, text_computed, text_ms = _ui.cached(
                 "text", (*key, text, where_key), lambda: searcher.text_candidates(text, chosen))
             candidates = session_cache.with_text_side(candidates, text_side, exclude={digest})
             computed, elapsed = computed or text_computed, elapsed + text_ms
         query_caption, query_id = f"Uploaded: {upload.name}", None
-        _provenance.provenance_section(store, collection, data, digest)
+        _provenance.provenance_section(store, collection, query, digest)
     elif ss.get("is_item"):
         stored = collection.get([ss.is_item])
         if not stored:
