@@ -31,8 +31,7 @@ def _main() -> None:
         if link_collection in store.collection_names():
             st.session_state["collection"] = link_collection
         else:
-            st.error(f"The link names collection {link_collection!r}, which this store does not have.",
-                     icon=":material/error:")
+            _ui.show_error(f"The link names collection {link_collection[:80]!r}, which this store does not have.")
     page.run()
     _ui.sidebar(store)
 

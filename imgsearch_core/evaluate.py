@@ -49,7 +49,8 @@ AUTO = "automatic"
 
 def query_sources(collection: Collection, relevance_file: bytes | None = None) -> list[QuerySource]:
     """The sources an evaluation of `collection` can draw from, in the order of preference."""
-    found: list[QuerySource] = [RelevanceFile(relevance_file)] if relevance_file is not None else []
+    limit = collection._store.settings.max_relevance_bytes  # noqa: SLF001 - the collection's store settings
+    found: list[QuerySource] = [RelevanceFile(relevance_file, max_bytes=limit)] if relevance_file is not None else []
     return [*found, JudgedQueries(JudgementStore.of(collection), collection.name), HeldOutCaptions(), *registered()]
 
 

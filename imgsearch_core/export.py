@@ -76,8 +76,8 @@ def export_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
     return rows
 
 
-def _neutralise(value: Any) -> Any:
-    """A text cell a spreadsheet would evaluate gets a leading quote; numbers stay numbers."""
+def neutralise_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would evaluate gets a leading quote; numbers stay numbers (every CSV export)."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -88,7 +88,7 @@ def to_csv(hits: Sequence[Hit]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for row in export_rows(hits):
-        writer.writerow({key: _neutralise(value) for key, value in row.items()})
+        writer.writerow({key: neutralise_formula(value) for key, value in row.items()})
     return buffer.getvalue().encode("utf-8-sig")
 
 

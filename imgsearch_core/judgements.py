@@ -18,11 +18,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgsearch_core.export import neutralise_formula
 from imgsearch_core.query_sources import (
     EvalQuery,
     EvaluationError,
     QuerySet,
     leak_free,
+    name_index,
     read_relevance_rows,
     resolve_names,
 )
@@ -151,20 +153,25 @@ class JudgementStore:
 
     # ----- the relevance CSV ------------------------------------------------------------------------
     def export_csv(self, collection: str) -> bytes:
-        """One row per judged query: relevant (right or the one), wrong and the_one ids, `|` separated."""
+        """One row per judged query: relevant (right or the one), wrong and the_one ids, `|` separated. A query
+        a spreadsheet would run as a formula gets a leading quote, as in the results export."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for query, marks in self.by_query(collection).items():
             ids = {v: sorted(i for i, verdict in marks.items() if verdict == v) for v in VERDICTS}
             relevant = sorted(ids[RIGHT] + ids[THE_ONE])
-            writer.writerow([query, "|".join(relevant), "|".join(ids[WRONG]), "|".join(ids[THE_ONE])])
+            cells = [query, "|".join(relevant), "|".join(ids[WRONG]), "|".join(ids[THE_ONE])]
+            writer.writerow([neutralise_formula(cell) for cell in cells])
         return out.getvalue().encode("utf-8")
 
-    def import_csv(self, collection: str, data: bytes, items: Sequence) -> tuple[int, list[str]]:
+    def import_csv(self, collection: str, data: bytes, items: Sequence,
+                   max_bytes: int | None = None) -> tuple[int, list[str]]:
         """Judgements from a relevance CSV (ids or file names): `relevant` ones become right, and the
-        optional `wrong` and `the_one` columns restore those verdicts. Returns (marks written, notes)."""
-        rows, query_col, relevant_col = read_relevance_rows(data)
+        optional `wrong` and `the_one` columns restore those verdicts. Returns (marks written, notes).
+        A file over `max_bytes` (Settings.max_relevance_bytes) is refused."""
+        rows, query_col, relevant_col = read_relevance_rows(data, max_bytes)
+        by_name = name_index(items)
         marks: dict[tuple[str, str], str] = {}  # one verdict per (query, item): a later column wins
         unknown: set[str] = set()
         for row in rows:
@@ -172,7 +179,7 @@ class JudgementStore:
             if not text:
                 continue
             for column, verdict in ((relevant_col, RIGHT), ("wrong", WRONG), ("the_one", THE_ONE)):
-                ids, missing = resolve_names(row.get(column) or "", items)
+                ids, missing = resolve_names(row.get(column) or "", by_name)
                 unknown |= missing
                 marks.update({(text, i): verdict for i in sorted(ids)})
         notes = [f"{len(unknown)} names match no item (e.g. {sorted(unknown)[0]!r})."] if unknown else []

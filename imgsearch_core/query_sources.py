@@ -77,8 +77,12 @@ def _column(header: list[str], wanted: tuple[str, ...], what: str) -> str:
     raise EvaluationError(f"The relevance file needs a {what} column ({', '.join(wanted)}); found {', '.join(header) or 'none'}.")
 
 
-def read_relevance_rows(data: bytes) -> tuple[list[dict[str, str]], str, str]:
-    """The rows of a relevance CSV and the names of its query and relevant columns."""
+def read_relevance_rows(data: bytes, max_bytes: int | None = None) -> tuple[list[dict[str, str]], str, str]:
+    """The rows of a relevance CSV and the names of its query and relevant columns; a file over `max_bytes`
+    (Settings.max_relevance_bytes) is refused before it is read."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise EvaluationError(f"The relevance file has {len(data):,} bytes, over the limit of {max_bytes:,} "
+                              "(IMGSEARCH_MAX_RELEVANCE_BYTES).")
     try:
         rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -88,12 +92,21 @@ def read_relevance_rows(data: bytes) -> tuple[list[dict[str, str]], str, str]:
     return rows, _column(list(rows[0]), QUERY_COLUMNS, "query"), _column(list(rows[0]), RELEVANT_COLUMNS, "relevant")
 
 
-def resolve_names(raw: str, items: Sequence) -> tuple[set[str], set[str]]:
-    """Ids for a `|` or `;` separated list of file names (any case) or ids; and the names matching none."""
-    by_name: dict[str, set[str]] = {}
+NameIndex = dict[str, set[str]]
+
+
+def name_index(items: Sequence) -> NameIndex:
+    """Lower-cased file name, and id, -> ids: built once per file, so resolving its rows is linear."""
+    by_name: NameIndex = {}
     for item in items:
         by_name.setdefault(str(item.metadata.get("file_name", "")).lower(), set()).add(item.id)
         by_name.setdefault(item.id, set()).add(item.id)
+    return by_name
+
+
+def resolve_names(raw: str, by_name: NameIndex) -> tuple[set[str], set[str]]:
+    """Ids for a `|` or `;` separated list of file names (any case) or ids (looked up in `name_index`);
+    and the names matching none."""
     for separator in RELEVANT_SEPARATORS:
         raw = raw.replace(separator, "\n")
     names = [n.strip() for n in raw.splitlines() if n.strip()]
@@ -101,13 +114,14 @@ def resolve_names(raw: str, items: Sequence) -> tuple[set[str], set[str]]:
     return ids, {n for n in names if n.lower() not in by_name and n not in by_name}
 
 
-def queries_from_relevance_file(data: bytes, items: Sequence) -> QuerySet:
+def queries_from_relevance_file(data: bytes, items: Sequence, max_bytes: int | None = None) -> QuerySet:
     """CSV with a query column and a relevant column (file names or ids, separated by | or ;)."""
-    rows, query_col, relevant_col = read_relevance_rows(data)
+    rows, query_col, relevant_col = read_relevance_rows(data, max_bytes)
+    by_name = name_index(items)
     queries, unknown = [], set()
     for row in rows:
         text = (row.get(query_col) or "").strip()
-        relevant, missing = resolve_names(row.get(relevant_col) or "", items)
+        relevant, missing = resolve_names(row.get(relevant_col) or "", by_name)
         unknown |= missing
         if text:
             queries.append(EvalQuery(text, frozenset(relevant)))
@@ -122,9 +136,10 @@ def queries_from_relevance_file(data: bytes, items: Sequence) -> QuerySet:
 class RelevanceFile:
     data: bytes
     name: str = "relevance file"
+    max_bytes: int | None = None  # Settings.max_relevance_bytes
 
     def queries(self, items: Sequence) -> QuerySet:
-        return queries_from_relevance_file(self.data, items)
+        return queries_from_relevance_file(self.data, items, self.max_bytes)
 
 
 # ----- held-out alternative captions ------------------------------------------------------------------

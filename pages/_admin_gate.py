@@ -1,18 +1,25 @@
 """The admin password gate, shared by the pages that change the store or start long jobs.
 
-Why shared: Admin (adding and deleting images) and Evaluate's fine-tuning and "save as default"
-(minutes of CPU, new models and collections, settings every user sees) need the same protection.
-When a password is configured (st.secrets["admin_password"] or IMGSEARCH_ADMIN_PASSWORD) these parts
-ask for it; without one they say plainly that they are open.
+Why shared: every write and every long job needs the same protection: Admin (adding and deleting images),
+Evaluate's fine-tuning, "save as default", evaluating with an uploaded relevance file and importing
+judgements, the judgement marks on Text search (they are the default evaluation source, so they steer the
+saved default) and building the demo collection. When a password is configured (st.secrets["admin_password"]
+or IMGSEARCH_ADMIN_PASSWORD) these parts ask for it; without one they say plainly that they are open. Wrong
+passwords are logged (never the password) and answered ever more slowly (imgsearch_core.display.access).
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 
 import streamlit as st
 
 from imgsearch_core.display import access
+
+log = logging.getLogger("imgsearch.app.admin")
+FAILURES_KEY = "admin_failures"
 
 
 def admin_password() -> str | None:
@@ -52,5 +59,17 @@ def unlocked(what: str, key: str = "admin_login") -> bool:
             if access.password_matches(given, password):
                 st.session_state["admin_token"] = token
                 st.rerun()
+            _failed_attempt(what)
             st.error("Wrong password.", icon=":material/error:")
     return False
+
+
+def _failed_attempt(what: str) -> None:
+    """Log the failure (never the password) and wait: longer with each failure of this session or process."""
+    session_failures = st.session_state[FAILURES_KEY] = st.session_state.get(FAILURES_KEY, 0) + 1
+    process_failures = access.PROCESS_FAILURES.record()
+    delay = access.failure_delay(session_failures, process_failures)
+    log.warning("Wrong admin password for %s: failure %d of this session, %d of this process in %d min; "
+                "answering in %.2f s", what, session_failures, process_failures,
+                access.PROCESS_WINDOW_SECONDS // 60, delay)
+    time.sleep(delay)

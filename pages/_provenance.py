@@ -11,7 +11,7 @@ import streamlit as st
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import item_facts
 from imgsearch_core.images import QueryImage
-from pages import _ui
+from pages import _admin_gate, _ui
 
 MATCH_THUMB = 240
 ASKED_KEY = "is_provenance_for"  # the digest of the upload the user asked about
@@ -40,7 +40,7 @@ def _match_card(match) -> None:
             facts = [
                 item_facts.Fact("Credit", match.credit or "—"),
                 item_facts.Fact("Original file", match.file_name or "—"),
-                item_facts.Fact("Ingested from", match.source or "—"),
+                *([item_facts.Fact("Ingested from", match.source or "—")] if _admin_gate.is_unlocked() else []),
                 item_facts.Fact("Date added", (match.date_added or "—").replace("T", " ").replace("+00:00", " UTC")),
             ]
             st.markdown(item_facts.facts_markdown(facts))

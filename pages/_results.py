@@ -23,7 +23,7 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
 from imgsearch_core.display import scores as scores_md
-from pages import _ui
+from pages import _admin_gate, _ui
 
 GRID_THUMB = 320
 DETAIL_THUMB = 960
@@ -114,8 +114,10 @@ JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right: this picture answers the
 
 
 def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, current: str | None) -> None:
-    """Mark (or, clicking the current mark again, clear) a verdict; Evaluate can use them as queries."""
-    JudgementStore(root).mark(collection, query, item_id, None if verdict == current else verdict)
+    """Mark (or, clicking the current mark again, clear) a verdict; Evaluate can use them as queries. Marks
+    steer the collection's saved default, so they are the admin's (checked again: a click may outlive a lock)."""
+    if _admin_gate.is_unlocked():
+        JudgementStore(root).mark(collection, query, item_id, None if verdict == current else verdict)
 
 
 def judge_buttons(ctx: GridContext, hit: Any, verdicts: dict[str, str], root: str, where: str = "card") -> None:
@@ -128,7 +130,9 @@ def judge_buttons(ctx: GridContext, hit: Any, verdicts: dict[str, str], root: st
 
 
 def _verdicts(ctx: GridContext, collection) -> tuple[dict[str, str], str]:
-    if not ctx.query:
+    """The query's marks and the judgement store's directory; ({}, "") when nothing can be judged here
+    (an image query, or a visitor while an admin password is set)."""
+    if not ctx.query or not _admin_gate.is_unlocked():
         return {}, ""
     judgements = JudgementStore.of(collection)
     return judgements.verdicts(ctx.collection, ctx.query), str(judgements.path.parent)
@@ -204,10 +208,13 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
         if ctx.query and root:
             st.caption("Does this picture answer the query?")
             judge_buttons(ctx, hit, JudgementStore(root).verdicts(ctx.collection, ctx.query), root, where="detail")
+        elif ctx.query:
+            st.caption("Marking pictures right or wrong for a query needs the admin password (Admin page).")
         if st.button("More like this", icon=":material/image_search:", type="primary", key=f"{ctx.key}_detail_similar"):
             go_similar(ctx.collection, hit.id)
     st.markdown("**Metadata**")
-    rows = [{"field": "id", "value": hit.id, "from": ""}, *item_facts.metadata_rows(hit.metadata)]
+    rows = [{"field": "id", "value": hit.id, "from": ""},
+            *item_facts.metadata_rows(hit.metadata, server_paths=_admin_gate.is_unlocked())]
     st.dataframe(rows, hide_index=True, width="stretch")
 
 

@@ -50,7 +50,7 @@ def text_tower_box(store, name: str) -> None:
             use_image_model_text_tower(collection)
             message = f"Text queries of {name} use the image model's own text tower again."
     except (TextTowerError, ModelLoadError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        _ui.show_error(str(exc))
         return
     _ui.forget_candidates()  # cached query vectors came from the other tower
     st.session_state["_flash"] = message

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import streamlit as st
 
+from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import paging
 from imgsearch_core.display import session_cache
@@ -30,6 +32,7 @@ from imgsearch_core.collection import Collection
 from imgsearch_core.store import Store
 from imgsearch_core.store_errors import StoreError
 from imgsearch_core.store_lock import StoreLockedError
+from pages import _admin_gate
 
 log = logging.getLogger("imgsearch.app")
 
@@ -54,11 +57,35 @@ def _user_errors() -> tuple[type[BaseException], ...]:
             ImageError, FilterError, EvaluationError, FinetuneError)
 
 
+def _server_errors() -> tuple[type[BaseException], ...]:
+    """User errors whose messages may name server paths, hosts or processes (the store, a model directory)."""
+    return (StoreError, StoreLockedError, ModelLoadError)
+
+
+def _error_id(exc: BaseException) -> str:
+    """The exception's id (8 hex characters), made and logged with its traceback once."""
+    error_id = getattr(exc, "imgsearch_error_id", None)
+    if error_id is None:
+        error_id = secrets.token_hex(4)
+        exc.imgsearch_error_id = error_id
+        log.error("Error %s: %s", error_id, type(exc).__name__, exc_info=exc)
+    return error_id
+
+
 def error_message(exc: BaseException) -> str:
-    """A user error's own message; anything else by type only, as its traceback is for the server log."""
-    if isinstance(exc, _user_errors()):
+    """What the page says about a failure, as plain text (show it with show_error).
+
+    A user error says what to do; one naming server details does so only for the admin. Anything else,
+    and those for a visitor, is a short sentence with an error id; the log holds the details under that id.
+    """
+    if isinstance(exc, _user_errors()) and (_admin_gate.is_unlocked() or not isinstance(exc, _server_errors())):
         return str(exc)
-    return f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log."
+    return f"Something went wrong (error id {_error_id(exc)}). The details are in the server log."
+
+
+def show_error(message: str) -> None:
+    """An error box whose text is shown as written (it may quote a file, a link or a caption)."""
+    st.error(captions_md.escape_markdown(message), icon=":material/error:")
 
 
 def guarded(body: Callable[[], None]) -> None:
@@ -66,9 +93,7 @@ def guarded(body: Callable[[], None]) -> None:
     try:
         body()
     except Exception as exc:  # noqa: BLE001 - the contract is: no page ever raises
-        if not isinstance(exc, _user_errors()):
-            log.exception("Page failed")
-        st.error(error_message(exc), icon=":material/error:")
+        show_error(error_message(exc))
 
 
 # ----- store and models (once per process) ------------------------------------------------------
@@ -143,7 +168,8 @@ def sidebar(store: Store) -> None:
         collection = store.open(name)
         model = collection.model
         short = Path(model.name).name if os.sep in model.name else model.name
-        st.caption(f":material/neurology: model **{short}** · {model.dim}-d", help=model.name)
+        st.caption(f":material/neurology: model **{captions_md.escape_markdown(short)}** · {model.dim}-d",
+                   help=captions_md.escape_markdown(model.name) if _admin_gate.is_unlocked() else None)
         st.caption(f":material/photo_library: **{collection.count():,}** items")
 
 
@@ -262,22 +288,24 @@ def progress_callback(bar: Any) -> Callable[[Any], None]:
 
 
 def load_demo(store: Store) -> None:
-    """Build (or finish) the demo collection with a live progress bar; errors end in st.error."""
+    """Build (or finish) the demo collection with a live progress bar; errors end in st.error. A write and
+    minutes of CPU: only for the admin (or anyone, with no password set)."""
+    if not _admin_gate.is_unlocked():
+        show_error("Loading the demo collection needs the admin password (Admin page).")
+        return
     try:
         from imgsearch_core.demo.collection import build_demo_collection
     except ImportError as exc:
-        st.error(
-            "The demo collection is not available in this installation "
-            f"(imgsearch_core.demo.collection cannot be imported: {exc}). Add your own images on the Admin page.",
-            icon=":material/error:",
-        )
+        log.warning("The demo collection cannot be imported: %s", exc)
+        st.error("The demo collection is not available in this installation. Add your own images on the Admin page.",
+                 icon=":material/error:")
         return
     bar = st.progress(0.0, text="Preparing the demo collection…")
     try:
         report = build_demo_collection(store, count=2000, progress=progress_callback(bar))
     except _user_errors() as exc:
         bar.empty()
-        st.error(f"The demo collection could not be loaded: {exc}", icon=":material/error:")
+        show_error(f"The demo collection could not be loaded: {error_message(exc)}")
         return
     forget_candidates()
     st.session_state["collection"] = "demo"
@@ -311,11 +339,13 @@ def empty_store_screen(store: Store) -> None:
         "Search your pictures by **keywords** in their captions, by **meaning** (CLIP vectors) or a tunable "
         "**hybrid** of both, and find **more like this** from any image."
     )
-    st.info(f"The store at `{store.root}` has no collection yet.", icon=":material/inventory_2:")
+    st.info("The store has no collection yet.", icon=":material/inventory_2:")
     with st.container(border=True):
         st.markdown("#### Try it now")
         st.markdown("The demo collection holds 2,000 captioned scenes and works offline with the bundled model.")
-        if st.button("Load the demo collection", type="primary", icon=":material/download:", key="empty_load_demo"):
+        if not _admin_gate.is_unlocked():
+            st.caption("Loading it needs the admin password (Admin page).")
+        elif st.button("Load the demo collection", type="primary", icon=":material/download:", key="empty_load_demo"):
             load_demo(store)
         st.page_link(ADMIN_PAGE, label="Or add your own images on the Admin page", icon=":material/settings:")
 

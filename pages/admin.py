@@ -242,14 +242,24 @@ def _ingest_tab(store, names: list[str]) -> None:
 
 
 # ----- delete items -------------------------------------------------------------------------------
-def _toggle(item_id: str) -> None:
-    selected: set = st.session_state.setdefault("adm_selected", set())
-    selected.symmetric_difference_update({item_id})
+def _selection(name: str) -> set:
+    """The ids ticked in collection `name`. Ids are content hashes, the same in every collection holding a
+    picture: a selection made in another collection is dropped, never applied here."""
+    owner, selected = st.session_state.get("adm_selected", (None, set()))
+    if owner != name:
+        selected = set()
+        st.session_state["adm_selected"] = (name, selected)
+        st.session_state["adm_selection_gen"] = st.session_state.get("adm_selection_gen", 0) + 1
+    return selected
 
 
-def _clear_selection() -> None:
+def _toggle(name: str, item_id: str) -> None:
+    _selection(name).symmetric_difference_update({item_id})
+
+
+def _clear_selection(name: str) -> None:
     """Empty the selection; a new key generation recreates the checkboxes unticked."""
-    st.session_state.setdefault("adm_selected", set()).clear()
+    _selection(name).clear()
     st.session_state["adm_selection_gen"] = st.session_state.get("adm_selection_gen", 0) + 1
 
 
@@ -259,18 +269,18 @@ def _delete_tab(store, name: str | None) -> None:
         return
     collection = store.open(name)
     total = collection.count()
-    selected: set = st.session_state.setdefault("adm_selected", set())
+    selected = _selection(name)
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{len(selected)}** selected in **{name}**")
+        st.markdown(f"**{len(selected)}** selected in **{escape_markdown(name)}**")
         if st.button(f"Delete {len(selected)} selected", icon=":material/delete:", type="primary",
                      disabled=not selected, key="adm_delete_items"):
             deleted = collection.delete(sorted(selected))
-            _clear_selection()
+            _clear_selection(name)
             _ui.forget_candidates()
             st.session_state["_flash"] = f"Deleted {deleted} item(s) from {name}."
             st.rerun()
         if selected:
-            st.button("Clear selection", key="adm_clear_selection", on_click=_clear_selection)
+            st.button("Clear selection", key="adm_clear_selection", on_click=_clear_selection, args=(name,))
     if total == 0:
         st.caption("This collection is empty.")
         return
@@ -282,9 +292,10 @@ def _delete_tab(store, name: str | None) -> None:
         for cell, item in zip(st.columns(6, gap="small"), row):
             with cell, st.container(border=True, gap="small"):
                 _ui.show_image(item.media_path, 200, alt=item.caption or "image", square=True)
-                label = item.caption or item.metadata.get("file_name", item.id[:12])
-                st.checkbox(label[:60] + ("…" if len(label) > 60 else ""), value=item.id in selected,
-                            key=f"adm_sel_{generation}_{item.id}", on_change=_toggle, args=(item.id,), help=item.id)
+                label = str(item.caption or item.metadata.get("file_name", item.id[:12]))
+                st.checkbox(escape_markdown(label[:60] + ("…" if len(label) > 60 else "")), value=item.id in selected,
+                            key=f"adm_sel_{generation}_{item.id}", on_change=_toggle, args=(name, item.id),
+                            help=item.id)
     st.session_state["adm_browse_page"] = window.page
     _ui.pager("adm_browse_page", total, window.page, BROWSE_PER_PAGE)
 

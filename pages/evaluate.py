@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
@@ -29,6 +30,8 @@ SOURCES = (AUTO, "judgements", "held-out captions", "demo scenes")
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
 BATCH_SIZES = (8, 16, 32, 64, 128)
 REFRESH_SECONDS = 1.0
+_LOCKED = ("Evaluating with an uploaded relevance file, and importing judgements, need the admin password (below, "
+           "under fine-tuning, or on the Admin page); without it the queries come from the sources below.")
 
 
 # ----- evaluation ---------------------------------------------------------------------------------
@@ -38,7 +41,7 @@ def _results() -> session_cache.LRU:
 
 
 def _run_evaluation(store: Store, collection: Collection) -> None:
-    upload = st.session_state.get("ev_relevance")
+    upload = st.session_state.get("ev_relevance") if _admin_gate.is_unlocked() else None
     bar = st.progress(0.0, text="Evaluating…")
 
     def report(done: int, total: int) -> None:
@@ -104,7 +107,7 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
     st.markdown(f"**{len(queries.queries):,}** queries from **{queries.source}** · {queries.dropped_leaks:,} "
                 "dropped because their text is an indexed caption (a query may not find its own text)")
     for note in queries.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {captions_md.escape_markdown(note)}")
     metric = st.selectbox("Metric to plot", METRICS, index=METRICS.index(DEFAULT_METRIC), key="ev_metric")
     best, method = result.best[metric], result.best_method[metric]
     st.altair_chart(_chart(result.table, metric, method, best), width="stretch")
@@ -122,13 +125,21 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
                        "labelled query images (same group, label or category counts as relevant).")
 
 
+def _upload_limit_mb(store: Store) -> int:
+    return max(1, store.settings.max_relevance_bytes // 2**20)
+
+
 def _evaluation_section(store: Store, name: str) -> None:
     st.subheader("Which search mode and alpha rank best here")
     collection = store.open(name)
+    unlocked = _admin_gate.is_unlocked()
     upload_col, run_col = st.columns([4, 1], vertical_alignment="bottom")
-    upload_col.file_uploader(
-        "Relevance file (optional): CSV with a query column and a relevant column (file names or ids separated by |)",
-        type=["csv"], key="ev_relevance")
+    if unlocked:
+        upload_col.file_uploader(
+            "Relevance file (optional): CSV with a query column and a relevant column (file names or ids separated "
+            "by |)", type=["csv"], key="ev_relevance", max_upload_size=_upload_limit_mb(store))
+    else:
+        upload_col.caption(_LOCKED)
     source_col, export_col = st.columns([4, 1], vertical_alignment="bottom")
     source_col.selectbox("Queries from", SOURCES, key="ev_source",
                          help="Automatic: the relevance file when given, else editors' judgements (marks on Text search "
@@ -139,7 +150,8 @@ def _evaluation_section(store: Store, name: str) -> None:
                                on_click="ignore", width="stretch",
                                help=f"{judgements.count(name):,} marks, as a relevance file (query,relevant) that this "
                                     "page and `evaluate --relevance` read; `judgements import` restores them.")
-    _judgements_import(collection, judgements)
+    if unlocked:
+        _judgements_import(store, collection, judgements)
     if run_col.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="ev_run", width="stretch"):
         _run_evaluation(store, collection)
     result = _results().get(_ui.collection_key(store, collection))
@@ -151,23 +163,24 @@ def _evaluation_section(store: Store, name: str) -> None:
     _show_evaluation(collection, result)
 
 
-def _judgements_import(collection: Collection, judgements: JudgementStore) -> None:
+def _judgements_import(store: Store, collection: Collection, judgements: JudgementStore) -> None:
     """Restore or merge marks from a relevance CSV (this page's export, or one kept elsewhere): the same
     reader as `judgements import`, so file names and ids both resolve and unknown names are reported."""
     with st.expander("Import judgements"):
         upload = st.file_uploader("Relevance CSV (query, relevant, optional wrong and the_one columns)", type=["csv"],
-                                  key="ev_judgements_file")
+                                  key="ev_judgements_file", max_upload_size=_upload_limit_mb(store))
         if not st.button("Import", icon=":material/upload:", key="ev_judgements_import", disabled=upload is None):
             return
         try:
-            written, notes = judgements.import_csv(collection.name, upload.getvalue(), collection.all_items())
+            written, notes = judgements.import_csv(collection.name, upload.getvalue(), collection.all_items(),
+                                                   max_bytes=store.settings.max_relevance_bytes)
         except ValueError as exc:
-            st.error(f"Nothing imported: {exc}")
+            _ui.show_error(f"Nothing imported: {exc}")
             return
         st.success(f"Imported {written:,} marks into {collection.name!r}; "
                    f"{judgements.count(collection.name):,} marks stored now.")
         for note in notes:
-            st.warning(note)
+            st.warning(captions_md.escape_markdown(note))
 
 
 # ----- fine-tuning --------------------------------------------------------------------------------
@@ -235,7 +248,7 @@ def _open_collection(name: str) -> None:
 
 def _outcome(job: jobs.BackgroundJob) -> None:
     if job.error is not None:
-        st.error(f"Fine-tuning failed: {_ui.error_message(job.error)}", icon=":material/error:")
+        _ui.show_error(f"Fine-tuning failed: {_ui.error_message(job.error)}")
         return
     report: FinetuneReport = job.result
     st.success(f"Fine-tuning {fmt.STOP_REASONS.get(report.stopped, report.stopped)} after {report.steps:,} steps "

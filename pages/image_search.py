@@ -148,7 +148,7 @@ def main() -> None:
         with st.container(border=True):
             if thumb:
                 st.image(thumb, width="stretch", alt="The query image")
-            st.caption(query_caption)
+            st.caption(captions_md.escape_markdown(query_caption))
         if text:
             st.caption(f"combined with text: “{captions_md.escape_markdown(text)}”")
         if query_id and st.button("Clear", icon=":material/close:", key="is_clear"):

@@ -25,8 +25,8 @@ KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_whe
 def _fusion_from_url(default_method: str) -> str:
     raw = st.query_params.get("fusion")
     if raw and raw not in METHODS:
-        st.error(f"The link's fusion method {raw!r} is not one of {', '.join(METHODS)}; using {default_method}.",
-                 icon=":material/link_off:")
+        st.error(f"The link's fusion method {url_state.quoted(raw)} is not one of {', '.join(METHODS)}; "
+                 f"using {default_method}.", icon=":material/link_off:")
     return raw if raw in METHODS else default_method
 
 

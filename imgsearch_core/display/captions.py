@@ -9,12 +9,28 @@ from collections.abc import Callable, Sequence
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:^=])")
+# Characters that make markup anywhere in a line: emphasis, code, links and images (brackets; parentheses and
+# "!" only count beside them), raw HTML and autolinks, strikethrough, math, entities, e-mail autolinks, tables.
+# Others count only in some places: "_" unless between letters or digits (IMGSEARCH_MAX_X stays as it is),
+# ":" before a word (":red[", ":material/x:", "http://"), the dot of "www.", and at the start of the line a
+# list, heading or quote mark.
+_ANYWHERE = r"[\\`*\[\]<~$&@|]"
+_UNDERSCORE = r"_(?![^\W_])|(?<![^\W_])_"
+_BEFORE_WORD_COLON = r":(?=\S)"
+_WWW_DOT = r"(?<=\b[Ww][Ww][Ww])\."
+_MARKDOWN_SPECIAL = re.compile("|".join((_ANYWHERE, _UNDERSCORE, _BEFORE_WORD_COLON, _WWW_DOT)))
+_LEADING_MARK = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([-+=#>.)])")  # "- item", "1. item", "2) item", "# title"
 
 
 def escape_markdown(text: str) -> str:
-    """Backslash-escape everything Streamlit's markdown would interpret (incl. :color[...] and $math$)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    """Text shown exactly as written wherever Streamlit reads markdown (captions, labels, error boxes).
+
+    Why not escape every punctuation mark: messages stay readable in the page source and logs ("Fine-tuning
+    failed: 4." keeps its dots and dashes), while everything that could make a link, an image, HTML,
+    emphasis, an icon, a colour, math or a list is backslash-escaped. One line: newlines become spaces.
+    """
+    one_line = text.replace("\r", " ").replace("\n", " ")
+    return _LEADING_MARK.sub(r"\1\\\2", _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), one_line), count=1)
 
 
 def highlight_segments(

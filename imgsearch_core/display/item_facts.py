@@ -38,11 +38,15 @@ def shown_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def metadata_rows(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+# Where on the server an item was read from: for the admin only, never for a visitor.
+SERVER_PATH_FIELDS = frozenset({"source", "source_path"})
+
+
+def metadata_rows(metadata: Mapping[str, Any], server_paths: bool = False) -> list[dict[str, str]]:
     """The metadata table of the detail view: every field sorted by name, with the container it came from.
 
     Bookkeeping fields (fields.py `hidden=True`: media path, pHash, metadata_from) and the `_lc`/`_ts`
-    twins that filters use are left out.
+    twins that filters use are left out, and the server paths (SERVER_PATH_FIELDS) unless `server_paths`.
     """
     from imgsearch_core.fields import BY_NAME, is_twin
 
@@ -52,6 +56,7 @@ def metadata_rows(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
         {"field": str(k), "value": shown_value(k, v), "from": sources.get(k, "")}
         for k, v in sorted(metadata.items())
         if not (k in BY_NAME and BY_NAME[k].hidden) and not is_twin(k, present)
+        and (server_paths or k not in SERVER_PATH_FIELDS)
     ]
 
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from imgsearch_core.display.captions import escape_markdown
+
 
 MODES: tuple[str, ...] = ("text", "vector", "hybrid")
 
@@ -19,6 +21,11 @@ K_CHOICES: tuple[int, ...] = (12, 24, 48, 100)
 ALPHA_STEPS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))  # 0.00, 0.05 ... 1.00
 
 MAX_QUERY_CHARS = 500
+
+
+def quoted(raw: str) -> str:
+    """A link's value as an error box shows it: quoted, at most 80 characters, never read as markdown."""
+    return escape_markdown(repr(raw[:80]))
 
 
 def _first(value: Any) -> str | None:
@@ -50,7 +57,7 @@ def _parse_alpha(raw: str | None, default: float, errors: list[str]) -> float:
     except ValueError:
         value = math.nan
     if math.isnan(value) or not 0.0 <= value <= 1.0:
-        errors.append(f"The link's alpha {raw!r} is not a number from 0 (keyword) to 1 (semantic); using {default}.")
+        errors.append(f"The link's alpha {quoted(raw)} is not a number from 0 (keyword) to 1 (semantic); using {default}.")
         return default
     return snap_alpha(value)
 
@@ -63,7 +70,7 @@ def _parse_k(raw: str | None, default: int, errors: list[str]) -> int:
     except ValueError:
         value = -1
     if value not in K_CHOICES:
-        errors.append(f"The link's number of results {raw!r} is not one of {', '.join(map(str, K_CHOICES))}; using {default}.")
+        errors.append(f"The link's number of results {quoted(raw)} is not one of {', '.join(map(str, K_CHOICES))}; using {default}.")
         return default
     return value
 
@@ -95,7 +102,7 @@ class TextSearchParams:
         default = cls(alpha=default_alpha, default_alpha=default_alpha)
         mode = (_first(params.get("mode")) or default.mode).lower()
         if mode not in MODES:
-            errors.append(f"The link's search mode {mode!r} is not one of {', '.join(MODES)}; using {default.mode}.")
+            errors.append(f"The link's search mode {quoted(mode)} is not one of {', '.join(MODES)}; using {default.mode}.")
             mode = default.mode
         parsed = cls(
             q=(_first(params.get("q")) or "")[:MAX_QUERY_CHARS],
@@ -146,7 +153,7 @@ class ImageSearchParams:
         default = cls()
         item = _first(params.get("item")) or ""
         if item and not re.fullmatch(r"[0-9a-fA-F]{8,128}", item):
-            errors.append(f"The link's item id {item[:80]!r} is not a valid id.")
+            errors.append(f"The link's item id {quoted(item)} is not a valid id.")
             item = ""
         parsed = cls(
             item=item,

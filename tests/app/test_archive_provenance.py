@@ -36,7 +36,7 @@ def test_an_exact_copy_is_found_with_its_archive_details(archive_store, archive_
     assert "Exact copy" in page and "Near-duplicate" in page
     assert "an **exact copy** and **1 near-duplicate**" in " ".join(texts(at.success))
     assert ids["harbour.jpg"] in page and ids[COPY_NAME] in page
-    facts = next(m for m in texts(at.markdown) if "**Original file:** harbour\\.jpg" in m)
+    facts = next(m for m in texts(at.markdown) if "**Original file:** harbour.jpg" in m)
     assert "**Credit:** Reuters" in facts and "**Ingested from:**" in facts and "**Date added:** 20" in facts
     assert any("pHash **0** of 64 bits apart" in c and "cosine **1.000**" in c for c in texts(at.caption))
     at.text_input(key="is_text").set_value("boats")  # reruns keep the report, nothing is embedded again

@@ -150,8 +150,8 @@ def test_detail_shows_credit_and_copyright_prominently_and_hides_bookkeeping(arc
     run(at)
     facts = next(m for m in texts(at.markdown) if "**Credit:**" in m)
     assert "**Credit:** Reuters" in facts and "from IPTC" in facts
-    assert f"**Copyright:** {COPYRIGHT}".replace("(", "\\(").replace(")", "\\)") in facts
-    for label in ("Creator / by\\-line:** Jane Doe", "Date taken:** 2021\\-05\\-17", "Keywords:** harbour; boat"):
+    assert f"**Copyright:** {COPYRIGHT}" in facts  # escape_markdown leaves punctuation that makes no markup
+    for label in ("Creator / by-line:** Jane Doe", "Date taken:** 2021-05-17", "Keywords:** harbour; boat"):
         assert label in facts, facts
     table = at.dataframe[0].value
     listed = set(table["field"])

@@ -39,7 +39,7 @@ def test_unreadable_metadata_from_is_ignored_and_markdown_is_escaped():
     assert item_facts.metadata_sources({"metadata_from": "not json"}) == {}
     assert item_facts.metadata_sources({"metadata_from": "[1, 2]"}) == {}
     text = item_facts.facts_markdown([item_facts.Fact("Credit", "*Reuters* [x](y)", "IPTC")])
-    assert text == "- **Credit:** \\*Reuters\\* \\[x\\]\\(y\\) :gray[· from IPTC]"
+    assert text == "- **Credit:** \\*Reuters\\* \\[x\\](y) :gray[· from IPTC]"
     assert fmt.count_label("Reuters", 1204) == "Reuters (1,204)"
     assert (fmt.copies_label(1), fmt.copies_label(3)) == ("+1 copy", "+3 copies")
 
