@@ -97,16 +97,15 @@ def _walk(folder: Path, problems: list[Problem]) -> dict[str, Path]:
     the source points at files listed under their own path)."""
     root = folder.resolve()
     files: dict[str, Path] = {}
-    for directory, subdirs, names in os.walk(folder):
+    for directory, subdirs, names in os.walk(folder):  # links to folders are listed, never walked into
         subdirs[:] = [d for d in subdirs if not _is_hidden(d)]
-        for entry in (*subdirs, *names):
-            path = Path(directory) / entry
+        base = Path(directory)
+        linked_folders = [base / d for d in subdirs if (base / d).is_symlink()]
+        for path in [*linked_folders, *(base / n for n in names if not _is_hidden(n))]:
             relative = path.relative_to(folder).as_posix()
-            if _is_hidden(entry):
-                continue
             if _leaves(path, root):
                 problems.append(Problem(relative, LINK_REFUSED))
-            elif entry in names and path.is_file():
+            elif path.is_file():
                 files[relative] = path
     return dict(sorted(files.items(), key=lambda pair: PurePosixPath(pair[0])))
 
