@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import struct
+import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from imgsearch_core.collection import MEDIA_CHECKED_KEY, STALE_TEMP_SECONDS, Record
 from imgsearch_core.config import Settings
@@ -151,6 +158,64 @@ def test_a_foreign_media_path_planted_through_chroma_is_repaired_or_reported_on_
     assert Store(settings).open("news").media_report == []  # checked once
     assert reopened.delete(ids) == 3
     assert secret.read_bytes() == secret_bytes
+
+
+@contextmanager
+def _store_locked_by_another_process(store_dir: Path) -> Iterator[None]:
+    holder = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from imgsearch_core.store_lock import write_lock_for
+        with write_lock_for(Path({str(store_dir)!r})).hold():
+            print("locked", flush=True)
+            time.sleep(60)
+        """)
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_open_while_another_process_writes_reads_safely_and_repairs_at_the_next_open(settings, tmp_path):
+    secret, _ = _sentinel(tmp_path)
+    collection = Store(settings).open_or_create("planted", MODEL)
+    item_id = hashlib.sha256(b"item").hexdigest()
+    collection.add([_record(item_id, 1)])
+    handle = collection._chroma
+    handle.update(ids=[item_id], metadatas=[{"media": str(secret)}])
+    handle.modify(metadata={k: v for k, v in handle.metadata.items() if k != MEDIA_CHECKED_KEY})
+
+    with _store_locked_by_another_process(settings.store_dir):
+        busy = Store(settings).open("planted")
+        (line,) = busy.media_report
+        assert line.startswith("Collection 'planted': media paths not checked yet, the store is being written (")
+        (item,) = busy.get([item_id])
+        assert item.media_path == collection.media_dir / item_id[:2] / f"{item_id}.png"
+    assert Store(settings).open("planted").media_report == [
+        f"Collection 'planted': item {item_id} had the media path {str(secret)!r}, not the store's own; "
+        f"repaired to 'planted/{item_id[:2]}/{item_id}.png'."]
+
+
+def test_embedded_metadata_sets_no_bookkeeping_key(store, tiny_embedder, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:i="urn:imgsearch" '
+              f'i:media="{tmp_path}/outside/secret.png" i:width="1" dc:media="/etc/passwd" dc:source_path="x">'
+              '<dc:description><rdf:Alt><rdf:li xml:lang="x-default">A quay</rdf:li></rdf:Alt></dc:description>'
+              '</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 80, 20)).save(buffer, "JPEG", xmp=packet)
+    (folder / "quay.jpg").write_bytes(buffer.getvalue())
+    assert ingest(store, "news", tiny_embedder, collect(folder)[0]).added == 1
+    (item,) = store.open("news").all_items()
+    assert item.caption == "A quay" and item.metadata["caption_from"] == "xmp"
+    assert (item.metadata["media"], item.metadata["width"], item.metadata["source_path"]) == (
+        f"news/{item.id[:2]}/{item.id}.jpg", 40, "quay.jpg")
 
 
 def test_planted_ids_and_symlinks_never_lead_outside_the_media_folder(store, tmp_path):
