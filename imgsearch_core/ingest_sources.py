@@ -219,7 +219,7 @@ def zip_items(archive: Path | bytes, name: str, problems: list[Problem], limits:
             captions = parse_caption_file(data, entry_name, limits.field_chars)
         elif _is_image_name(entry_name):
             if entry.file_size > limits.file.value:
-                problems.append(Problem(entry_name, f"file of {entry.file_size:,} bytes is over the limit of {limits.file.value:,}"))
+                problems.append(Problem(entry_name, str(limits.file.error(entry_name, entry.file_size))))
                 continue
             sidecar = by_name.get(str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION)))
             caption = "" if sidecar is None else _read_sidecar(

@@ -115,6 +115,15 @@ def test_a_zip_declaring_more_than_the_total_size_limit_is_refused_whole():
     assert sorted(i.name for i in items) == ["a.png", "b.png"]
 
 
+def test_a_zip_entry_over_the_file_limit_is_skipped_by_its_declared_size():
+    small, large = image_bytes(1), image_bytes(2, size=(640, 480))
+    archive = make_zip({"small.png": small, "large.png": large})
+    items, problems = collect(zip_bytes=("z.zip", archive), settings=Settings(max_file_bytes=len(small)))
+    assert [i.name for i in items] == ["small.png"] and items[0].read() == small
+    assert reasons(problems) == {"large.png": f"large.png: {len(large) / 1024:.1f} KB, over the file limit of "
+                                              f"{len(small)} B (IMGSEARCH_MAX_FILE_BYTES)"}
+
+
 def make_zip(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
