@@ -417,7 +417,7 @@ class Collection:
             return
         ids = [line for line in self._journal.read_text().splitlines() if line]
         present = self.existing_ids(ids)
-        for item_id in set(ids) - present:
+        for item_id in {i for i in ids if _ID_RULE.fullmatch(i)} - present:  # a planted id names no file
             for path in (self.media_dir / item_id[:2]).glob(f"{item_id}.*"):
                 path.unlink()
         self._remove_stale_temps(ids, older_than_s=0)
@@ -449,6 +449,8 @@ class Collection:
             new = list(unique.values())
             if not new:
                 return 0
+            for item in new:  # an id or format that names no media path is refused before anything is written
+                self.media_relative(item.id, item.media_ext)
             self._begin([r.id for r in new])
             record = self._log.begin("add", [r.id for r in new])
             self._write_media(new)

@@ -236,6 +236,20 @@ def test_planted_ids_and_symlinks_never_lead_outside_the_media_folder(store, tmp
     assert secret.read_bytes() == secret_bytes and linked.is_symlink()
 
 
+def test_recovering_a_killed_delete_of_a_planted_id_unlinks_nothing_outside(store, tmp_path):
+    secret, secret_bytes = _sentinel(tmp_path)
+    collection = store.open_or_create("planted", MODEL)
+    collection.add([_record(hashlib.sha256(b"good").hexdigest(), 2)])  # the media folder exists
+    planted = "../../outside/secret"  # from <tmp>/store/media/planted/.. this climbs to <tmp>
+    collection._journal.parent.mkdir(parents=True, exist_ok=True)
+    collection._journal.write_text(planted)  # what a delete of that planted row left when it was killed
+    collection.recover()
+    assert secret.read_bytes() == secret_bytes and not collection._journal.exists()
+    with pytest.raises(ValueError, match="no media path for item id"):
+        collection.add([_record(planted, 1)])
+    assert collection.count() == 1 and secret.read_bytes() == secret_bytes
+
+
 def _raw_iptc_file(caption: bytes) -> bytes:
     """A raw IPTC/NAA file: Pillow's IPTC plugin opens it, ingest's format list does not."""
     def dataset(record: int, number: int, data: bytes) -> bytes:
