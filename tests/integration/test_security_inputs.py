@@ -23,7 +23,8 @@ from tests.helpers import caption_for, image_bytes, write_images
 MB = 2**20
 
 # ----- what was opened ------------------------------------------------------------------------------
-_OPENED: list[str] | None = None  # set while a test watches; audit hooks cannot be removed once added
+_OPENED: list[str] | None = None  # set while a test watches; an audit hook cannot be removed once added
+_HOOKED: list[bool] = []
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -31,13 +32,13 @@ def _audit(event: str, args: tuple) -> None:
         _OPENED.append(os.fsdecode(args[0]))
 
 
-sys.addaudithook(_audit)
-
-
 @contextmanager
 def watching_opens():
     """Every path the process opens meanwhile (Python's 'open' audit event: open(), io.open, os.open)."""
     global _OPENED
+    if not _HOOKED:  # added by the first test that watches, not at import
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
     _OPENED = opened = []
     try:
         yield opened
