@@ -126,12 +126,17 @@ class Store:
             try:
                 if self._depth == 1 and self._read_generation() != self._seen_generation:
                     self._reopen()
+                if self._depth == 1:  # before the write too: a writer killed halfway still makes the others reopen
+                    self._new_generation()
                 yield
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._seen_generation = uuid.uuid4().hex
-                    write_atomic(self._generation_file, self._seen_generation.encode())
+                    self._new_generation()
+
+    def _new_generation(self) -> None:
+        self._seen_generation = uuid.uuid4().hex
+        write_atomic(self._generation_file, self._seen_generation.encode())
 
     def _read_generation(self) -> str:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import selectors
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from tests.chroma_server import running_chroma
 ROOT = Path(__file__).resolve().parents[2]
 POOL = 10
 QUERIES = [["red"], ["harbour", "city"], ["circle", "street", "portrait"], ["mountain"]]
-CRASHES = [None] * 9 + ["begin", "media", "data"]
+CRASH_POINTS = ["begin", "media", "data"]
+CRASHES = [None] * 9 + CRASH_POINTS
 
 
 class Worker:
@@ -132,7 +134,7 @@ def processes(request, tmp_path_factory):
     else:
         env_for = _server_env(tmp, request.getfixturevalue("server_port"))
     workers = Processes(env_for)
-    workers.findings = {"examples": 0, "steps": 0, "kills": 0, "checks": 0}
+    workers.findings = {"examples": 0, "steps": 0, "kills": Counter(), "checks": 0}  # kills per crash point
     yield workers
     workers.close()
     print(f"\n{request.param}: {workers.findings}")
@@ -160,6 +162,15 @@ def check(reply: dict, certain_present: set[str], certain_absent: set[str]) -> N
     assert certain_present <= stored and not (certain_absent & stored)
 
 
+def must_be_killed(command: dict, batch: list[int], other: list[int], absent: set[str]) -> bool:
+    """An armed writer adding an item no one holds and the other writer does not add writes it, so it reaches
+    every crash point: it must die there (a crash hook that stops being called fails the test)."""
+    from tests.integration.store_worker import item_id
+
+    fresh = {item_id(i) for i in set(batch) - set(other)} & absent
+    return command["crash"] is not None and command["op"] == "add" and bool(fresh)
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(steps=st.lists(step, min_size=1, max_size=5))
 def test_reader_bm25_equals_fresh_bm25_under_two_writers_and_kills(processes, steps):
@@ -172,22 +183,24 @@ def test_reader_bm25_equals_fresh_bm25_under_two_writers_and_kills(processes, st
     for who, op, items, crash, seed in steps:
         writers = [0, 1] if who == 2 else [who]
         batches = {w: sorted(items) if w == writers[0] else sorted({(i + 3) % POOL for i in items}) for w in writers}
+        commands = {w: {"op": op, "collection": collection, "items": batches[w],
+                        "crash": crash if w == writers[0] else None, "seed": seed} for w in writers}
         for w in writers:  # both writers work at the same time when there are two
-            command = {"op": op, "collection": collection, "items": batches[w], "crash": crash if w == writers[0] else None,
-                       "seed": seed}
-            processes.writers[w].post(command)
+            processes.writers[w].post(commands[w])
         uncertain: set[str] = set()
         for w in writers:
             ids = {item_id(i) for i in batches[w]}
+            other = [i for v in writers if v != w for i in batches[v]]
             reply = processes.writers[w].receive()
             processes.findings["steps"] += 1
             if reply is None:  # killed itself at the crash point: those items are now uncertain
-                processes.findings["kills"] += 1
+                processes.findings["kills"][commands[w]["crash"] or "earlier arming"] += 1
                 processes.replace(w)
                 uncertain |= ids
             elif "error" in reply and len(writers) == 2 and "being written by" in reply["error"]:
                 uncertain |= ids  # embedded mode: the other writer held the store lock; nothing was written
             else:
+                assert not must_be_killed(commands[w], batches[w], other, absent), (commands[w], reply)
                 assert "error" not in reply, reply
                 if op == "add":
                     present |= ids
@@ -202,3 +215,27 @@ def test_reader_bm25_equals_fresh_bm25_under_two_writers_and_kills(processes, st
         absent -= uncertain
         check(processes.reader.send({"op": "answers", "collection": collection, "queries": QUERIES}), present, absent)
         processes.findings["checks"] += 1
+
+
+@pytest.mark.parametrize("crash", CRASH_POINTS)
+def test_each_crash_point_kills_the_writer_and_the_others_write_on(processes, crash):
+    """Every crash point is reached by a plain add: the writer dies there, the reader stays consistent with the
+    half-written batch, the other writer (whose client saw these items before) updates them without error,
+    and a fresh writer then stores the batch whole."""
+    from tests.integration.store_worker import item_id
+
+    collection = f"crash-{crash}-{os.getpid()}-{next(_counter)}"
+    batch = [0, 1, 2]
+    ids, others = {item_id(i) for i in batch}, {item_id(i) for i in range(3, POOL)}
+    add = {"op": "add", "collection": collection, "items": batch, "crash": None}
+    for op in ("add", "delete"):
+        reply = processes.writers[1].send({**add, "op": op})
+        assert reply is not None and "error" not in reply, reply
+    assert processes.writers[0].send({**add, "crash": crash}) is None, f"the writer was not killed at {crash!r}"
+    processes.findings["kills"][crash] += 1
+    processes.replace(0)
+    check(processes.reader.send({"op": "answers", "collection": collection, "queries": QUERIES}), set(), others)
+    for writer, command in ((1, {**add, "op": "update", "seed": 1}), (0, add)):
+        reply = processes.writers[writer].send(command)
+        assert reply is not None and "error" not in reply, reply
+    check(processes.reader.send({"op": "answers", "collection": collection, "queries": QUERIES}), ids, others)
