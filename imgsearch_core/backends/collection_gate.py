@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from imgsearch_core.backends import layout
-from imgsearch_core.backends.gate import Encoder, fidelity_gate
+from imgsearch_core.backends.gate import MIN_COSINE, MIN_OVERLAP, Encoder, fidelity_gate
 
 COLLECTION_ITEMS, COLLECTION_QUERIES = 2000, 150
 
@@ -42,17 +42,22 @@ def collection_set(n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_
 
 
 def collection_gate(reference: Encoder, candidate: Encoder, n_items: int = COLLECTION_ITEMS,
-                    n_queries: int = COLLECTION_QUERIES) -> dict[str, Any]:
-    """The gate's figures on a generated collection of `n_items`, with its run time (for the manifest)."""
+                    n_queries: int = COLLECTION_QUERIES, *, min_cosine: float = MIN_COSINE,
+                    min_overlap: float = MIN_OVERLAP) -> dict[str, Any]:
+    """The gate's figures on a generated collection of `n_items`, with its run time (for the manifest).
+    The floors are the gate's own; tests give others to force either verdict on a real export."""
     started = time.perf_counter()
     images, queries = collection_set(n_items, n_queries)
-    result = fidelity_gate(reference, candidate, list(images), list(queries))
+    result = fidelity_gate(reference, candidate, list(images), list(queries), min_cosine=min_cosine,
+                           min_overlap=min_overlap)
     return {**result.as_dict(), "seconds": round(time.perf_counter() - started, 2)}
 
 
-def settle(export: layout.Export, n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_QUERIES) -> layout.Export:
+def settle(export: layout.Export, n_items: int = COLLECTION_ITEMS, n_queries: int = COLLECTION_QUERIES, *,
+           min_cosine: float = MIN_COSINE, min_overlap: float = MIN_OVERLAP) -> layout.Export:
     """The export with its collection gate run (once: under the export's lock, so concurrent processes wait for
-    the first one's figures instead of repeating them); unchanged if it ran already or the small gate failed."""
+    the first one's figures instead of repeating them); unchanged if it ran already or the small gate failed.
+    The floors are passed to `collection_gate`."""
     from filelock import FileLock
 
     from imgsearch_core.backends.onnx_clip import OnnxClip
@@ -65,6 +70,7 @@ def settle(export: layout.Export, n_items: int = COLLECTION_ITEMS, n_queries: in
         if not current.collection_gate_pending:
             return current
         manifest = {**manifest, "collection_gate": collection_gate(
-            OnnxClip(current, "fp32"), OnnxClip(current, "int8"), n_items, n_queries)}
+            OnnxClip(current, "fp32"), OnnxClip(current, "int8"), n_items, n_queries, min_cosine=min_cosine,
+            min_overlap=min_overlap)}
         layout.write_manifest(export.directory, manifest)
     return layout.Export(export.directory, manifest)
