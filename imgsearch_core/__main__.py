@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from imgsearch_core import cli_archive, cli_eval, cli_settings
-from imgsearch_core.cli_support import (CliError, bad_input_errors, collect_source, resolve_collection_name,
-                                        searcher_for, store_settings)
+from imgsearch_core.cli_support import (CliError, bad_input_errors, collect_source, read_input,
+                                        resolve_collection_name, searcher_for, store_settings)
 from imgsearch_core.cli_support import emit as _emit
 from imgsearch_core.cli_support import open_store as _store
 from imgsearch_core.fusion import METHODS as FUSION_METHODS
+from imgsearch_core.input_limits import SourceLimits
 from imgsearch_core.text_towers import cli as cli_text_tower
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
@@ -180,17 +181,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    export = _export_path(args)
-    store = _store(args)
-    name = resolve_collection_name(store, args.collection)
     if (args.image is None) == (args.id is None):
         raise CliError("Give either an IMAGE_PATH or --id ID.")
-    image_bytes = None
-    if args.image is not None:
-        try:
-            image_bytes = Path(args.image).read_bytes()
-        except OSError as exc:
-            raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
+    export = _export_path(args)
+    image_bytes = None if args.image is None else read_input(args.image, SourceLimits.of(store_settings(args)).file)
+    store = _store(args)
+    name = resolve_collection_name(store, args.collection)
     collection = store.open(name)
     where = _parse_where(args.where, collection)
     result = searcher_for(collection).similar(image_bytes, item_id=args.id, text=args.text, alpha=args.alpha, k=args.k,

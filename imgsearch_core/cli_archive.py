@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from imgsearch_core.cli_support import CliError, collect_source, embedder_for, emit, open_store, resolve_collection_name
+from imgsearch_core.cli_support import (CliError, collect_source, embedder_for, emit, open_store, read_input,
+                                        resolve_collection_name, store_settings)
+from imgsearch_core.input_limits import SourceLimits
 
 
 def cmd_reread(args: argparse.Namespace) -> int:
@@ -43,10 +44,7 @@ def _match_line(match) -> str:
 def cmd_provenance(args: argparse.Namespace) -> int:
     from imgsearch_core.provenance import check_provenance
 
-    try:
-        data = Path(args.image).read_bytes()
-    except OSError as exc:
-        raise CliError(f"Cannot read {args.image!r}: {exc.strerror}") from exc
+    data = read_input(args.image, SourceLimits.of(store_settings(args)).file)
     store = open_store(args)
     name = resolve_collection_name(store, args.collection)
     collection = store.open(name)

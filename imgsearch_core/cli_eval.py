@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imgsearch_core.cli_support import CliError, emit, open_store, resolve_collection_name, searcher_for
+from imgsearch_core.cli_support import (CliError, emit, open_store, read_input, resolve_collection_name, searcher_for,
+                                        store_settings)
+from imgsearch_core.config import Settings
+from imgsearch_core.input_limits import Limit
 
 SOURCE_NAMES = {"judgements": "judgements", "captions": "held-out captions", "scenes": "demo scenes",
                 "relevance": "relevance file"}
@@ -25,6 +28,12 @@ def _sweep_text(result) -> str:
     return "\n".join(lines)
 
 
+def _read_relevance(path: str, settings: Settings) -> bytes:
+    """A relevance CSV (evaluate --relevance, judgements import) read within IMGSEARCH_MAX_RELEVANCE_BYTES, the
+    cap the Evaluate page applies: its name resolution costs rows + items, and the file is held in memory."""
+    return read_input(path, Limit.of(settings, "max_relevance_bytes", "relevance-file"))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from imgsearch_core.evaluate import AUTO, METRICS, evaluate, save_default
 
@@ -32,9 +41,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(f"--save-alpha takes one of {', '.join(METRICS)}, got {args.save_alpha!r}.")
     if args.source == "relevance" and not args.relevance:
         raise CliError("--source relevance needs --relevance FILE.")
+    relevance = _read_relevance(args.relevance, store_settings(args)) if args.relevance else None
     store = open_store(args)
     searcher = searcher_for(store.open(resolve_collection_name(store, args.collection)))
-    relevance = Path(args.relevance).read_bytes() if args.relevance else None
     source = SOURCE_NAMES.get(args.source, AUTO)
     result = evaluate(searcher, relevance_file=relevance, source=source)
     if args.save_alpha:
@@ -69,10 +78,7 @@ def cmd_judgements(args: argparse.Namespace) -> int:
         emit(args, {"collection": collection.name, "file": str(path), "queries": queries},
               f"Wrote the judgements of {queries} queries of {collection.name!r} to {path}.")
         return 0
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"Cannot read {str(path)!r}: {exc.strerror}") from exc
+    data = _read_relevance(args.file, store.settings)
     written, notes = judgements.import_csv(collection.name, data, collection.all_items())
     emit(args, {"collection": collection.name, "file": str(path), "judgements": written, "notes": notes},
           "\n".join([f"Imported {written} judgements into {collection.name!r}.", *notes]))

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from imgsearch_core.config import Settings
+from imgsearch_core.input_limits import Limit
 
 
 class CliError(ValueError):
@@ -27,6 +29,16 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     """The exception types the command line reports as bad input rather than as internal failures."""
     loaded = (getattr(sys.modules.get(module), name, None) for module, name in _BAD_INPUT_ERRORS)
     return (ValueError, FileNotFoundError, *(error for error in loaded if isinstance(error, type)))
+
+
+def read_input(path: str, limit: Limit) -> bytes:
+    """A file the user names (a query image, a relevance CSV) within its input limit: its size is checked before
+    it is opened and at most limit + 1 bytes are read, so a huge file, or a pipe that claims no size, costs no
+    more memory than the limit."""
+    try:
+        return limit.read(path, os.stat(path).st_size, lambda: open(path, "rb"))
+    except OSError as exc:
+        raise CliError(f"Cannot read {path!r}: {exc.strerror}") from exc
 
 
 def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
