@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.helpers import build_tiny_clip  # noqa: E402
+from tests.multilingual_fixtures import build_vitb32, declared_tower  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,43 @@ def tiny_embedder(tiny_model_dir: Path):
     from imgsearch_core.embed import Embedder
 
     return Embedder(str(tiny_model_dir))
+
+
+# ----- the real architectures (random weights): built once per run, read-only; a test that changes a model folder
+# or its export works on tests.multilingual_fixtures.private_copy of it -----------------------------------------
+@pytest.fixture(scope="session")
+def vitb32_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random CLIP of the ViT-B/32 architecture, the real default model's path (build: ~10 s)."""
+    return build_vitb32(tmp_path_factory.mktemp("vit-b-32"))
+
+
+@pytest.fixture(scope="session")
+def image_embedder(vitb32_dir: Path):
+    """The ViT-B/32 on torch (sentence-transformers), the reference its ONNX graphs are checked against."""
+    from imgsearch_core.embed import Embedder
+
+    return Embedder(str(vitb32_dir), backend="torch", batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def vitb32(vitb32_dir: Path, image_embedder):
+    """(model folder, torch embedder, ONNX export) of the ViT-B/32, exported beside it (~15 s export + ~20 s int8
+    quantisation). The gate runs on a small calibration set: seed 1234 fails it, so the collection gate asked
+    for (120 scenes) never runs and auto embeds with fp32."""
+    from imgsearch_core.backends.collection_gate import settle
+    from imgsearch_core.backends.export import export_model
+    from imgsearch_core.backends.gate import calibration_set
+    from imgsearch_core.fingerprint import model_fingerprint
+
+    export = export_model(image_embedder._model, vitb32_dir, model_fingerprint(vitb32_dir),
+                          gate_inputs=calibration_set(16, 12))
+    return vitb32_dir, image_embedder, settle(export, 120)
+
+
+@pytest.fixture(scope="session")
+def tower_dir(tmp_path_factory: pytest.TempPathFactory, vitb32_dir: Path) -> Path:
+    """The multilingual tower's architecture (seed 0), declared as aligned with the ViT-B/32 (build: ~30 s)."""
+    return declared_tower(tmp_path_factory.mktemp("towers") / "multilingual", vitb32_dir)
 
 
 @pytest.fixture

@@ -114,49 +114,56 @@ def write_dense(tower_dir: Path, in_features: int, out_features: int, seed: int)
     return tower_dir
 
 
-def build_vitb32(directory: Path) -> Path:
-    """A random CLIP of the ViT-B/32 architecture (224 px, patch 32, 512-d), saved in hub layout."""
+def build_vitb32(directory: Path, seed: int = 1234) -> Path:
+    """A seeded random CLIP of the ViT-B/32 architecture (224 px, patch 32, 512-d), saved in hub layout."""
+    import torch
     from transformers import CLIPConfig, CLIPModel
 
     from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
     from tests.helpers import CAPTION_WORDS
 
-    tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 3, vocab_size=300)
-    return save_clip(CLIPModel(CLIPConfig()), clip_processor(tokenizer, 224), directory)
+    torch.manual_seed(seed)
+    config = CLIPConfig()  # the defaults are the ViT-B/32 architecture: 224 px, patch 32, 512-d projection
+    assert (config.vision_config.patch_size, config.vision_config.image_size, config.projection_dim) == (32, 224, 512)
+    tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 3 + ["a photo of the sea"], vocab_size=300,
+                                     max_length=77)
+    return save_clip(CLIPModel(config).eval(), clip_processor(tokenizer, 224), directory)
 
 
-# ----- module-scoped pytest fixtures, imported by the test modules that use them ---------------------------
-MULTILINGUAL = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la nuit",
-                "夜晚港口里的一艘红色小船", "a red boat in the harbour at night"]
-
-
-@pytest.fixture(scope="module")
-def vitb32_dir(tmp_path_factory):
-    return build_vitb32(tmp_path_factory.mktemp("vit-b-32"))
-
-
-@pytest.fixture(scope="module")
-def tower_dir(tmp_path_factory, vitb32_dir):
+def declared_tower(directory: Path, vitb32_dir: Path) -> Path:
     """The tower, declared as trained into clip-ViT-B-32 with the random ViT-B/32 as a local copy of it."""
     from imgsearch_core.text_towers import declare_alignment
 
     start = time.perf_counter()
-    directory = build_multilingual_tower(tmp_path_factory.mktemp("towers") / "multilingual")
+    build_multilingual_tower(directory)
     declare_alignment(directory, "sentence-transformers/clip-ViT-B-32", [vitb32_dir])
     print(f"\nmultilingual tower built in {time.perf_counter() - start:.1f} s")
     return directory
 
 
-@pytest.fixture(scope="module")
-def image_embedder(vitb32_dir):
-    from imgsearch_core.embed import Embedder
+def private_copy(source: Path, directory: Path) -> Path:
+    """A copy of a model folder (its exports included) for a test that changes it: files of 1 MB and more are
+    hard links (never written in place: weights and graphs are replaced or unlinked), smaller ones (manifests,
+    declarations, Dense layers, caches) real copies, so no change made in the copy reaches the shared source."""
+    def link_or_copy(src: str, dst: str) -> None:
+        if os.path.getsize(src) >= 1 << 20:
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
 
-    return Embedder(str(vitb32_dir), backend="torch", batch_size=8)
+    shutil.copytree(source, directory, copy_function=link_or_copy, ignore=shutil.ignore_patterns("*.lock"))
+    return directory
+
+
+# ----- pytest fixtures: the shared builds are session-scoped in tests/conftest.py ------------------------------
+MULTILINGUAL = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la nuit",
+                "夜晚港口里的一艘红色小船", "a red boat in the harbour at night"]
 
 
 @pytest.fixture(scope="module")
 def vitb_store(tmp_path_factory, image_embedder):
-    """A store with one collection of 12 images embedded by the ViT-B/32."""
+    """A store with one collection of 12 images embedded by the ViT-B/32 (per module: the tests select towers
+    and backends on it)."""
     from imgsearch_core.config import Settings
     from imgsearch_core.ingest import collect, ingest
     from imgsearch_core.store import Store

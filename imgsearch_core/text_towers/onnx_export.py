@@ -104,7 +104,7 @@ def _is_tower_export(folder: Path) -> bool:
 
 def _build(st_model, tmp: Path, manifest: dict[str, Any], int8_sizes: tuple[int, int]) -> None:
     """Graph, tokenizer and checks into `tmp`; the manifest records what the checks found."""
-    from imgsearch_core.text_towers.onnx_checks import check_against_sentence_transformers, int8_verdict
+    from imgsearch_core.text_towers.onnx_checks import check_against_sentence_transformers
     from imgsearch_core.text_towers.onnx_tower import TowerGraph
 
     started = time.perf_counter()
@@ -119,13 +119,29 @@ def _build(st_model, tmp: Path, manifest: dict[str, Any], int8_sizes: tuple[int,
         for path in tmp.iterdir():  # keep only the manifest: the refusal is remembered, the graph is not kept
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         return
-    started = time.perf_counter()
-    quantize_int8(export.graph("fp32"), export.graph("int8"), QUANTIZATION)
-    manifest["quantize_seconds"] = round(time.perf_counter() - started, 2)
-    manifest["int8"] = int8_verdict(fp32, TowerGraph(export, "int8"), *int8_sizes)
+    decide_int8(export, int8_sizes)
+
+
+def decide_int8(export: TowerExport, int8_sizes: tuple[int, int] | None = None, **verdict_options: Any) -> TowerExport:
+    """Quantise the fp32 graph (unless an int8 graph is there), measure it (onnx_checks.int8_verdict, which takes
+    `verdict_options`: floors, timing) and keep the int8 graph only when approved; the verdict and the graphs'
+    sizes go into the export's manifest, on disk too. The export makes this decision once; tests make it again
+    on a copy of that one export to force each verdict."""
+    from imgsearch_core.text_towers.onnx_checks import int8_verdict
+    from imgsearch_core.text_towers.onnx_tower import TowerGraph
+
+    manifest = export.manifest
+    if not export.graph("int8").is_file():
+        started = time.perf_counter()
+        quantize_int8(export.graph("fp32"), export.graph("int8"), QUANTIZATION)
+        manifest["quantize_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["int8"] = int8_verdict(TowerGraph(export, "fp32"), TowerGraph(export, "int8"),
+                                    *(int8_sizes or INT8_SIZES), **verdict_options)
     if not manifest["int8"]["approved"]:
         export.graph("int8").unlink()
-    manifest["bytes"] = {path.name: path.stat().st_size for path in sorted(tmp.glob("*.onnx"))}
+    manifest["bytes"] = {path.name: path.stat().st_size for path in sorted(export.directory.glob("*.onnx"))}
+    layout.write_manifest(export.directory, manifest)
+    return export
 
 
 def export_tower(st_model, owner: Path | None, fingerprint: str, *,

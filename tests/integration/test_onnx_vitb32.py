@@ -1,37 +1,16 @@
 """ONNX backend on a seeded random CLIP of the real default architecture (ViT-B/32, 224 px, 512-d).
 
-One export per module (the expensive part: ~15 s export + ~20 s int8 quantisation on 2 cores), shared by
-all tests; the export's gate runs on a small calibration set to keep CI time down (this random model fails it,
-so the 120-scene collection gate asked for is never run).
+One export per test run (the session fixture `vitb32` in tests/conftest.py: ~15 s export + ~20 s int8
+quantisation on 2 cores), shared by all tests; the export's gate runs on a small calibration set to keep CI time
+down (this random model fails it, so the 120-scene collection gate asked for is never run).
 """
 import numpy as np
 import pytest
-import torch
-from transformers import CLIPConfig, CLIPModel
 
-from imgsearch_core.backends.collection_gate import settle
-from imgsearch_core.backends.export import export_model
 from imgsearch_core.backends.gate import calibration_set, top_k_overlap
-from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 from imgsearch_core.embed import Embedder
-from imgsearch_core.fingerprint import model_fingerprint
-from tests.helpers import CAPTION_WORDS
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def vitb32(tmp_path_factory):
-    torch.manual_seed(1234)
-    config = CLIPConfig()
-    assert (config.vision_config.patch_size, config.vision_config.image_size, config.projection_dim) == (32, 224, 512)
-    tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 3 + ["a photo of the sea"], vocab_size=300,
-                                     max_length=77)
-    model_dir = save_clip(CLIPModel(config).eval(), clip_processor(tokenizer, 224), tmp_path_factory.mktemp("vitb32"))
-    reference = Embedder(str(model_dir), backend="torch", batch_size=8)
-    export = export_model(reference._model, model_dir, model_fingerprint(model_dir), gate_inputs=calibration_set(16, 12))
-    export = settle(export, 120)
-    return model_dir, reference, export
 
 
 @pytest.fixture(scope="module")

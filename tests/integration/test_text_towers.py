@@ -16,8 +16,8 @@ from imgsearch_core.text_towers import (
     select_text_tower, selected_text_tower, text_encoder_for, use_image_model_text_tower,
 )
 from imgsearch_core.text_towers.cli import cmd_text_tower, register
-from tests.multilingual_fixtures import (  # noqa: F401 - module-scoped fixtures
-    MULTILINGUAL, MULTILINGUAL_VOCAB, image_embedder, tower_dir, tower_variant, vitb32_dir, vitb_store, write_dense,
+from tests.multilingual_fixtures import (  # noqa: F401 - vitb_store: a module-scoped fixture
+    MULTILINGUAL, MULTILINGUAL_VOCAB, tower_variant, vitb_store, write_dense,
 )
 
 pytestmark = pytest.mark.slow
