@@ -42,7 +42,7 @@ def prepare_store(path: Path) -> None:
     """Point the app at `path` and make sure it holds the demo collection (built once, then reused)."""
     from imgsearch_core.config import Settings
     from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     os.environ["IMGSEARCH_STORE"] = str(path)
     store = Store(Settings.from_env())
@@ -72,7 +72,7 @@ def run_as_server() -> None:
 
 def count_text_embeddings() -> Counter:
     """Wrap Embedder.embed_texts (the model stays real) so each rerun's query embeddings can be counted."""
-    from imgsearch_core.embed import Embedder
+    from imgsearch_core.models.embed import Embedder
 
     calls: Counter = Counter()
     original = Embedder.embed_texts

@@ -34,13 +34,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from imgsearch_core.backends import export as exporter  # noqa: E402
-from imgsearch_core.backends import layout  # noqa: E402
-from imgsearch_core.backends.collection_gate import settle  # noqa: E402
-from imgsearch_core.backends.gate import calibration_set, fidelity_gate, gradient_image  # noqa: E402
-from imgsearch_core.backends.onnx_clip import OnnxClip  # noqa: E402
+from imgsearch_core.models.backends import export as exporter  # noqa: E402
+from imgsearch_core.models.backends import layout  # noqa: E402
+from imgsearch_core.models.backends.collection_gate import settle  # noqa: E402
+from imgsearch_core.models.backends.gate import calibration_set, fidelity_gate, gradient_image  # noqa: E402
+from imgsearch_core.models.backends.onnx_clip import OnnxClip  # noqa: E402
 from imgsearch_core.config import BUNDLED_MODELS_DIR  # noqa: E402
-from imgsearch_core.embed import Embedder  # noqa: E402
+from imgsearch_core.models.embed import Embedder  # noqa: E402
 from imgsearch_core.fingerprint import model_fingerprint  # noqa: E402
 
 QUERIES = ["red harbour at dawn", "a portrait of a woman in a blue coat", "mountain road in the snow",
@@ -55,7 +55,7 @@ def build_vitb32(directory: Path) -> Path:
     import torch
     from transformers import CLIPConfig, CLIPModel
 
-    from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
     from tests.helpers import CAPTION_WORDS
 
     torch.manual_seed(1234)

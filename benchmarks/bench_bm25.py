@@ -30,16 +30,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imgsearch_core.languages import LANGUAGES  # noqa: E402
-from imgsearch_core.text_analysis import analyze, analyzer  # noqa: E402
-from imgsearch_core.text_index import BM25Index  # noqa: E402
+from imgsearch_core.text.languages import LANGUAGES  # noqa: E402
+from imgsearch_core.text.analysis import analyze, analyzer  # noqa: E402
+from imgsearch_core.text.bm25 import BM25Index  # noqa: E402
 
 STOP = ["a", "the", "of", "with", "on", "in", "and", "at", "near", "under", "two", "some", "is", "are", "by"]
 
 
 def vocabulary(size: int, rng: np.random.Generator) -> list[str]:
     """Half base forms, half inflected forms from spaCy's English lemma table (spacy-lookups-data)."""
-    from imgsearch_core.lemma_tables import read_source
+    from imgsearch_core.text.lemma_tables import read_source
 
     table = read_source("en")
 
@@ -88,7 +88,7 @@ def latency(fn, queries) -> tuple[float, float]:
 LOAD_ANALYSER = """
 import sys, time
 start = time.perf_counter()
-from imgsearch_core.text_analysis import analyze_one
+from imgsearch_core.text.analysis import analyze_one
 tokens = analyze_one(sys.argv[2], sys.argv[1])
 print(time.perf_counter() - start, len(tokens))
 """

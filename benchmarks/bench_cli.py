@@ -12,7 +12,7 @@ each command in a fresh `python -m imgsearch_core` process and takes the wall ti
 `--help`, `search` (text, vector, hybrid), `similar --id`, `stats`, and a bare interpreter for reference.
 A phase probe (a fresh process that does what `search --mode hybrid` does, step by step through the same
 public API, timing each step) gives the breakdown; the command itself builds the text tower's session while it
-opens the store (imgsearch_core/cli_prefetch.py), so its wall time is below the phases' sum.
+opens the store (imgsearch_core/cli/prefetch.py), so its wall time is below the phases' sum.
 `-X importtime` of one hybrid search lists the costliest imports of the command's own process. Figures are printed (median and p95 over the rounds; with few rounds p95 is the slowest run), never
 asserted; `uptime` is printed before and after, since other processes share the machine.
 """
@@ -39,12 +39,12 @@ PHASES = textwrap.dedent("""
     def mark(name):
         marks.append((name, time.perf_counter()))
     store_dir, query = sys.argv[1], sys.argv[2]
-    import imgsearch_core.__main__ as cli
+    import imgsearch_core.cli.main as cli
     cli.build_parser().parse_args(["search", query, "--store", store_dir])
     mark("import __main__ + parse")
     import chromadb
     mark("import chromadb")
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
     from imgsearch_core.config import Settings
     mark("import store (collection, BM25, scipy)")
     store = Store(Settings.from_env(store_dir=store_dir))
@@ -54,14 +54,14 @@ PHASES = textwrap.dedent("""
     mark("collection open")
     import onnxruntime
     mark("import onnxruntime")
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
     mark("import embed + search")
     embedder = Embedder(collection.model.name)
     mark("Embedder (export found; sessions made on first use)")
     searcher = Searcher(collection, embedder)
     mark("Searcher (model check, caption language)")
-    from imgsearch_core import text_analysis
+    from imgsearch_core.text import analysis as text_analysis
     text_analysis.analyze_one(query)
     mark("spaCy import + blank + lemmas")
     collection.bm25()
@@ -84,7 +84,7 @@ def build_model(work: Path) -> Path:
     import torch
     from transformers import CLIPConfig, CLIPModel
 
-    from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 
     torch.manual_seed(1234)
     tokenizer = train_clip_tokenizer(["a photo of a red harbour at night", "a green mountain and a blue city"] * 3,

@@ -30,9 +30,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imgsearch_core import ingest_decode  # noqa: E402
-from imgsearch_core.images import decode_image  # noqa: E402
-from imgsearch_core.ingest_decode import decode_for_ingest  # noqa: E402
+from imgsearch_core.ingest import decode as ingest_decode  # noqa: E402
+from imgsearch_core.media.images import decode_image  # noqa: E402
+from imgsearch_core.ingest.decode import decode_for_ingest  # noqa: E402
 
 TARGET = 224
 

@@ -23,12 +23,12 @@ import pandas as pd
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import build_scene_collection
 from imgsearch_core.demo.eval_source import queries_from_scenes
-from imgsearch_core.demo.vocabulary import DEMO_VOCAB, SHIFTED_VOCAB
-from imgsearch_core.embed import Embedder
-from imgsearch_core.evaluate import sweep
-from imgsearch_core.fusion import DEFAULT_METHOD, METHODS
-from imgsearch_core.search import Searcher
-from imgsearch_core.store import Store
+from imgsearch_core.scenes.vocabulary import DEMO_VOCAB, SHIFTED_VOCAB
+from imgsearch_core.models.embed import Embedder
+from imgsearch_core.evaluation.evaluate import sweep
+from imgsearch_core.search.fusion import DEFAULT_METHOD, METHODS
+from imgsearch_core.search.engine import Searcher
+from imgsearch_core.store.store import Store
 
 REPORTED = ("mrr@5", "recall@5")
 

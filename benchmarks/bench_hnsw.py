@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_core.config import Settings
-from imgsearch_core.embed import ModelIdentity
-from imgsearch_core.collection import Record
-from imgsearch_core.store import Store
+from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.store.collection import Record
+from imgsearch_core.store.store import Store
 
 
 def clustered(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarray:

@@ -111,7 +111,7 @@ def vit_b32(work: Path) -> Path:
         return work / "vit-b-32"
     from transformers import CLIPConfig, CLIPModel
 
-    from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 
     tokenizer = train_clip_tokenizer(["a photo of a harbour at night"] * 3, vocab_size=300)
     return save_clip(CLIPModel(CLIPConfig()), clip_processor(tokenizer, 224), work / "vit-b-32")
@@ -119,7 +119,7 @@ def vit_b32(work: Path) -> Path:
 
 # ----- one case in a fresh process ----------------------------------------------------------------
 def make_embedder(model: str, backend: str | None):
-    from imgsearch_core.embed import Embedder
+    from imgsearch_core.models.embed import Embedder
 
     kwargs = {"batch_size": 32}
     if backend and "backend" in inspect.signature(Embedder.__init__).parameters:
@@ -130,8 +130,8 @@ def make_embedder(model: str, backend: str | None):
 
 def worker(folder: Path, model: str, backend: str | None, store_dir: Path) -> None:
     from imgsearch_core.config import Settings
-    from imgsearch_core.ingest import collect, ingest
-    from imgsearch_core.store import Store
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
 
     embedder, used = make_embedder(model, backend)
     store = Store(Settings.from_env(store_dir=store_dir))
@@ -236,8 +236,8 @@ def compare_vectors(model: Path, backend: str | None, work: Path) -> None:
     """Cosine between the vectors of what the old ingest embedded (decode_image: a JPEG draft with the
     short side >= 448, other formats at full resolution) and of the new model input / the rendition;
     and the embedding time of either input (best of 3)."""
-    from imgsearch_core.images import decode_image
-    from imgsearch_core.ingest_decode import decode_for_ingest
+    from imgsearch_core.media.images import decode_image
+    from imgsearch_core.ingest.decode import decode_for_ingest
 
     embedder, _ = make_embedder(str(model), backend)
     mini, _ = make_embedder("imgsearch-mini", backend)

@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL, Settings
-from imgsearch_core.embed import Embedder
-from imgsearch_core.embedded_metadata import read_embedded
-from imgsearch_core.ingest import collect, ingest
-from imgsearch_core.store import Store
+from imgsearch_core.models.embed import Embedder
+from imgsearch_core.media.embedded_metadata import read_embedded
+from imgsearch_core.ingest.pipeline import collect, ingest
+from imgsearch_core.store.store import Store
 
 
 def photo(rng: np.random.Generator, index: int) -> bytes:
@@ -114,7 +114,7 @@ def main() -> None:
     if args.vit:
         from transformers import CLIPConfig, CLIPModel
 
-        from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+        from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 
         tokenizer = train_clip_tokenizer(["a photo of a harbour at night"] * 3, vocab_size=300)
         model_dir = save_clip(CLIPModel(CLIPConfig()), clip_processor(tokenizer, 224), work / "vit-b-32")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imgsearch_core.backends import layout
+from imgsearch_core.models.backends import layout
 from imgsearch_core.fingerprint import model_fingerprint
 
 GEMM_OPS = {"MatMul", "FusedMatMul", "Gemm", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger",

@@ -1,8 +1,8 @@
-"""Calibrate the near-duplicate rule of imgsearch_core/provenance.py (pHash Hamming and CLIP cosine).
+"""Calibrate the near-duplicate rule of imgsearch_core/search/provenance.py (pHash Hamming and CLIP cosine).
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_provenance.py [--per-kind 40] [--vitb32] [--k 20]
 
-The archive: originals of two kinds, drawn at 384 px -- demo scenes (imgsearch_core/demo/scenes.py) and
+The archive: originals of two kinds, drawn at 384 px -- demo scenes (imgsearch_core/scenes/scenes.py) and
 photo-like pictures (smooth random colour fields, grain, soft shapes) -- and for each original a "sibling":
 the same objects on the same background at other positions, a different picture that CLIP alone calls
 similar. Queries: augmented copies of every archived picture (JPEG re-encode, 50 % resize, 10 % centre and
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from imgsearch_core.demo.render import render
-from imgsearch_core.demo.scenes import Scene, scene_at
-from imgsearch_core.demo.vocabulary import POSITIONS
-from imgsearch_core.embed import Embedder
-from imgsearch_core.perceptual import hamming, perceptual_hash
-from imgsearch_core.provenance import aligned_hamming, query_phashes
+from imgsearch_core.scenes.render import render
+from imgsearch_core.scenes.scenes import Scene, scene_at
+from imgsearch_core.scenes.vocabulary import POSITIONS
+from imgsearch_core.models.embed import Embedder
+from imgsearch_core.media.perceptual import hamming, perceptual_hash
+from imgsearch_core.search.provenance import aligned_hamming, query_phashes
 
 SIZE = 384
 AUGMENTATIONS = ("jpeg70", "resize50", "crop10_centre", "crop10_corner", "rotate3", "rotate5", "colour", "hue")
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.vitb32:
         from transformers import CLIPConfig, CLIPModel
 
-        from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+        from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
 
         with tempfile.TemporaryDirectory() as tmp:
             import torch

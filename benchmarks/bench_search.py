@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_core.config import Settings
-from imgsearch_core.embed import ModelIdentity
-from imgsearch_core.search import Candidates, Searcher
-from imgsearch_core.collection import Record
-from imgsearch_core.store import Store
-from imgsearch_core.text_analysis import analyze_one
-from imgsearch_core.text_index import BM25Index
+from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.search.engine import Candidates, Searcher
+from imgsearch_core.store.collection import Record
+from imgsearch_core.store.store import Store
+from imgsearch_core.text.analysis import analyze_one
+from imgsearch_core.text.bm25 import BM25Index
 
 WORDS = (
     "red blue green yellow black white orange purple boat harbour mountain city street portrait dog cat "
@@ -73,7 +73,7 @@ class _RealTextTower:
     model: its vectors are compared with the synthetic ones, which only the latency needs."""
 
     def __init__(self, model: str) -> None:
-        from imgsearch_core.embed import Embedder
+        from imgsearch_core.models.embed import Embedder
 
         self._embedder = Embedder(model)
         self.backend = self._embedder.backend

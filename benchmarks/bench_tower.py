@@ -29,7 +29,7 @@ QUERIES = ["ein rotes Boot im Hafen bei Nacht", "un bateau rouge dans le port la
            "two children playing football in a park near the old harbour"]
 PROBE = """
 import sys
-from imgsearch_core.text_towers import load_text_tower
+from imgsearch_core.models.text_towers import load_text_tower
 load_text_tower(sys.argv[1], sys.argv[2]).embed_texts(["ein rotes Boot im Hafen bei Nacht"])
 """
 
@@ -56,7 +56,7 @@ def tower_dir(work: Path, fresh: bool) -> Path:
 
 
 def report_export(directory: Path) -> None:
-    from imgsearch_core.text_towers import load_text_tower
+    from imgsearch_core.models.text_towers import load_text_tower
 
     started = time.perf_counter()
     export = load_text_tower(str(directory), "onnx").export
@@ -73,7 +73,7 @@ def report_export(directory: Path) -> None:
 
 
 def query_latency(directory: Path, rounds: int) -> None:
-    from imgsearch_core.text_towers import load_text_tower
+    from imgsearch_core.models.text_towers import load_text_tower
 
     towers = {"torch": load_text_tower(str(directory), "torch"), "onnx": load_text_tower(str(directory), "onnx")}
     int8 = load_text_tower(str(directory), "onnx-int8")

@@ -3,8 +3,8 @@
 Credit, creator and keywords are multiselects whose options are the values present, with the number of
 pictures each selects ("Reuters (12)"); a date-taken range bounded by the items' dates; "Only
 uncaptioned". A control the collection has no values for is not shown. The counts come from
-imgsearch_core.facets, computed once per collection revision (st.cache_data), not on every rerun; the
-widgets' choices become a Chroma `where` through imgsearch_core.filter_where.where_from_choices.
+imgsearch_core.search.facets, computed once per collection revision (st.cache_data), not on every rerun; the
+widgets' choices become a Chroma `where` through imgsearch_core.search.filters.where.where_from_choices.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from datetime import date, datetime, timezone
 
 import streamlit as st
 
-from imgsearch_core import facets as facet_counts
-from imgsearch_core import filter_where
+from imgsearch_core.search import facets as facet_counts
+from imgsearch_core.search.filters import where as filter_where
 from imgsearch_core.display import formatting as fmt
-from imgsearch_core.facets import Facets
+from imgsearch_core.search.facets import Facets
 from imgsearch_core.fields import BY_NAME
 
 CHOICE_FIELDS = ("credit", "creator", "keywords")

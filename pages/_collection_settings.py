@@ -2,7 +2,7 @@
 
 Why together: each is one collection setting read by every process (caption language, inference backend),
 changed with one click and shown with what it does; the pages only lay them out, the rules are in
-imgsearch_core.languages and imgsearch_core.backend_choice.
+imgsearch_core.text.languages and imgsearch_core.models.backend_choice.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 
 import streamlit as st
 
-from imgsearch_core.backend_choice import BACKENDS, ENV, backend_for, save_backend, saved_backend
-from imgsearch_core.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, set_language
+from imgsearch_core.models.backend_choice import BACKENDS, ENV, backend_for, save_backend, saved_backend
+from imgsearch_core.text.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, set_language
 from pages import _ui
 
 BACKEND_HELP = {

@@ -1,6 +1,6 @@
 """"Is this already in our archive?" for an uploaded picture: the exact copy and near-duplicates.
 
-The check (imgsearch_core.provenance.check_provenance) embeds the upload, so it runs only when asked
+The check (imgsearch_core.search.provenance.check_provenance) embeds the upload, so it runs only when asked
 (a button) and its report is kept per upload digest and collection revision: later reruns (typing a
 text, moving the slider, paging) show the kept report without embedding anything again.
 """
@@ -10,7 +10,7 @@ import streamlit as st
 
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import item_facts
-from imgsearch_core.images import QueryImage
+from imgsearch_core.media.images import QueryImage
 from pages import _admin_gate, _ui
 
 MATCH_THUMB = 240
@@ -49,7 +49,7 @@ def _match_card(match) -> None:
 
 
 def _report(store, collection, data: QueryImage, digest: str):
-    from imgsearch_core.provenance import check_provenance
+    from imgsearch_core.search.provenance import check_provenance
 
     embedder = _ui.collection_embedder(store, collection)
     key = (*_ui.collection_key(store, collection), digest)

@@ -2,7 +2,7 @@
 
 Why one module: the Text and Image search pages show hits the same way, and what a page lists (sorted
 by date, near-duplicates folded into one card) must be exactly what its CSV/JSON export holds.
-Sorting and collapsing are core functions (imgsearch_core.export, imgsearch_core.provenance); this
+Sorting and collapsing are core functions (imgsearch_core.search.export, imgsearch_core.search.provenance); this
 module only lays them out and caches the collapse per result list, so a rerun does not redo it.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import streamlit as st
 
-from imgsearch_core import export
-from imgsearch_core.judgements import THE_ONE, WRONG, RIGHT, JudgementStore
-from imgsearch_core.languages import DEFAULT_LANGUAGE
-from imgsearch_core.text_analysis import analyze
+from imgsearch_core.search import export
+from imgsearch_core.evaluation.judgements import THE_ONE, WRONG, RIGHT, JudgementStore
+from imgsearch_core.text.languages import DEFAULT_LANGUAGE
+from imgsearch_core.text.analysis import analyze
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
@@ -66,7 +66,7 @@ def arrange(hits: Sequence[Any], store, collection, sort: str, collapse: bool) -
     (provenance.collapse_near_duplicates, cached per result list), then sorted (export.sort_hits)."""
     listed: list[Any] = list(hits)
     if collapse and listed:
-        from imgsearch_core.provenance import CollapsedHit, collapse_near_duplicates
+        from imgsearch_core.search.provenance import CollapsedHit, collapse_near_duplicates
 
         def clusters() -> list[tuple[str, tuple[str, ...]]]:
             return [(c.hit.id, c.duplicates) for c in collapse_near_duplicates(listed, collection)]

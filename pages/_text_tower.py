@@ -1,15 +1,15 @@
 """Admin > Collections: which text tower embeds a collection's text queries (e.g. multilingual for clip-ViT-B-32).
 
 Why a box of its own: the switch changes every later text query of the collection for every user, but no
-stored image, so it is a one-click, reversible setting; the pinning rules (imgsearch_core.text_towers)
+stored image, so it is a one-click, reversible setting; the pinning rules (imgsearch_core.models.text_towers)
 decide what may be selected and their message is shown as it is.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from imgsearch_core.embed import ModelLoadError
-from imgsearch_core.text_towers import (
+from imgsearch_core.models.embed import ModelLoadError
+from imgsearch_core.models.text_towers import (
     KNOWN_TOWERS, TextTowerError, select_text_tower, selected_text_tower, use_image_model_text_tower,
 )
 from pages import _ui

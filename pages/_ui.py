@@ -27,11 +27,11 @@ from imgsearch_core.display import session_cache
 from imgsearch_core.display import thumbnails as thumbs
 from imgsearch_core.display import url_state
 from imgsearch_core.config import Settings
-from imgsearch_core.embed import Embedder, ModelLoadError
-from imgsearch_core.collection import Collection
-from imgsearch_core.store import Store
-from imgsearch_core.store_errors import StoreError
-from imgsearch_core.store_lock import StoreLockedError
+from imgsearch_core.models.embed import Embedder, ModelLoadError
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.store import Store
+from imgsearch_core.errors import StoreError
+from imgsearch_core.store.lock import StoreLockedError
 from pages import _admin_gate
 
 log = logging.getLogger("imgsearch.app")
@@ -45,13 +45,13 @@ QUERY_THUMB = 480
 
 # ----- errors -----------------------------------------------------------------------------------
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from imgsearch_core.captions import CaptionFileError
-    from imgsearch_core.evaluate import EvaluationError
-    from imgsearch_core.filter_clauses import FilterError
-    from imgsearch_core.finetune import FinetuneError
-    from imgsearch_core.images import ImageError
-    from imgsearch_core.ingest import IngestError
-    from imgsearch_core.search import SearchError
+    from imgsearch_core.media.caption_files import CaptionFileError
+    from imgsearch_core.evaluation.evaluate import EvaluationError
+    from imgsearch_core.search.filters.clauses import FilterError
+    from imgsearch_core.evaluation.finetune import FinetuneError
+    from imgsearch_core.media.images import ImageError
+    from imgsearch_core.ingest.pipeline import IngestError
+    from imgsearch_core.search.engine import SearchError
 
     return (StoreError, StoreLockedError, ModelLoadError, SearchError, IngestError, CaptionFileError,
             ImageError, FilterError, EvaluationError, FinetuneError)
@@ -119,8 +119,8 @@ def get_embedder(store: Store, name: str, backend: str | None = None) -> Embedde
 
 
 def collection_embedder(store: Store, collection: Collection) -> Embedder:
-    """The collection's model on the collection's backend (imgsearch_core.backend_choice)."""
-    from imgsearch_core.backend_choice import backend_for
+    """The collection's model on the collection's backend (imgsearch_core.models.backend_choice)."""
+    from imgsearch_core.models.backend_choice import backend_for
 
     return get_embedder(store, collection.model.name, backend_for(collection))
 
@@ -128,15 +128,15 @@ def collection_embedder(store: Store, collection: Collection) -> Embedder:
 def get_searcher(store: Store, collection: Collection):
     """A Searcher whose text queries go through the collection's selected text tower, if any (the towers
     are loaded once per process; images always use the collection's own model)."""
-    from imgsearch_core.search import Searcher
-    from imgsearch_core.text_towers import query_embedder_for
+    from imgsearch_core.search.engine import Searcher
+    from imgsearch_core.models.text_towers import query_embedder_for
 
     return Searcher(collection, query_embedder_for(collection, collection_embedder(store, collection)))
 
 
 def default_alpha(collection: Collection) -> float:
     """The slider value saved for the collection on the Evaluate page, as a slider step; 0.5 when none is."""
-    from imgsearch_core.evaluate import DEFAULT_ALPHA_SETTING
+    from imgsearch_core.evaluation.evaluate import DEFAULT_ALPHA_SETTING
 
     saved = collection.settings().get(f"setting_{DEFAULT_ALPHA_SETTING}")
     try:

@@ -15,11 +15,11 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display.captions import escape_markdown
 from imgsearch_core.display import paging
 from imgsearch_core.config import DEMO_MODEL
-from imgsearch_core.images import SUPPORTED_EXTENSIONS
-from imgsearch_core.ingest_sources import IngestError, check_uploads, import_folder
-from imgsearch_core.languages import ensure_language
-from imgsearch_core.store import validate_collection_name
-from imgsearch_core.store_errors import StoreError
+from imgsearch_core.media.images import SUPPORTED_EXTENSIONS
+from imgsearch_core.ingest.sources import IngestError, check_uploads, import_folder
+from imgsearch_core.text.languages import ensure_language
+from imgsearch_core.store.store import validate_collection_name
+from imgsearch_core.errors import StoreError
 from pages import _admin_gate, _collection_settings, _text_tower, _ui
 
 SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
@@ -135,7 +135,7 @@ def _target(store, names: list[str]) -> tuple[str | None, str | None]:
 
 
 def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadata: bool = True) -> None:
-    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.ingest.pipeline import collect, ingest
 
     items, problems = collect(settings=store.settings, **sources)
     if not items:
@@ -162,8 +162,8 @@ def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadat
 
 def _run_reread(store, name: str, sources: dict) -> None:
     """Captions and fields afresh from the original files, matched by content hash; no re-embedding."""
-    from imgsearch_core.ingest import collect
-    from imgsearch_core.reread import reread_metadata
+    from imgsearch_core.ingest.pipeline import collect
+    from imgsearch_core.ingest.reread import reread_metadata
 
     items, problems = collect(settings=store.settings, **sources)
     bar = st.progress(0.0, text=f"Re-reading the metadata of {len(items):,} files…")
@@ -311,7 +311,7 @@ def _reembed_box(store, names: list[str]) -> None:
         source = st.selectbox("Collection", names, key="adm_reembed_source")
         target = st.text_input("New collection name", value=f"{source}-renewed", key="adm_reembed_target").strip()
         if st.button("Embed again", icon=":material/autorenew:", key="adm_reembed"):
-            from imgsearch_core.finetune import reembed
+            from imgsearch_core.evaluation.finetune import reembed
 
             try:
                 validate_collection_name(target)

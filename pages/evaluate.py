@@ -16,12 +16,12 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
 from imgsearch_core import jobs
-from imgsearch_core.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
-from imgsearch_core.fusion import METHOD_LABELS, METHODS
-from imgsearch_core.judgements import JudgementStore
-from imgsearch_core.finetune import FinetuneReport, FinetuneSettings, finetune_collection
-from imgsearch_core.collection import Collection
-from imgsearch_core.store import Store
+from imgsearch_core.evaluation.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
+from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
+from imgsearch_core.evaluation.judgements import JudgementStore
+from imgsearch_core.evaluation.finetune import FinetuneReport, FinetuneSettings, finetune_collection
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.store import Store
 from pages import _admin_gate, _ui
 
 DEFAULT_METRIC = "mrr@5"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imgsearch_core import filter_clauses, filter_where, filters
-from imgsearch_core.fusion import METHOD_LABELS, METHODS
+from imgsearch_core.search.filters import clauses as filter_clauses
+from imgsearch_core.search.filters import where as filter_where
+from imgsearch_core.search.filters import parse as filters
+from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import url_state
-from imgsearch_core.evaluate import default_method as default_method_of
-from imgsearch_core.languages import ensure_language
+from imgsearch_core.evaluation.evaluate import default_method as default_method_of
+from imgsearch_core.text.languages import ensure_language
 from pages import _archive_filters, _results, _ui
 
 KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),

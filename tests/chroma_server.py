@@ -1,5 +1,5 @@
 """A real `chroma run` on localhost for server-mode tests (the binary ships with the chromadb package);
-with a token, behind the token gate exactly as the README deploys it (python -m imgsearch_core.chroma_gate)."""
+with a token, behind the token gate exactly as the README deploys it (python -m imgsearch_core.store.chroma_gate)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imgsearch_core.chroma_gate import chroma_command
+from imgsearch_core.store.chroma_gate import chroma_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def gate_process(data_dir: Path, port: int, token: str, startup_s: float = 60, l
     """The token gate (and the `chroma run` it starts, which shares its output) listening on `port`;
     their stderr goes to `log` when given."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IMGSEARCH_CHROMA_TOKEN": token}
-    command = [sys.executable, "-m", "imgsearch_core.chroma_gate", "--path", str(data_dir), "--port", str(port)]
+    command = [sys.executable, "-m", "imgsearch_core.store.chroma_gate", "--path", str(data_dir), "--port", str(port)]
     with open(log or os.devnull, "w") as stderr:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     return listening(proc, port, startup_s)

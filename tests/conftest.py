@@ -24,7 +24,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_embedder(tiny_model_dir: Path):
-    from imgsearch_core.embed import Embedder
+    from imgsearch_core.models.embed import Embedder
 
     return Embedder(str(tiny_model_dir))
 
@@ -40,7 +40,7 @@ def vitb32_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def image_embedder(vitb32_dir: Path):
     """The ViT-B/32 on torch (sentence-transformers), the reference its ONNX graphs are checked against."""
-    from imgsearch_core.embed import Embedder
+    from imgsearch_core.models.embed import Embedder
 
     return Embedder(str(vitb32_dir), backend="torch", batch_size=8)
 
@@ -50,9 +50,9 @@ def vitb32(vitb32_dir: Path, image_embedder):
     """(model folder, torch embedder, ONNX export) of the ViT-B/32, exported beside it (~15 s export + ~20 s int8
     quantisation). The gate runs on a small calibration set: seed 1234 fails it, so the collection gate asked
     for (120 scenes) never runs and auto embeds with fp32."""
-    from imgsearch_core.backends.collection_gate import settle
-    from imgsearch_core.backends.export import export_model
-    from imgsearch_core.backends.gate import calibration_set
+    from imgsearch_core.models.backends.collection_gate import settle
+    from imgsearch_core.models.backends.export import export_model
+    from imgsearch_core.models.backends.gate import calibration_set
     from imgsearch_core.fingerprint import model_fingerprint
 
     export = export_model(image_embedder._model, vitb32_dir, model_fingerprint(vitb32_dir),
@@ -75,6 +75,6 @@ def settings(tmp_path: Path):
 
 @pytest.fixture
 def store(settings):
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     return Store(settings)

@@ -11,7 +11,7 @@ CAPTION_WORDS = ["red", "green", "blue", "circle", "square", "harbour", "mountai
 
 
 def build_tiny_clip(directory: Path) -> Path:
-    from imgsearch_core.clip_factory import build_clip, save_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import build_clip, save_clip, train_clip_tokenizer
 
     tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 4 + ["a photo of the sea"], vocab_size=400)
     model, processor = build_clip(tokenizer, image_size=32, patch_size=8, vision_width=32, vision_layers=1,

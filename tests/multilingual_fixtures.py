@@ -86,7 +86,7 @@ def tower_variant(source: Path, directory: Path, *, out_dim: int | None = None, 
     It starts undeclared (no alignment file), and rewriting its Dense layer never touches `source`."""
     from sentence_transformers.sentence_transformer.modules import Dense
 
-    from imgsearch_core.text_towers import DECLARATION
+    from imgsearch_core.models.text_towers import DECLARATION
 
     for path in source.rglob("*"):
         relative = path.relative_to(source)
@@ -119,7 +119,7 @@ def build_vitb32(directory: Path, seed: int = 1234) -> Path:
     import torch
     from transformers import CLIPConfig, CLIPModel
 
-    from imgsearch_core.clip_factory import clip_processor, save_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import clip_processor, save_clip, train_clip_tokenizer
     from tests.helpers import CAPTION_WORDS
 
     torch.manual_seed(seed)
@@ -132,7 +132,7 @@ def build_vitb32(directory: Path, seed: int = 1234) -> Path:
 
 def declared_tower(directory: Path, vitb32_dir: Path) -> Path:
     """The tower, declared as trained into clip-ViT-B-32 with the random ViT-B/32 as a local copy of it."""
-    from imgsearch_core.text_towers import declare_alignment
+    from imgsearch_core.models.text_towers import declare_alignment
 
     start = time.perf_counter()
     build_multilingual_tower(directory)
@@ -165,8 +165,8 @@ def vitb_store(tmp_path_factory, image_embedder):
     """A store with one collection of 12 images embedded by the ViT-B/32 (per module: the tests select towers
     and backends on it)."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.ingest import collect, ingest
-    from imgsearch_core.store import Store
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
     from tests.helpers import write_images
 
     root = tmp_path_factory.mktemp("tower-store")

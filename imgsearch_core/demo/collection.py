@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from imgsearch_core.config import DEMO_MODEL
-from imgsearch_core.demo.captions import scene_caption
-from imgsearch_core.demo.render import DISPLAY_SIZE, png_bytes, render
-from imgsearch_core.demo.scenes import Scene, split_scenes
-from imgsearch_core.demo.vocabulary import DEMO_VOCAB, VOCAB_KEY, Vocabulary
-from imgsearch_core.embed import Embedder
-from imgsearch_core.ingest import IngestReport, Progress, SourceItem, ingest
-from imgsearch_core.store import Store
-from imgsearch_core.store_errors import ModelMismatchError
+from imgsearch_core.scenes.captions import scene_caption
+from imgsearch_core.scenes.render import DISPLAY_SIZE, png_bytes, render
+from imgsearch_core.scenes.scenes import Scene, split_scenes
+from imgsearch_core.scenes.vocabulary import DEMO_VOCAB, VOCAB_KEY, Vocabulary
+from imgsearch_core.models.embed import Embedder
+from imgsearch_core.ingest.pipeline import IngestReport, Progress, SourceItem, ingest
+from imgsearch_core.store.store import Store
+from imgsearch_core.errors import ModelMismatchError
 
 DEMO_COLLECTION = "demo"
 DEMO_SIZE = 2000

@@ -1,6 +1,6 @@
 """Evaluation queries for generated scenes (the demo and the shifted collections), as a query source.
 
-Registered with imgsearch_core.query_sources on import: paraphrased one- and two-object queries whose
+Registered with imgsearch_core.evaluation.query_sources on import: paraphrased one- and two-object queries whose
 relevance is judged from the stored scene descriptions, and the objects shown as image-to-image groups.
 """
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from imgsearch_core.demo.queries import one_object_queries, two_object_queries
-from imgsearch_core.demo.captions import satisfies
-from imgsearch_core.demo.scenes import Scene
-from imgsearch_core.demo.vocabulary import vocabulary_of
-from imgsearch_core.query_sources import EvalQuery, QuerySet, register, without_leaks
+from imgsearch_core.scenes.queries import one_object_queries, two_object_queries
+from imgsearch_core.scenes.captions import satisfies
+from imgsearch_core.scenes.scenes import Scene
+from imgsearch_core.scenes.vocabulary import vocabulary_of
+from imgsearch_core.evaluation.query_sources import EvalQuery, QuerySet, register, without_leaks
 
 
 def queries_from_scenes(items: Sequence, n_one: int = 300, n_two: int = 300, seed: int = 0) -> QuerySet | None:

@@ -20,13 +20,13 @@ from typing import Any
 
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import build_scene_collection
-from imgsearch_core.demo.vocabulary import SHIFTED_VOCAB
-from imgsearch_core.embed import Embedder
+from imgsearch_core.scenes.vocabulary import SHIFTED_VOCAB
+from imgsearch_core.models.embed import Embedder
 from imgsearch_core.demo.eval_source import queries_from_scenes
-from imgsearch_core.evaluate import sweep
-from imgsearch_core.finetune import FinetuneSettings, finetune_collection, reembed
-from imgsearch_core.search import Searcher
-from imgsearch_core.store import Store
+from imgsearch_core.evaluation.evaluate import sweep
+from imgsearch_core.evaluation.finetune import FinetuneSettings, finetune_collection, reembed
+from imgsearch_core.search.engine import Searcher
+from imgsearch_core.store.store import Store
 
 TRAIN, HELD_OUT = "shifted-train", "shifted-test"
 REPORTED = ("recall@1", "recall@5", "mrr@5", "mrr@10")

@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imgsearch_core.demo import queries as Q
-from imgsearch_core.demo.captions import caption, partial_caption, satisfies
+from imgsearch_core.scenes import queries as Q
+from imgsearch_core.scenes.captions import caption, partial_caption, satisfies
 from imgsearch_core.demo.model_card import card_with_search_rows
 from imgsearch_core.demo.positives import IMAGE_POSITIVES, positives_matrix, same_objects_matrix
-from imgsearch_core.demo.render import DISPLAY_SIZE, render
-from imgsearch_core.demo.scenes import sample_scene, split_scenes
-from imgsearch_core.train import ContrastiveBatch, Progress, TrainConfig, pixel_values, train_contrastive
+from imgsearch_core.scenes.render import DISPLAY_SIZE, render
+from imgsearch_core.scenes.scenes import sample_scene, split_scenes
+from imgsearch_core.models.train import ContrastiveBatch, Progress, TrainConfig, pixel_values, train_contrastive
 
 
 @dataclass
@@ -190,7 +190,7 @@ def caption_corpus(n: int = 20000, seed: int = 0) -> list[str]:
 
 
 def build(settings: DemoSettings):
-    from imgsearch_core.clip_factory import build_clip, train_clip_tokenizer
+    from imgsearch_core.models.clip_factory import build_clip, train_clip_tokenizer
 
     torch.manual_seed(settings.seed)
     tokenizer = train_clip_tokenizer(caption_corpus(seed=settings.seed), vocab_size=settings.vocab_size,
@@ -225,7 +225,7 @@ def train_demo_model(settings: DemoSettings, out: Path, minutes: float | None = 
 
     result = train_contrastive(model, loader(stream, settings.workers), config, validate=validator,
                                on_progress=report, progress_every=50)
-    from imgsearch_core.clip_factory import save_clip
+    from imgsearch_core.models.clip_factory import save_clip
 
     save_clip(model, processor, out)
     summary = {

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from imgsearch_core.demo.positives import POSITIVES_IN_WORDS
-from imgsearch_core.demo.vocabulary import COLOURS, SHAPES
+from imgsearch_core.scenes.vocabulary import COLOURS, SHAPES
 
 ATTEMPTS_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_attempts.md"
 
@@ -28,7 +28,7 @@ A small CLIP (`transformers.CLIPModel` + `CLIPProcessor`, hub layout) trained fr
 generated scenes of coloured shapes. It loads like any hub CLIP: `SentenceTransformer("data/models/imgsearch-mini")`
 encodes strings and PIL images into {st["projection_dim"]}-d vectors (not normalised: L2-normalise them).
 It knows only this toy world (8 colours, 6 shapes, sizes, 5 positions, backgrounds; see
-`imgsearch_core/demo/scenes.py`); it is the offline stand-in for a real CLIP, not a general model.
+`imgsearch_core/scenes/scenes.py`); it is the offline stand-in for a real CLIP, not a general model.
 
 ## Headline (held-out test split, {report["images"]} images)
 | check | value |
@@ -52,7 +52,7 @@ lower (see "What was tried"). CI never retrains this model; it runs a short trai
 Then `python -m imgsearch_core.demo.quality data/models/imgsearch-mini` recomputes the tables below.
 
 ## Data
-Scenes from `imgsearch_core/demo/scenes.py`: 1-3 non-overlapping objects, {len(SHAPES)} shapes x {len(COLOURS)} colours
+Scenes from `imgsearch_core/scenes/scenes.py`: 1-3 non-overlapping objects, {len(SHAPES)} shapes x {len(COLOURS)} colours
 (uniform, so every combination is balanced), 2 sizes, 5 positions, counts, plain/gradient/textured backgrounds,
 position/colour/rotation jitter and pixel noise; drawn at {st["render_size"]} px and downsampled by the processor to
 {st["image_size"]} px. Training draws fresh scenes from its own seeded stream for every step:
@@ -67,7 +67,7 @@ position {st["position_p"]:.0%} of the time.
 ## Training
 - loss: symmetric InfoNCE with multi-positive targets computed exactly from the scene descriptions (a text
   is a positive of every image in the batch whose scene satisfies everything it says), learnable logit
-  scale clamped at 100 (`imgsearch_core/train.py`);
+  scale clamped at 100 (`imgsearch_core/models/train.py`);
 - curriculum: one-object scenes for the first {st["one_object_until"]:.0%} of steps, up to two until {st["two_object_until"]:.0%}, then 1-3;
 - {st["augment_p"]:.0%} of images get a random near-duplicate augmentation (crop, rotation, colour jitter, JPEG), and
   {st["views"]:.0%} of the scenes appear a second time as an augmented view with the same text positives;

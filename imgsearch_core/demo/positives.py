@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from imgsearch_core.demo.captions import TextSpec
-from imgsearch_core.demo.scenes import Scene
-from imgsearch_core.demo.vocabulary import BACKGROUNDS, DEMO_VOCAB, POSITIONS, SIZES, Vocabulary
+from imgsearch_core.scenes.captions import TextSpec
+from imgsearch_core.scenes.scenes import Scene
+from imgsearch_core.scenes.vocabulary import BACKGROUNDS, DEMO_VOCAB, POSITIONS, SIZES, Vocabulary
 
 
 def _index(names: Iterable[str]) -> dict[str, int]:

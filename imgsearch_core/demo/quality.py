@@ -9,7 +9,7 @@ image queries the whole test split; the top hit must show the same colour+shape 
 
 Rankers are pluggable (``TextRanker``): ``VectorRanker`` is brute-force cosine of L2-normalised
 embeddings loaded through ``SentenceTransformer(path)`` exactly as the app loads a model. Text (BM25)
-and hybrid rows plug in through ``SearchRanker``, an adapter over ``imgsearch_core.search.Searcher``
+and hybrid rows plug in through ``SearchRanker``, an adapter over ``imgsearch_core.search.engine.Searcher``
 for a collection that holds the same test split (built by the project's demo collection code).
 """
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Protocol
 
 import numpy as np
 
-from imgsearch_core import metrics
-from imgsearch_core.demo import queries as Q
-from imgsearch_core.demo.render import render
-from imgsearch_core.demo.scenes import Scene, split_scenes
+from imgsearch_core.evaluation import metrics
+from imgsearch_core.scenes import queries as Q
+from imgsearch_core.scenes.render import render
+from imgsearch_core.scenes.scenes import Scene, split_scenes
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULTS = dict(n_images=2000, n_one=600, n_two=600, n_i2i=400, seed=0)
@@ -85,7 +85,7 @@ class VectorRanker:
 class SearchRanker:
     """Rows through the project's search module (text, vector or hybrid at ``alpha``).
 
-    ``searcher`` is an ``imgsearch_core.search.Searcher`` over a collection of the test split whose
+    ``searcher`` is an ``imgsearch_core.search.engine.Searcher`` over a collection of the test split whose
     metadata carries ``split`` and ``index`` (``Scene.to_metadata``); hits are mapped back to scene names.
     ``candidates`` is shared by the rankers of one searcher, so each query is embedded once, as the
     app's slider does.
@@ -121,9 +121,9 @@ def search_rankers_for(model_dir: str | Path, n_images: int, store_dir: Path) ->
     """Text and hybrid rankers over a temporary demo collection of the same test scenes and model."""
     from imgsearch_core.config import Settings
     from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
-    from imgsearch_core.store import Store
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
+    from imgsearch_core.store.store import Store
 
     embedder = Embedder(str(model_dir), batch_size=128)
     store = Store(Settings.from_env(store_dir=store_dir))

@@ -47,7 +47,7 @@ def highlight_segments(
     if not wanted:
         return [(caption, False)]
     if analyzer is None:
-        from imgsearch_core.text_analysis import analyze as analyzer  # noqa: PLC0415 - spaCy only when needed
+        from imgsearch_core.text.analysis import analyze as analyzer  # noqa: PLC0415 - spaCy only when needed
     words = list(_WORD.finditer(caption))
     normalised = analyzer([w.group(0) for w in words]) if words else []
     segments: list[tuple[str, bool]] = []

@@ -10,14 +10,14 @@ THUMB_BACKGROUND = (240, 242, 246)
 
 
 def thumbnail_jpeg(path: str | Path, size: int, square: bool = False, quality: int = 85) -> bytes:
-    """A JPEG thumbnail (longest side `size`) of a stored media file, via imgsearch_core.images.thumbnail.
+    """A JPEG thumbnail (longest side `size`) of a stored media file, via imgsearch_core.media.images.thumbnail.
 
     `square` centres it on a light `size` x `size` canvas so a grid of mixed shapes lines up. Stored
     media were decoded and checked at ingest; a missing or unreadable file raises OSError.
     """
     from PIL import Image
 
-    from imgsearch_core.images import thumbnail
+    from imgsearch_core.media.images import thumbnail
 
     image = thumbnail(Path(path), size)  # RGB, upright
     if square:

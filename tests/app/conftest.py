@@ -21,7 +21,7 @@ ITEMS = 30
 
 
 def fill(store, embedder, folder: Path, name: str = "photos") -> None:
-    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.ingest.pipeline import collect, ingest
 
     items, problems = collect(folder)
     report = ingest(store, name, embedder, items, problems=problems)
@@ -49,7 +49,7 @@ def image_folder(tmp_path) -> Path:
 def filled_store(store_dir, image_folder, tiny_embedder):
     """A store with collection 'photos': ITEMS captioned images embedded with the tiny model."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     store = Store(Settings.from_env())
     fill(store, tiny_embedder, image_folder)
@@ -59,7 +59,7 @@ def filled_store(store_dir, image_folder, tiny_embedder):
 @pytest.fixture
 def embed_calls(monkeypatch) -> Counter:
     """Counts every text and image embedding call the app makes (the model itself stays real)."""
-    from imgsearch_core.embed import Embedder
+    from imgsearch_core.models.embed import Embedder
 
     calls: Counter = Counter()
     for method in ("embed_texts", "embed_images"):
@@ -173,8 +173,8 @@ def archive_folder(tmp_path_factory) -> Path:
 def archive_store(store_dir, archive_folder, tiny_embedder):
     """A store whose collection 'photos' holds the ARCHIVE pictures (and the copy) with their IPTC fields."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.ingest import collect, ingest
-    from imgsearch_core.store import Store
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
 
     store = Store(Settings.from_env())
     items, problems = collect(archive_folder)

@@ -19,7 +19,7 @@ PASSWORD = "correct horse"
 def open_store():
     """A fresh Store on the app's directory, so nothing the app cached hides what is on disk."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     return Store(Settings.from_env())
 

@@ -12,7 +12,7 @@ def backend_caption(at) -> str:
 
 
 def test_choosing_a_backend_saves_it_and_the_searches_use_it(filled_store, monkeypatch):
-    from imgsearch_core.backend_choice import saved_backend
+    from imgsearch_core.models.backend_choice import saved_backend
 
     monkeypatch.delenv("IMGSEARCH_BACKEND", raising=False)
     at = admin()
@@ -34,7 +34,7 @@ def test_choosing_a_backend_saves_it_and_the_searches_use_it(filled_store, monke
 
 
 def test_the_environment_overrides_the_saved_backend_and_says_so(filled_store, monkeypatch):
-    from imgsearch_core.backend_choice import save_backend
+    from imgsearch_core.models.backend_choice import save_backend
 
     save_backend(open_store().open("photos"), "onnx")
     monkeypatch.setenv("IMGSEARCH_BACKEND", "torch")

@@ -180,8 +180,8 @@ def test_collapse_folds_a_stored_near_duplicate_pair(archive_store, archive_fold
 
 
 def test_collapsed_cards_show_the_scores_of_the_current_ranking(archive_store, downloads):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
 
     at = searched()
     at.toggle(key="ts_collapse").set_value(True)
@@ -199,7 +199,7 @@ def test_collapsed_cards_show_the_scores_of_the_current_ranking(archive_store, d
 
 
 def test_facets_are_counted_once_per_collection_revision(archive_store, monkeypatch, tiny_embedder, tmp_path):
-    from imgsearch_core import facets
+    from imgsearch_core.search import facets
 
     calls = []
     original = facets.facets_of

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from imgsearch_core.fusion import METHODS
+from imgsearch_core.search.fusion import METHODS
 from tests.app.conftest import EVALUATE_PAGE, TEXT_PAGE, button, fill, run, start, submit_query, texts
 from tests.helpers import write_images, write_images_with_alternative_captions
 
@@ -21,7 +21,7 @@ FINETUNE_SECONDS = 90
 def open_store():
     """A fresh Store on the app's directory, so nothing the app cached hides what is on disk."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     return Store(Settings.from_env())
 
@@ -30,7 +30,7 @@ def open_store():
 def harbour(store_dir, tiny_embedder, tmp_path):
     """Collection 'harbour': 24 grouped images; a caption file gives 8 of them a second caption (a held-out
     query) and one a third, equal to another item's indexed caption (dropped by the no-leak rule)."""
-    from imgsearch_core.ingest import collect, ingest
+    from imgsearch_core.ingest.pipeline import collect, ingest
 
     captions = write_images_with_alternative_captions(tmp_path / "harbour")
     store = open_store()
@@ -40,8 +40,8 @@ def harbour(store_dir, tiny_embedder, tmp_path):
 
 
 def core_evaluation(store, embedder):
-    from imgsearch_core.evaluate import evaluate
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.evaluation.evaluate import evaluate
+    from imgsearch_core.search.engine import Searcher
 
     return evaluate(Searcher(store.open("harbour"), embedder))
 
@@ -232,9 +232,9 @@ def models_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def hold(monkeypatch):
-    """hold(name): imgsearch_core.finetune's step `name` waits until the returned Event is set, then runs as
+    """hold(name): imgsearch_core.evaluation.finetune's step `name` waits until the returned Event is set, then runs as
     usual; so the test sees a job at a known point instead of racing it."""
-    from imgsearch_core import finetune
+    from imgsearch_core.evaluation import finetune
 
     gates: list[threading.Event] = []
 
@@ -319,7 +319,7 @@ def test_stop_ends_training_cleanly_and_keeps_the_model(filled_store, models_dir
 
 def test_a_collection_too_small_to_finetune_is_a_clear_error(store_dir, tiny_embedder, tmp_path, models_dir):
     from imgsearch_core.config import Settings
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     fill(Store(Settings.from_env()), tiny_embedder, write_images(tmp_path / "few", 4)[0].parent, name="few")
     at = start(EVALUATE_PAGE)
@@ -362,7 +362,7 @@ def import_judgements(at, data: bytes):
 
 
 def test_imported_judgements_are_stored_and_round_trip_through_the_export(harbour):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     collection = harbour.open("harbour")
     items = sorted(collection.all_items(), key=lambda item: item.metadata["file_name"])
@@ -382,7 +382,7 @@ def test_imported_judgements_are_stored_and_round_trip_through_the_export(harbou
 
 
 def test_an_unreadable_judgements_file_is_refused_and_changes_nothing(harbour):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     at = import_judgements(start(EVALUATE_PAGE), b"just,some\n")
     assert not at.exception

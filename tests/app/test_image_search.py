@@ -6,8 +6,8 @@ from tests.helpers import image_bytes
 
 
 def core_similar(store, *, item_id=None, image=None, text=None, alpha=1.0, k=24):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
 
     collection = store.open("photos")
     searcher = Searcher(collection, Embedder(collection.model.name))

@@ -7,7 +7,7 @@ QUERY = "red circle"
 
 
 def judgements(store):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     return JudgementStore(store.root).verdicts("photos", QUERY)
 
@@ -31,8 +31,8 @@ def test_marking_a_hit_right_or_wrong_stores_a_judgement(filled_store):
 
 
 def test_fusion_selector_reranks_and_goes_into_the_link(filled_store):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
 
     at = start()
     submit_query(at, QUERY)
@@ -49,9 +49,9 @@ def test_fusion_selector_reranks_and_goes_into_the_link(filled_store):
 
 
 def test_the_cutoff_toggle_shows_the_cut_and_show_all(filled_store):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.fusion import autocut
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.fusion import autocut
+    from imgsearch_core.search.engine import Searcher
 
     collection = filled_store.open("photos")
     searcher = Searcher(collection, Embedder(collection.model.name))

@@ -54,7 +54,7 @@ def fake_demo_module(embedder, folder):
     module = types.ModuleType("imgsearch_core.demo.collection")
 
     def build_demo_collection(store, count=2000, progress=None):
-        from imgsearch_core.ingest import collect, ingest
+        from imgsearch_core.ingest.pipeline import collect, ingest
 
         items, problems = collect(folder)
         return ingest(store, "demo", embedder, items[:count], problems=problems, progress=progress, batch_size=4)

@@ -40,7 +40,7 @@ def rendered_text(markdown: str) -> str:
 
 def open_store():
     from imgsearch_core.config import Settings
-    from imgsearch_core.store import Store
+    from imgsearch_core.store.store import Store
 
     return Store(Settings.from_env())
 
@@ -86,7 +86,7 @@ def judge_keys(at) -> list[str]:
 
 # ----- every write and long job behind the gate ----------------------------------------------------
 def test_marking_results_needs_the_password(filled_store, password):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     at = submit_query(start(), "red circle")
     first = hit_ids(at)[0]
@@ -104,7 +104,7 @@ def test_marking_results_needs_the_password(filled_store, password):
 
 
 def test_relevance_uploads_and_judgement_imports_need_the_password(filled_store, password):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     at = start(EVALUATE_PAGE)
     assert not at.file_uploader and any("need the admin password" in c for c in texts(at.caption))
@@ -128,7 +128,7 @@ def test_relevance_uploads_and_judgement_imports_need_the_password(filled_store,
 
 
 def test_an_oversized_relevance_file_is_refused_naming_its_setting(filled_store, monkeypatch):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     monkeypatch.setenv("IMGSEARCH_MAX_RELEVANCE_BYTES", "64")
     big = ("query,relevant\n" + "".join(f"query {n},img_{n:04d}.png\n" for n in range(10))).encode()
@@ -202,7 +202,7 @@ def test_link_parameters_are_echoed_literally_in_error_boxes(filled_store):
 
 
 def test_an_unexpected_failure_shows_an_error_id_and_logs_the_details(filled_store, monkeypatch, caplog):
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.search.engine import Searcher
 
     def broken(self, query, where=None):
         raise RuntimeError("boom at /srv/secret/store")
@@ -303,7 +303,7 @@ def test_the_delete_selection_is_dropped_when_the_collection_changes(filled_stor
 
 # ----- the judgements export ------------------------------------------------------------------------
 def test_the_judgements_export_neutralises_formulas(filled_store, downloads):
-    from imgsearch_core.judgements import JudgementStore
+    from imgsearch_core.evaluation.judgements import JudgementStore
 
     item = filled_store.open("photos").all_items()[0]
     judgements = JudgementStore(filled_store.root)

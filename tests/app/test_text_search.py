@@ -9,8 +9,8 @@ QUERY = "red circle"
 
 
 def core_hits(store, mode: str, alpha: float, k: int = 24, where=None):
-    from imgsearch_core.embed import Embedder
-    from imgsearch_core.search import Searcher
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
 
     collection = store.open("photos")
     searcher = Searcher(collection, Embedder(collection.model.name))

@@ -160,8 +160,8 @@ def archive_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> I
     """A real server over a store already holding the editorial archive (tests/app/archive.py: IPTC credits,
     keywords, dates), embedded with the tiny test CLIP, which the server loads from its directory."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.ingest import collect, ingest
-    from imgsearch_core.store import Store
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
     from tests.app.archive import write_archive
 
     base = tmp_path_factory.mktemp("e2e-archive")

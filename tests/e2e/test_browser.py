@@ -126,8 +126,8 @@ def move_alpha(server: Server, page: Page, key: str, shown: str) -> list[str]:
 
 def scene_png() -> bytes:
     """A validation scene (never in the demo collection, which holds test scenes) as PNG bytes."""
-    from imgsearch_core.demo.render import render
-    from imgsearch_core.demo.scenes import scene_at
+    from imgsearch_core.scenes.render import render
+    from imgsearch_core.scenes.scenes import scene_at
 
     buffer = io.BytesIO()
     render(scene_at("val", 3)).save(buffer, format="PNG")
@@ -206,7 +206,7 @@ def relevance_csv() -> bytes:
 
     A few queries keep the run short in the browser; the default query set (600 paraphrases) is the CLI's.
     """
-    from imgsearch_core.demo import scenes
+    from imgsearch_core.scenes import scenes
 
     holders: dict[str, list[str]] = {}
     for scene in scenes.split_scenes("test", DEMO_COUNT):

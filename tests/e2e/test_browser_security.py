@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 def hostile_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
     """A real server over collection 'photos': six pictures, the first captioned HOSTILE."""
     from imgsearch_core.config import Settings
-    from imgsearch_core.ingest import collect, ingest
-    from imgsearch_core.store import Store
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
 
     base = tmp_path_factory.mktemp("e2e-hostile")
     paths = write_images(base / "photos", 6)
