@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_core.config import Settings
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.search.engine import Candidates, Searcher
 from imgsearch_core.store.collection import Record
 from imgsearch_core.store.store import Store

@@ -11,7 +11,8 @@ import time
 import streamlit as st
 
 from imgsearch_core.models.backend_choice import BACKENDS, ENV, backend_for, save_backend, saved_backend
-from imgsearch_core.text.languages import DETECTED, LANGUAGES, SET, caption_language, detect_collection, set_language
+from imgsearch_core.text.languages import DETECTED, LANGUAGES, SET
+from imgsearch_core.store.language_policy import caption_language, detect_collection, set_language
 from pages import _ui
 
 BACKEND_HELP = {

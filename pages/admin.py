@@ -17,7 +17,7 @@ from imgsearch_core.display import paging
 from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.media.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.ingest.sources import IngestError, check_uploads, import_folder
-from imgsearch_core.text.languages import ensure_language
+from imgsearch_core.store.language_policy import ensure_language
 from imgsearch_core.store.store import validate_collection_name
 from imgsearch_core.errors import StoreError
 from pages import _admin_gate, _collection_settings, _text_tower, _ui

@@ -12,7 +12,7 @@ from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
-from imgsearch_core.text.languages import caption_language
+from imgsearch_core.store.language_policy import caption_language
 from imgsearch_core.media.images import SUPPORTED_EXTENSIONS, QueryImage, decode_query
 from imgsearch_core.search.filters import where as filter_where
 from pages import _archive_filters, _provenance, _results, _ui

@@ -17,7 +17,7 @@ from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import url_state
 from imgsearch_core.evaluation.evaluate import default_method as default_method_of
-from imgsearch_core.text.languages import ensure_language
+from imgsearch_core.store.language_policy import ensure_language
 from pages import _archive_filters, _results, _ui
 
 KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),

@@ -42,14 +42,15 @@ def add_language_option(parser: argparse.ArgumentParser) -> None:
 
 def record_language(collection, code: str | None) -> dict[str, Any]:
     """After an ingest: the language given, else the one detected from the first captions (kept once set)."""
-    from imgsearch_core.text.languages import ensure_language, set_language
+    from imgsearch_core.store.language_policy import ensure_language, set_language
 
     choice = set_language(collection, code) if code else ensure_language(collection)
     return {"language": choice.language, "source": choice.source, "label": choice.label}
 
 
 def cmd_language(args: argparse.Namespace) -> int:
-    from imgsearch_core.text.languages import DETECTED, detect_collection, ensure_language, set_language
+    from imgsearch_core.text.languages import DETECTED
+    from imgsearch_core.store.language_policy import detect_collection, ensure_language, set_language
 
     store = open_store(args)
     collection = store.open(resolve_collection_name(store, args.collection))

@@ -5,15 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
-
-
-def format_bytes(count: int | float) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+from imgsearch_core.units import format_bytes  # noqa: F401 - the pages format sizes through this module
 
 
 def format_duration(seconds: float | None) -> str:

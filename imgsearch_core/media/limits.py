@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from imgsearch_core.config import Settings
-from imgsearch_core.display.formatting import format_bytes
+from imgsearch_core.units import format_bytes
 
 
 class LimitError(ValueError):

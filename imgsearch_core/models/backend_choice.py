@@ -9,29 +9,25 @@ interchangeable (tests/integration/models/test_onnx_backend.py), so changing the
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
-
 from imgsearch_core.models.embed import BACKENDS, normalise_backend
-
-if TYPE_CHECKING:
-    from imgsearch_core.store.collection import Collection
+from imgsearch_core.types import CollectionSettings
 
 BACKEND_SETTING = "backend"  # Collection.set_setting key
 ENV = "IMGSEARCH_BACKEND"
 
 
-def saved_backend(collection: "Collection") -> str:
+def saved_backend(collection: CollectionSettings) -> str:
     """The collection's own choice ('auto' when none is saved)."""
     return normalise_backend(collection.settings().get(f"setting_{BACKEND_SETTING}"))
 
 
-def backend_for(collection: "Collection") -> str:
+def backend_for(collection: CollectionSettings) -> str:
     """The backend to embed this collection with: IMGSEARCH_BACKEND when set, else the collection's choice."""
     forced = os.environ.get(ENV, "").strip()
     return normalise_backend(forced) if forced else saved_backend(collection)
 
 
-def save_backend(collection: "Collection", backend: str) -> str:
+def save_backend(collection: CollectionSettings, backend: str) -> str:
     """Save the collection's backend (one of BACKENDS; unknown names raise ModelLoadError naming them)."""
     chosen = normalise_backend(backend)
     collection.set_setting(BACKEND_SETTING, chosen)

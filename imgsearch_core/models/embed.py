@@ -27,7 +27,6 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -36,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL
+from imgsearch_core.types import ModelIdentity
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
@@ -44,16 +44,6 @@ AUTO_FP32_MODELS = frozenset({DEMO_MODEL})  # identity names `auto` keeps on fp3
 
 class ModelLoadError(RuntimeError):
     """A model could not be loaded; the message says what was tried and how to fix it."""
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """What a collection is pinned to: the model's name (or resolved path), its embedding size and the
-    fingerprint of its files (weights, config, preprocessing; "" for a hub model not on disk)."""
-
-    name: str
-    dim: int
-    fingerprint: str = field(default="", compare=False)  # compared by Collection.check_model
 
 
 def resolve_model(name_or_path: str) -> tuple[str, str | None]:

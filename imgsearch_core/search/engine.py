@@ -25,7 +25,7 @@ from imgsearch_core.models.embed import Embedder
 from imgsearch_core.search.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.media.images import ImageError, QueryImage, decode_query
 from imgsearch_core.store.collection import Collection
-from imgsearch_core.text.languages import ensure_language
+from imgsearch_core.store.language_policy import ensure_language
 from imgsearch_core.text.analysis import analyze_one
 from imgsearch_core.text.bm25 import BM25Index
 

@@ -24,12 +24,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import numpy as np
 
 from imgsearch_core.store.bm25_sync import IndexKeeper
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.media.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.errors import ModelMismatchError
 from imgsearch_core.store.lock import StoreLockedError
@@ -37,8 +38,21 @@ from imgsearch_core.text.languages import choice_from_settings
 from imgsearch_core.text.bm25 import BM25Index
 from imgsearch_core.store.write_log import WriteLog
 
-if TYPE_CHECKING:
-    from imgsearch_core.store.store import Store
+
+class StoreAccess(Protocol):
+    """What a Collection uses of its store (store.Store provides it). Why a protocol: the store opens
+    collections, so naming the Store class here would make the two modules import each other."""
+
+    client: Any
+    root: Path
+    media_root: Path
+    index_root: Path
+    max_batch: int
+    shared: bool
+
+    def handle(self, name: str) -> Any: ...
+
+    def writing(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 class Collection:
     """One named collection: vectors and captions in Chroma, media files, a BM25 index."""
 
-    def __init__(self, store: "Store", name: str) -> None:
+    def __init__(self, store: StoreAccess, name: str) -> None:
         self._store = store
         self.name = name
         self._log = WriteLog(store, name)

@@ -17,7 +17,7 @@ from typing import Any
 from imgsearch_core.store.chroma_gate import token_problem
 from imgsearch_core.store.collection import SCHEMA_VERSION, Collection, write_atomic
 from imgsearch_core.config import Settings
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.errors import CollectionNotFoundError, StoreError
 from imgsearch_core.store.lock import write_lock_for
 from imgsearch_core.store.write_log import LOG_SUFFIX, is_log_name

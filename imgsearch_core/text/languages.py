@@ -1,9 +1,10 @@
-"""A collection's caption language: which spaCy analyser its BM25 index and its queries use.
+"""Caption languages: the supported ones, detection, and the choice a collection's settings record.
 
 Why per collection: an archive's captions are written in one newsroom language, and lemmas and stop
 words only work in the language of the text (German "Häfen" → "Hafen" means nothing to English
 rules). The language is set by an admin, or detected from the captions once the collection has any,
-and kept in the collection's settings, so every process and replica analyses with the same one.
+and kept in the collection's settings, so every process and replica analyses with the same one (the
+policy that reads and records it for a collection is store/language_policy.py; this module knows no store).
 
 Detection uses py3langid (langid.py's naive Bayes model, shipped inside the wheel, restricted to the
 supported languages). It was chosen over counting spaCy's stop words because captions are short: on
@@ -17,10 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from imgsearch_core.store.collection import Collection
+from typing import Any
 
 LANGUAGES: dict[str, str] = {
     "en": "English",
@@ -108,46 +106,3 @@ def choice_from_settings(settings: dict[str, Any]) -> LanguageChoice:
     if code not in LANGUAGES:
         return LanguageChoice(DEFAULT_LANGUAGE, None)
     return LanguageChoice(str(code), str(settings.get(f"setting_{SOURCE_SETTING}", SET)))
-
-
-def caption_language(collection: Collection) -> LanguageChoice:
-    """The collection's recorded caption language (the default while none is recorded)."""
-    return choice_from_settings(collection.settings())
-
-
-def set_language(collection: Collection, code: str, source: str = SET) -> LanguageChoice:
-    """Record the language; the BM25 index is rebuilt in it on its next use (bm25_sync)."""
-    check_language(code)
-    collection.set_setting(LANGUAGE_SETTING, code)
-    collection.set_setting(SOURCE_SETTING, source)
-    return LanguageChoice(code, source)
-
-
-def detect_collection(collection: Collection) -> Detection | None:
-    """Detection over the collection's first DETECT_SAMPLE captions (None while it has none).
-
-    Captions only: the place names and keywords BM25 also indexes say little about the language."""
-    captioned = collection.page(0, DETECT_SAMPLE, where={"captioned": True})  # one read, even when none is
-    return detect([i.caption for i in captioned])
-
-
-def ensure_language(collection: Collection) -> LanguageChoice:
-    """The recorded language; when none is and the collection has captions, detect it and record it.
-
-    Called when captions may have arrived (after an ingest, before a search): the first captions fix
-    the language, later ones never change it behind the admin's back (Admin > detect again does).
-    When another process holds the store's write lock, nothing is recorded and the next call tries
-    again (the index stays in the recorded language meanwhile, and queries are analysed like it).
-    """
-    from imgsearch_core.store.lock import StoreLockedError  # noqa: PLC0415
-
-    choice = caption_language(collection)
-    if choice.source is not None:
-        return choice
-    found = detect_collection(collection)
-    if found is None:
-        return choice
-    try:
-        return set_language(collection, found.language, DETECTED)
-    except StoreLockedError:  # another process writes now
-        return choice

@@ -33,7 +33,7 @@ def german_store(store_dir, tmp_path, tiny_model_dir):
 
 
 def language_of(name: str = "fotos"):
-    from imgsearch_core.text.languages import caption_language
+    from imgsearch_core.store.language_policy import caption_language
 
     return caption_language(open_store().open(name))
 

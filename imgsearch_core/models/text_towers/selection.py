@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from imgsearch_core.models.backend_choice import backend_for
-from imgsearch_core.models.embed import ModelIdentity, ModelLoadError, normalise_backend, resolve_model
+from imgsearch_core.models.embed import ModelLoadError, normalise_backend, resolve_model
+from imgsearch_core.types import CollectionSettings, ModelIdentity
 from imgsearch_core.errors import ModelMismatchError
 from imgsearch_core.models.text_towers.tower import (
     DECLARATION, Alignment, TextTower, TowerBase, TowerIdentity, current_fingerprint, hub_name, tower_files,
 )
 
 if TYPE_CHECKING:
-    from imgsearch_core.store.collection import Collection
     from imgsearch_core.models.embed import Embedder
 
 SETTING = "text_tower"
@@ -114,7 +114,7 @@ def _new_tower(name_or_path: str, backend: str) -> TowerBase:
     return TextTower(name_or_path)
 
 
-def selected_text_tower(collection: "Collection") -> TowerIdentity | None:
+def selected_text_tower(collection: CollectionSettings) -> TowerIdentity | None:
     """The collection's tower selection, or None when queries use the image model's own text tower."""
     raw = collection.settings().get(f"setting_{SETTING}")
     try:
@@ -124,7 +124,7 @@ def selected_text_tower(collection: "Collection") -> TowerIdentity | None:
                              "select a tower again or switch back to the image model's own.") from exc
 
 
-def select_text_tower(collection: "Collection", name_or_path: str) -> TowerIdentity:
+def select_text_tower(collection: CollectionSettings, name_or_path: str) -> TowerIdentity:
     """Embed this collection's text queries with the tower from now on (after the pinning rules pass)."""
     tower = load_text_tower(name_or_path, backend_for(collection))  # on ONNX: the export is made here, once
     check_alignment(tower.identity, tower.alignment, collection.model, collection.name)
@@ -132,12 +132,12 @@ def select_text_tower(collection: "Collection", name_or_path: str) -> TowerIdent
     return tower.identity
 
 
-def use_image_model_text_tower(collection: "Collection") -> None:
+def use_image_model_text_tower(collection: CollectionSettings) -> None:
     """Switch back: the image model's own text tower embeds the queries again."""
     collection.set_setting(SETTING, "")
 
 
-def text_encoder_for(collection: "Collection", embedder: "Embedder") -> TextEncoder:
+def text_encoder_for(collection: CollectionSettings, embedder: "Embedder") -> TextEncoder:
     """What embeds this collection's text queries: the selected tower (checked against its pinned
     fingerprint and the collection's image model), else `embedder`, the collection's image model. The tower
     runs on the collection's backend (imgsearch_core.models.backend_choice: IMGSEARCH_BACKEND, else its setting), as
@@ -178,6 +178,6 @@ class QueryEmbedder:
         return getattr(self.image_embedder, name)
 
 
-def query_embedder_for(collection: "Collection", embedder: "Embedder") -> QueryEmbedder:
+def query_embedder_for(collection: CollectionSettings, embedder: "Embedder") -> QueryEmbedder:
     """`embedder` with the collection's text tower for queries (see `text_encoder_for`)."""
     return QueryEmbedder(embedder, text_encoder_for(collection, embedder))

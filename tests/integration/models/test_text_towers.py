@@ -58,7 +58,7 @@ def test_tower_has_the_real_architecture_and_embeds_multilingual_text(tower_dir)
 
 
 def test_pinning_accepts_clip_vitb32_by_hub_name_and_by_declared_local_copy(tower_dir, vitb_store, tmp_path):
-    from imgsearch_core.models.embed import ModelIdentity
+    from imgsearch_core.types import ModelIdentity
 
     store = Store(Settings.from_env(store_dir=tmp_path / "store"))
     for name in ("clip-ViT-B-32", "sentence-transformers/clip-ViT-B-32"):
@@ -72,7 +72,7 @@ def test_pinning_accepts_clip_vitb32_by_hub_name_and_by_declared_local_copy(towe
 
 
 def test_pinning_refuses_other_image_models(tower_dir, tmp_path):
-    from imgsearch_core.models.embed import ModelIdentity
+    from imgsearch_core.types import ModelIdentity
 
     store = Store(Settings.from_env(store_dir=tmp_path / "store"))
     mini = Embedder("imgsearch-mini", backend="torch")

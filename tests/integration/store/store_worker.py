@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from imgsearch_core.config import Settings
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.media.item_metadata import searchable_text
 from imgsearch_core.store.collection import Record
 from imgsearch_core.store.store import Store

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from imgsearch_core.ingest.pipeline import collect, ingest
-from imgsearch_core.text.languages import DETECTED, SET, caption_language, ensure_language, set_language
+from imgsearch_core.text.languages import DETECTED, SET
+from imgsearch_core.store.language_policy import caption_language, ensure_language, set_language
 from imgsearch_core.search.engine import Searcher
 from imgsearch_core.store.store import Store
 from imgsearch_core.text.analysis import analyze_one, import_spacy

@@ -22,7 +22,7 @@ from PIL import Image
 
 from imgsearch_core.store.collection import MEDIA_CHECKED_KEY, STALE_TEMP_SECONDS, Record
 from imgsearch_core.config import Settings
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.fields import EMBEDDED_FIELDS, RESERVED_KEYS, twin_keys
 from imgsearch_core.ingest.pipeline import collect, ingest
 from imgsearch_core.ingest.reread import reread_metadata

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imgsearch_core.config import Settings
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.ingest.pipeline import collect, ingest
 from imgsearch_core.store.store import Store
 from imgsearch_core.errors import CollectionNotFoundError, ModelMismatchError, StoreError

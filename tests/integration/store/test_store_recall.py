@@ -1,7 +1,7 @@
 """HNSW settings: recall@10 against exact search on 20k clustered 512-d vectors must be >= 0.98."""
 import numpy as np
 
-from imgsearch_core.models.embed import ModelIdentity
+from imgsearch_core.types import ModelIdentity
 
 N, DIM, CLUSTERS, QUERIES = 20_000, 512, 10, 200
 

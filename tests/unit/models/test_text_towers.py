@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from imgsearch_core.models.embed import ModelIdentity, ModelLoadError
+from imgsearch_core.models.embed import ModelLoadError
+from imgsearch_core.types import ModelIdentity
 from imgsearch_core.fingerprint import model_fingerprint
 from imgsearch_core.models.text_towers import (
     DECLARATION, Alignment, TextTower, TextTowerError, TowerIdentity, check_alignment, declare_alignment,
