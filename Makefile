@@ -1,6 +1,6 @@
 # Two set-up-and-go commands on a fresh machine (Python 3.11, package registries only):
 #   make app    installs what the app needs, then runs it (streamlit run app.py)
-#   make test   installs what the tests need (incl. Debian's Chromium and exiftool), then runs the whole suite
+#   make test   installs what the tests need (incl. Debian's Chromium and exiftool), checks the layers, runs the whole suite
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -28,5 +28,7 @@ browser:
 app: install
 	HF_HUB_DISABLE_TELEMETRY=1 $(VENV)/bin/streamlit run app.py
 
+# The layer contracts (.importlinter, ARCHITECTURE.md) first: an upward import fails before any test runs.
 test: install-dev browser
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)

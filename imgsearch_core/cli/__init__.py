@@ -1,1 +1,1 @@
-"""Layer 7, the command line: `python -m imgsearch_core COMMAND` (main), one module per command group."""
+"""Layer 6, the command line: `python -m imgsearch_core COMMAND` (main), one module per command group."""
