@@ -1,7 +1,8 @@
 """Text towers: query encoders trained into another model's image space (e.g. multilingual text for
 clip-ViT-B-32), selectable per collection. `tower` is the model and its alignment, `selection` the pinning
-rules and the per-collection switch, `onnx_tower` / `onnx_export` / `onnx_checks` the tower on ONNX Runtime,
-`cli` the `text-tower` command.
+rules and the per-collection switch, `onnx_layout` / `onnx_tower` / `onnx_checks` / `onnx_export` the tower on
+ONNX Runtime (where an export lives, the runtime graph, the export's checks, the export and the factory), the
+`text-tower` command is cli/text_tower.py.
 
 The names below are resolved on first use (PEP 562), so the command line can register `text-tower`
 without importing numpy, the embedder or torch at start-up.

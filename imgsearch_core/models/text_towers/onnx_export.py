@@ -15,54 +15,23 @@ instead of exporting again; int8 is kept only when the export measured it faster
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imgsearch_core.models.backends import layout
 from imgsearch_core.models.backends.export import OPSET, QUANTIZATION, quantize_int8
+from imgsearch_core.models.embed import resolve_model
+from imgsearch_core.models.text_towers.onnx_checks import check_against_sentence_transformers, int8_verdict
+from imgsearch_core.models.text_towers.onnx_layout import FORMAT, GRAPHS, KIND, TOKENIZER, TowerExport, find_tower_export
+from imgsearch_core.models.text_towers.onnx_tower import INT8_BACKENDS, OnnxTower, TowerGraph
+from imgsearch_core.models.text_towers.tower import current_fingerprint, load_sentence_transformer, tower_files
 
-KIND, FORMAT = "text-tower", 1  # bump FORMAT when the recipe (graph, checks, quantisation) changes
-GRAPHS = {"fp32": "tower.onnx", "int8": "tower-int8.onnx"}
-TOKENIZER = "tokenizer.json"
+log = logging.getLogger(__name__)
 INT8_SIZES = (150, 40)  # generated documents and queries of the int8 fidelity check (~1 min of a first export)
-
-
-@dataclass(frozen=True)
-class TowerExport:
-    """A tower's export folder and its manifest."""
-
-    directory: Path
-    manifest: dict[str, Any]
-
-    def graph(self, variant: str) -> Path:
-        return self.directory / GRAPHS[variant]
-
-    @property
-    def usable(self) -> bool:
-        """The fp32 graph and tokens matched sentence-transformers at export."""
-        return bool((self.manifest.get("check") or {}).get("passed"))
-
-    @property
-    def int8_approved(self) -> bool:
-        """int8 was measured faster than fp32 and passed its fidelity check (the graph is kept only then)."""
-        return bool((self.manifest.get("int8") or {}).get("approved")) and self.graph("int8").is_file()
-
-
-def find_tower_export(owner: Path | None, fingerprint: str) -> TowerExport | None:
-    """The export made for this fingerprint (usable or refused), or None (missing, half-written, other weights)."""
-    for directory in layout.candidate_dirs(owner, fingerprint):
-        manifest = layout.read_manifest(directory)
-        if not manifest or (manifest.get("kind"), manifest.get("format"), manifest.get("fingerprint")) != (
-                KIND, FORMAT, fingerprint):
-            continue
-        export = TowerExport(directory, manifest)
-        if not export.usable or (export.graph("fp32").is_file() and (directory / TOKENIZER).is_file()):
-            return export
-    return None
 
 
 def text_settings(st_model) -> dict[str, int]:
@@ -104,9 +73,6 @@ def _is_tower_export(folder: Path) -> bool:
 
 def _build(st_model, tmp: Path, manifest: dict[str, Any], int8_sizes: tuple[int, int]) -> None:
     """Graph, tokenizer and checks into `tmp`; the manifest records what the checks found."""
-    from imgsearch_core.models.text_towers.onnx_checks import check_against_sentence_transformers
-    from imgsearch_core.models.text_towers.onnx_tower import TowerGraph
-
     started = time.perf_counter()
     _export_graph(st_model, tmp / GRAPHS["fp32"])
     manifest["export_seconds"] = round(time.perf_counter() - started, 2)
@@ -127,9 +93,6 @@ def decide_int8(export: TowerExport, int8_sizes: tuple[int, int] | None = None, 
     `verdict_options`: floors, timing) and keep the int8 graph only when approved; the verdict and the graphs'
     sizes go into the export's manifest, on disk too. The export makes this decision once; tests make it again
     on a copy of that one export to force each verdict."""
-    from imgsearch_core.models.text_towers.onnx_checks import int8_verdict
-    from imgsearch_core.models.text_towers.onnx_tower import TowerGraph
-
     manifest = export.manifest
     if not export.graph("int8").is_file():
         started = time.perf_counter()
@@ -179,3 +142,37 @@ def export_tower(st_model, owner: Path | None, fingerprint: str, *,
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return TowerExport(final, manifest)
+
+
+def _export_of(name: str, files_dir: Path, owner: Path | None, fingerprint: str) -> TowerExport | None:
+    """The tower's export, made now if there is none; None (after a warning) when it cannot be made."""
+    export = find_tower_export(owner, fingerprint)
+    if export is not None:
+        return export
+    st_model = load_sentence_transformer(name, files_dir)  # a ModelLoadError here is the tower's, not ONNX's
+    try:
+        return export_tower(st_model, owner, fingerprint)
+    except Exception as exc:  # noqa: BLE001 - an exporter or runtime failure: torch still embeds the queries
+        log.warning("Text tower %s cannot be exported to ONNX (%s); its queries run on torch.", name, exc)
+        return None
+
+
+def onnx_tower(name_or_path: str, backend: str) -> OnnxTower | None:
+    """The tower on ONNX Runtime for `backend` ('auto', 'onnx' or 'onnx-int8'), exported on first use; None
+    when it must run on torch (its export failed the check against sentence-transformers, or cannot be made)."""
+    name, files_dir = tower_files(name_or_path)
+    fingerprint = current_fingerprint(files_dir)
+    owner = files_dir if resolve_model(name_or_path)[1] is not None else None  # a hub cache is not ours to write
+    export = _export_of(name, files_dir, owner, fingerprint)
+    if export is None:
+        return None
+    if not export.usable:
+        log.warning("Text tower %s: its ONNX export disagrees with sentence-transformers (%s); its queries run on "
+                    "torch.", name, export.manifest.get("check"))
+        return None
+    variant = "int8" if backend in INT8_BACKENDS and export.int8_approved else "fp32"
+    try:
+        return OnnxTower(name, files_dir, fingerprint, export, variant)
+    except Exception as exc:  # noqa: BLE001 - e.g. ONNX Runtime missing: torch still embeds the queries
+        log.warning("Text tower %s: the ONNX session cannot be made (%s); its queries run on torch.", name, exc)
+        return None

@@ -2,7 +2,7 @@
 
 Why: on torch a collection that selected the multilingual tower imports torch and sentence-transformers for
 every text query. Here loading needs only onnxruntime, tokenizers and numpy; torch is imported once per tower
-fingerprint, to export (text_towers/onnx_export.py), and never on a query. A tower whose export failed its
+fingerprint, to export (text_towers/onnx_export.py, which also makes this class: `onnx_tower`), and never on a query. A tower whose export failed its
 check against sentence-transformers, or that cannot be exported, runs on torch instead (with a warning).
 
 fp32 embeds a batch in one call (padding is masked out of attention and of the mean, so a vector does not
@@ -11,7 +11,6 @@ input tensor. CPU only: a query is one short text, and the export's check ran on
 """
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,13 +19,9 @@ import numpy as np
 
 from imgsearch_core.models.backends.onnx_clip import CPU_EP, _session, normalise_rows
 from imgsearch_core.models.backends.preprocess import TextTokenizer
-from imgsearch_core.models.embed import resolve_model
-from imgsearch_core.models.text_towers.onnx_export import TOKENIZER, TowerExport, find_tower_export
-from imgsearch_core.models.text_towers.tower import (
-    TowerBase, TowerIdentity, current_fingerprint, load_sentence_transformer, tower_files,
-)
+from imgsearch_core.models.text_towers.onnx_layout import TOKENIZER, TowerExport
+from imgsearch_core.models.text_towers.tower import TowerBase, TowerIdentity
 
-log = logging.getLogger(__name__)
 INT8_BACKENDS = ("auto", "onnx-int8")  # the backends that take int8 where the export approved it
 
 
@@ -70,39 +65,3 @@ class OnnxTower(TowerBase):
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, rows of unit length, comparable with the aligned image model's image vectors."""
         return self.graph.embed_texts(texts)
-
-
-def _export_of(name: str, files_dir: Path, owner: Path | None, fingerprint: str) -> TowerExport | None:
-    """The tower's export, made now if there is none; None (after a warning) when it cannot be made."""
-    export = find_tower_export(owner, fingerprint)
-    if export is not None:
-        return export
-    st_model = load_sentence_transformer(name, files_dir)  # a ModelLoadError here is the tower's, not ONNX's
-    try:
-        from imgsearch_core.models.text_towers.onnx_export import export_tower
-
-        return export_tower(st_model, owner, fingerprint)
-    except Exception as exc:  # noqa: BLE001 - an exporter or runtime failure: torch still embeds the queries
-        log.warning("Text tower %s cannot be exported to ONNX (%s); its queries run on torch.", name, exc)
-        return None
-
-
-def onnx_tower(name_or_path: str, backend: str) -> OnnxTower | None:
-    """The tower on ONNX Runtime for `backend` ('auto', 'onnx' or 'onnx-int8'), exported on first use; None
-    when it must run on torch (its export failed the check against sentence-transformers, or cannot be made)."""
-    name, files_dir = tower_files(name_or_path)
-    fingerprint = current_fingerprint(files_dir)
-    owner = files_dir if resolve_model(name_or_path)[1] is not None else None  # a hub cache is not ours to write
-    export = _export_of(name, files_dir, owner, fingerprint)
-    if export is None:
-        return None
-    if not export.usable:
-        log.warning("Text tower %s: its ONNX export disagrees with sentence-transformers (%s); its queries run on "
-                    "torch.", name, export.manifest.get("check"))
-        return None
-    variant = "int8" if backend in INT8_BACKENDS and export.int8_approved else "fp32"
-    try:
-        return OnnxTower(name, files_dir, fingerprint, export, variant)
-    except Exception as exc:  # noqa: BLE001 - e.g. ONNX Runtime missing: torch still embeds the queries
-        log.warning("Text tower %s: the ONNX session cannot be made (%s); its queries run on torch.", name, exc)
-        return None

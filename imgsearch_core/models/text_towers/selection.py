@@ -106,7 +106,7 @@ def load_text_tower(name_or_path: str, backend: str = "torch") -> TowerBase:
 
 def _new_tower(name_or_path: str, backend: str) -> TowerBase:
     if backend != "torch":
-        from imgsearch_core.models.text_towers.onnx_tower import onnx_tower
+        from imgsearch_core.models.text_towers.onnx_export import onnx_tower
 
         tower = onnx_tower(name_or_path, backend)
         if tower is not None:

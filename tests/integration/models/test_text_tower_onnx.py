@@ -14,8 +14,9 @@ from imgsearch_core.models.backend_choice import save_backend
 from imgsearch_core.search.engine import Searcher
 from imgsearch_core.models.text_towers import load_text_tower, query_embedder_for, select_text_tower, text_encoder_for
 from imgsearch_core.models.text_towers import onnx_export
-from imgsearch_core.models.text_towers.onnx_export import GRAPHS, TOKENIZER, decide_int8, export_tower, find_tower_export
-from imgsearch_core.models.text_towers.onnx_tower import TowerGraph, onnx_tower
+from imgsearch_core.models.text_towers.onnx_export import decide_int8, export_tower, onnx_tower
+from imgsearch_core.models.text_towers.onnx_layout import GRAPHS, TOKENIZER, find_tower_export
+from imgsearch_core.models.text_towers.onnx_tower import TowerGraph
 from imgsearch_core.models.text_towers.tower import current_fingerprint, load_sentence_transformer
 from tests.multilingual_fixtures import (  # noqa: F401 - vitb_store: a module-scoped fixture
     MULTILINGUAL, private_copy, tower_variant, vitb_store, write_dense,
