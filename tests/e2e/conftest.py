@@ -159,15 +159,22 @@ def screenshots() -> Path:
 def archive_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
     """A real server over a store already holding the editorial archive (tests/app/archive.py: IPTC credits,
     keywords, dates), embedded with the tiny test CLIP, which the server loads from its directory."""
-    from imgsearch_core.config import Settings
-    from imgsearch_core.ingest.pipeline import collect, ingest
-    from imgsearch_core.store.store import Store
     from tests.app.archive import write_archive
 
     base = tmp_path_factory.mktemp("e2e-archive")
+    yield from serve_folder(write_archive(base / "photos"), base, tiny_embedder)
+
+
+def serve_folder(photos: Path, base: Path, embedder) -> Iterator[Server]:
+    """A real server over a fresh store in `base` holding every picture of `photos` in collection 'photos',
+    embedded with `embedder` (the server loads the same model from its directory)."""
+    from imgsearch_core.config import Settings
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.store.store import Store
+
     store = Store(Settings.from_env(store_dir=base / "store"))
-    items, problems = collect(write_archive(base / "photos"))
-    report = ingest(store, "photos", tiny_embedder, items, problems=problems)
+    items, problems = collect(photos)
+    report = ingest(store, "photos", embedder, items, problems=problems)
     assert report.added == len(items) and not report.problems, report.problems
     del store
     running = _start(base / "store", base)

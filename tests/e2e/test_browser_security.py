@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Locator, Page
 
-from tests.e2e.conftest import Server, _start, _stop, _wait_healthy
+from tests.e2e.conftest import Server, serve_folder
 from tests.e2e.test_browser import assert_no_errors, loaded_images, main, wait_for, wait_idle, wait_summary
 from tests.helpers import write_images
 
@@ -20,24 +20,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
     """A real server over collection 'photos': six pictures, the first captioned HOSTILE."""
-    from imgsearch_core.config import Settings
-    from imgsearch_core.ingest.pipeline import collect, ingest
-    from imgsearch_core.store.store import Store
-
     base = tmp_path_factory.mktemp("e2e-hostile")
     paths = write_images(base / "photos", 6)
     paths[0].with_suffix(".txt").write_text(HOSTILE)
-    store = Store(Settings.from_env(store_dir=base / "store"))
-    items, problems = collect(base / "photos")
-    report = ingest(store, "photos", tiny_embedder, items, problems=problems)
-    assert report.added == 6 and not report.problems, report.problems
-    del store
-    running = _start(base / "store", base)
-    try:
-        _wait_healthy(running)
-        yield running
-    finally:
-        _stop(running)
+    yield from serve_folder(base / "photos", base, tiny_embedder)
 
 
 def assert_literal(area: Locator, where: str) -> None:
