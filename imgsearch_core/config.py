@@ -47,7 +47,9 @@ class Settings:
     max_k: int = 100
     models_dir: Path = BUNDLED_MODELS_DIR  # where fine-tuned model versions are written
     media_dir: Path | None = None  # media copies; default <store>/media; a shared mount for replicas
-    chroma_token: str | None = None  # sent to an authenticated Chroma server (IMGSEARCH_CHROMA_TOKEN)
+    # Sent to an authenticated Chroma server (IMGSEARCH_CHROMA_TOKEN); kept out of repr, so no log, cache key or
+    # traceback that prints the settings shows it.
+    chroma_token: str | None = field(default=None, repr=False)
     # Input limits: each is named in the message of the input that hits it (README, "Limits").
     max_sidecar_bytes: int = 1 * 2**20  # one sidecar .txt caption
     max_caption_file_bytes: int = 64 * 2**20  # one caption CSV/TSV/JSON/JSONL file

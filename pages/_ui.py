@@ -103,8 +103,11 @@ def _open_store(_settings: Settings, key: str) -> Store:
 
 
 def get_store() -> Store:
+    """The store of the current settings, opened once per server; the key holds the Chroma token's hash
+    (the settings' repr leaves the token out), so a changed token opens a new client."""
     settings = Settings.from_env()
-    return _open_store(settings, repr(settings))
+    token = hashlib.sha256((settings.chroma_token or "").encode()).hexdigest()[:16]
+    return _open_store(settings, f"{settings!r} token={token}")
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
