@@ -18,7 +18,7 @@ import numpy as np
 
 from imgsearch_core.config import Settings
 from imgsearch_core.types import ModelIdentity
-from imgsearch_core.store.collection import Record
+from imgsearch_core.store.records import Record
 from imgsearch_core.store.store import Store
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from imgsearch_core.config import Settings
 from imgsearch_core.types import ModelIdentity
 from imgsearch_core.search.engine import Candidates, Searcher
-from imgsearch_core.store.collection import Record
+from imgsearch_core.store.records import Record
 from imgsearch_core.store.store import Store
 from imgsearch_core.text.analysis import analyze_one
 from imgsearch_core.text.bm25 import BM25Index

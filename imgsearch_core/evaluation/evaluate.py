@@ -32,7 +32,8 @@ from imgsearch_core.evaluation.query_sources import (  # noqa: F401 - re-exporte
     without_leaks,
 )
 from imgsearch_core.search.engine import Searcher
-from imgsearch_core.store.collection import Collection, StoredItem
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.records import StoredItem
 
 ALPHAS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 RECALL_KS: tuple[int, ...] = (1, 5, 10)

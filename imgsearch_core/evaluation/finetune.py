@@ -28,7 +28,8 @@ from imgsearch_core.models.clip_factory import save_clip
 from imgsearch_core.config import BUNDLED_MODELS_DIR
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.media.images import ImageError, thumbnail
-from imgsearch_core.store.collection import Collection, Record, StoredItem
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.records import Record, StoredItem
 from imgsearch_core.store.store import Store
 
 MIN_CAPTIONED = 10

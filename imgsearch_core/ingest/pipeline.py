@@ -34,7 +34,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgsearch_core.store.collection import Collection, Record
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.records import Record
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.media.images import ImageError
 from imgsearch_core.ingest.decode import FrameBudget

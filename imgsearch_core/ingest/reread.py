@@ -17,7 +17,7 @@ from typing import Any
 from imgsearch_core.fields import EMBEDDED_FIELDS, twin_keys
 from imgsearch_core.media.images import ImageError
 from imgsearch_core.ingest.pipeline import Problem, Progress, SourceItem, describe_item, metadata_problems
-from imgsearch_core.store.collection import StoredItem
+from imgsearch_core.store.records import StoredItem
 from imgsearch_core.store.store import Store
 
 EXPLICIT_CAPTION_ORIGINS = ("caption file", "sidecar")

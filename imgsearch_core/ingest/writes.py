@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgsearch_core.store.collection import Collection, Record
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.records import Record
 from imgsearch_core.ingest.sources import Problem
 
 WRITE_BATCHES = 4  # batches of the source written in one store write, at most

@@ -27,7 +27,8 @@ from imgsearch_core.models.embed import Embedder
 from imgsearch_core.media.images import ImageError, QueryImage, decode_image, decode_query
 from imgsearch_core.media.perceptual import hamming, perceptual_hash
 from imgsearch_core.search.engine import Hit
-from imgsearch_core.store.collection import Collection, StoredItem
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.records import StoredItem
 
 # ----- the decision rule ------------------------------------------------------------------------------
 # Calibrated by benchmarks/bench_provenance.py (figures in benchmarks/RESULTS.md, "Provenance (duplicate

@@ -5,24 +5,16 @@ each process's BM25 index are derived. Every write is framed by a record in the 
 log (imgsearch_core.store.write_log), so BM25 indexes in any number of processes or replicas catch up
 with exactly what changed, and a write killed halfway is still indexed as Chroma holds it.
 
-Media paths are the store's own: `<media>/<collection>/<id[:2]>/<id><ext>`, derived from the item id and
-its format (see `Collection.media_path`), never taken from the stored `media` string, and checked to
-resolve inside the collection's media folder before anything is read or deleted. Why: item metadata
-comes from caption files and from Chroma (a server anyone with its token can write), and a planted
-`media` value once made the app show, and `delete` unlink, any file on the server.
+Media paths are the store's own (store/media_files.py): derived from the item id and its format, never
+taken from the stored `media` string, and checked to resolve inside the collection's media folder before
+anything is read or deleted.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -31,11 +23,13 @@ import numpy as np
 
 from imgsearch_core.store.bm25_sync import IndexKeeper
 from imgsearch_core.types import ModelIdentity
-from imgsearch_core.media.images import SUPPORTED_EXTENSIONS
 from imgsearch_core.errors import ModelMismatchError
 from imgsearch_core.store.lock import StoreLockedError
 from imgsearch_core.text.languages import choice_from_settings
 from imgsearch_core.text.bm25 import BM25Index
+from imgsearch_core.store.media_files import (STALE_TEMP_SECONDS, MediaFiles, ResolvedFolder, move_aside, settle_moved,
+                                              write_atomic)
+from imgsearch_core.store.records import Record, StoredItem, clean_metadata
 from imgsearch_core.store.write_log import WriteLog
 
 
@@ -55,76 +49,11 @@ class StoreAccess(Protocol):
     def writing(self) -> AbstractContextManager[None]: ...
 
 
-@dataclass(frozen=True)
-class Record:
-    """One item ready to store: its vector, caption, metadata and the media bytes to keep."""
-
-    id: str
-    embedding: np.ndarray
-    caption: str
-    metadata: dict[str, Any]
-    media: bytes
-    media_ext: str
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    id: str
-    caption: str
-    metadata: dict[str, Any]
-    media_path: Path
-
-
-def _clean_metadata(metadata: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:
-    """Chroma metadata values must be str, int, float, bool or a non-empty list of strings; drop
-    empties, stringify the rest. `keep_none`: for updates, where None removes a key."""
-    clean: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if value is None and keep_none and str(key).strip():
-            clean[str(key)] = None
-            continue
-        if value is None or (isinstance(value, float) and np.isnan(value)) or str(key).strip() == "":
-            continue
-        if isinstance(value, (list, tuple)):
-            words = [str(v) for v in value if v is not None and str(v) != ""]
-            if words:
-                clean[str(key)] = words
-            elif keep_none:
-                clean[str(key)] = None
-        elif isinstance(value, (bool, int, float, str)):
-            clean[str(key)] = value
-        elif isinstance(value, np.generic):
-            clean[str(key)] = value.item()
-        else:
-            clean[str(key)] = str(value)
-    return clean
-
-
 SCHEMA_VERSION = 2  # 2: collections record their model's fingerprint, and writes go through the write log
-_TEMP_PREFIX = ".tmp-"
 _ALLOWED_CACHE = 16  # filters remembered per collection (per revision)
-# Item ids are SHA-256 hex digests; anything with a dot or a slash could name a path outside its folder.
-_ID_RULE = re.compile(r"[0-9A-Za-z_-]{2,128}")
-# The media file of an item whose path cannot be trusted: never written, so it shows as missing.
-_NO_MEDIA = ".no-media"
 # Collection metadata key: the stored media paths were checked (see Collection.check_media_paths).
 MEDIA_CHECKED_KEY = "media_paths_checked"
-# Server mode: another writer's `.tmp-` file may be mid-write, so only ones this old are a killed writer's.
-STALE_TEMP_SECONDS = 3600
 _logger = logging.getLogger(__name__)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Collection:
@@ -140,6 +69,7 @@ class Collection:
         self._cache_lock = threading.Lock()
         self._allowed: dict[tuple[str, str], frozenset[str]] = {}
         self._stats: tuple[str, dict[str, Any]] | None = None
+        self._media = MediaFiles(store.media_root, name)
         self.media_report = self.check_media_paths()
 
     @property
@@ -226,8 +156,8 @@ class Collection:
         return self._stored(self._chroma.get(offset=offset, limit=limit, where=where, include=["documents", "metadatas"]))
 
     def _stored(self, result: dict[str, Any]) -> list[StoredItem]:
-        folder = _MediaFolder(self.media_dir)
-        return [StoredItem(i, d or "", dict(m or {}), self.media_path(i, (m or {}).get("media"), folder))
+        resolved = self._media.resolver()
+        return [StoredItem(i, d or "", dict(m or {}), self.media_path(i, (m or {}).get("media"), resolved))
                 for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])]
 
     def iter_metadatas(self) -> Iterator[dict[str, Any]]:
@@ -245,36 +175,15 @@ class Collection:
     @property
     def media_dir(self) -> Path:
         """The collection's media folder: every media path resolves inside it."""
-        return self._store.media_root / self.name
+        return self._media.folder
 
     def media_relative(self, item_id: str, ext: str) -> str:
-        """The `media` value the store writes: `<collection>/<id[:2]>/<id><ext>`, relative to the media root."""
-        if not _ID_RULE.fullmatch(item_id) or ext not in SUPPORTED_EXTENSIONS:
-            raise ValueError(f"no media path for item id {item_id!r} with extension {ext!r}")
-        return f"{self.name}/{item_id[:2]}/{item_id}{ext}"
+        """The `media` value the store writes for an item (media_files.MediaFiles.relative)."""
+        return self._media.relative(item_id, ext)
 
-    def _stored_ext(self, item_id: str, stored: Any) -> str | None:
-        """The extension of a stored `media` value that is exactly the derived path, else None."""
-        prefix = f"{self.name}/{item_id[:2]}/{item_id}"
-        text = stored if isinstance(stored, str) else ""
-        ext = text[len(prefix):] if text.startswith(prefix) else ""
-        return ext if ext in SUPPORTED_EXTENSIONS else None
-
-    def media_path(self, item_id: str, stored: Any = None, folder: _MediaFolder | None = None) -> Path:
-        """The item's media file, from its id and the extension of `stored` (its `media` value) only.
-
-        A stored value other than the derived path is never used as a path: the derived file of any
-        supported extension is taken if present. A path that would leave the collection's media folder
-        (an id with a slash or a dot, a symlink inside the folder) gives a file that never exists, so the
-        item shows no picture and a delete unlinks nothing. `folder`: shared by the items of one read.
-        """
-        folder = folder or _MediaFolder(self.media_dir)
-        if not _ID_RULE.fullmatch(item_id):
-            return folder.no_media
-        subfolder = self.media_dir / item_id[:2]
-        ext = self._stored_ext(item_id, stored)
-        path = subfolder / f"{item_id}{ext}" if ext else _existing(subfolder, item_id)
-        return path if folder.holds(path) else folder.no_media
+    def media_path(self, item_id: str, stored: Any = None, resolved: ResolvedFolder | None = None) -> Path:
+        """The item's media file, derived from its id and checked inside the folder (MediaFiles.path)."""
+        return self._media.path(item_id, stored, resolved)
 
     def allowed_ids(self, where: dict) -> frozenset[str]:
         """Ids a filter selects, kept per (filter, revision): a repeated or re-ranked filtered query
@@ -380,13 +289,13 @@ class Collection:
     def _repair_media_paths(self) -> list[str]:
         fixes: dict[str, str | None] = {}
         lines: list[str] = []
-        folder = _MediaFolder(self.media_dir)
+        resolved = self._media.resolver()
         for page in self._pages(["metadatas"]):
             for item_id, meta in zip(page["ids"], page["metadatas"]):
                 stored = (meta or {}).get("media")
-                if self._stored_ext(item_id, stored) is not None:
+                if self._media.stored_ext(item_id, stored) is not None:
                     continue
-                path = self.media_path(item_id, stored, folder)
+                path = self.media_path(item_id, stored, resolved)
                 found = path.is_file()
                 fixes[item_id] = self.media_relative(item_id, path.suffix) if found else None
                 outcome = (f"repaired to {fixes[item_id]!r}" if found else
@@ -411,7 +320,7 @@ class Collection:
         own those files (content-addressed, so an orphan is only wasted space); there only the
         temporary files of a killed writer go, from the folders this write touches."""
         if self._store.shared:
-            self._remove_stale_temps(ids, older_than_s=STALE_TEMP_SECONDS)
+            self._media.remove_stale_temps(ids, older_than_s=STALE_TEMP_SECONDS)
             return
         self.recover()
         write_atomic(self._journal, "\n".join(ids).encode())
@@ -431,22 +340,9 @@ class Collection:
             return
         ids = [line for line in self._journal.read_text().splitlines() if line]
         present = self.existing_ids(ids)
-        for item_id in {i for i in ids if _ID_RULE.fullmatch(i)} - present:  # a planted id names no file
-            for path in (self.media_dir / item_id[:2]).glob(f"{item_id}.*"):
-                path.unlink()
-        self._remove_stale_temps(ids, older_than_s=0)
+        self._media.remove_all_of(set(ids) - present)
+        self._media.remove_stale_temps(ids, older_than_s=0)
         self._journal.unlink()
-
-    def _remove_stale_temps(self, ids: Sequence[str], older_than_s: float) -> None:
-        """Remove `.tmp-` files last changed more than `older_than_s` ago from the folders of `ids`."""
-        cutoff = time.time() - older_than_s
-        for folder in {self.media_dir / item_id[:2] for item_id in ids if _ID_RULE.fullmatch(item_id)}:
-            for path in folder.glob(f"{_TEMP_PREFIX}*"):
-                try:
-                    if older_than_s <= 0 or path.stat().st_mtime < cutoff:
-                        path.unlink()
-                except FileNotFoundError:  # another writer finished or removed it meanwhile
-                    continue
 
     def add(self, records: Sequence[Record]) -> int:
         """Store records not already present; returns how many were new.
@@ -489,7 +385,7 @@ class Collection:
                 ids=[r.id for r in chunk],
                 embeddings=np.stack([r.embedding for r in chunk]).astype(np.float32),
                 documents=[r.caption for r in chunk],
-                metadatas=[_clean_metadata(r.metadata) for r in chunk],
+                metadatas=[clean_metadata(r.metadata) for r in chunk],
             )
 
     def update_items(self, updates: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
@@ -510,7 +406,7 @@ class Collection:
                     ids=[i for i, _, _ in chunk],
                     embeddings=np.stack([vectors[i] for i, _, _ in chunk]),
                     documents=[c for _, c, _ in chunk],
-                    metadatas=[_clean_metadata(m, keep_none=True) for _, _, m in chunk],
+                    metadatas=[clean_metadata(m, keep_none=True) for _, _, m in chunk],
                 )
             self._log.finish(record)
             return len(known)
@@ -531,58 +427,12 @@ class Collection:
             return len(items)
 
     def _move_media_aside(self, items: Sequence[StoredItem]) -> dict[str, tuple[Path, Path]]:
-        """Rename deleted items' media files to temporary names: id -> (media path, temporary path).
-
-        Why not unlink at once: in server mode another writer may add the same content meanwhile (its
-        Chroma upsert landing after this delete), and its media file would be gone for good."""
-        moved: dict[str, tuple[Path, Path]] = {}
-        for item in items:
-            aside = item.media_path.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}-deleted")
-            try:
-                os.rename(item.media_path, aside)
-            except FileNotFoundError:
-                continue
-            moved[item.id] = (item.media_path, aside)
-        return moved
+        """Deleted items' media files renamed aside (media_files.move_aside: a racing add may want them back)."""
+        return move_aside((item.id, item.media_path) for item in items)
 
     def _settle_removed(self, moved: dict[str, tuple[Path, Path]]) -> None:
         """Unlink the moved files, but put back those whose id Chroma holds again (added meanwhile)."""
-        added_again = self.existing_ids(list(moved))
-        for item_id, (path, aside) in moved.items():
-            if item_id in added_again:
-                os.replace(aside, path)
-            else:
-                aside.unlink(missing_ok=True)
-
-
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
-
-
-class _MediaFolder:
-    """A collection's media folder, resolved once for the items of one read: each subfolder is resolved
-    once, a file only when it is a symlink (a full resolve per item cost ~80 us: 8 s for 100,000 items)."""
-
-    def __init__(self, path: Path) -> None:
-        self.real = _real(path)
-        self.no_media = self.real / _NO_MEDIA
-        self._subfolders: dict[Path, bool] = {}
-
-    def holds(self, path: Path) -> bool:
-        """True when `path` resolves inside the folder."""
-        inside = self._subfolders.get(path.parent)
-        if inside is None:
-            inside = self._subfolders[path.parent] = _real(path.parent).is_relative_to(self.real)
-        return inside and (not path.is_symlink() or _real(path).is_relative_to(self.real))
-
-
-def _existing(folder: Path, item_id: str) -> Path:
-    """The item's derived media file of whichever supported extension exists, else its extension-less
-    name (never written: the item has no media)."""
-    for ext in sorted(SUPPORTED_EXTENSIONS):
-        if (folder / f"{item_id}{ext}").is_file():
-            return folder / f"{item_id}{ext}"
-    return folder / item_id
+        settle_moved(moved, self.existing_ids(list(moved)))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

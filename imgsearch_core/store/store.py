@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from imgsearch_core.store.chroma_gate import token_problem
-from imgsearch_core.store.collection import SCHEMA_VERSION, Collection, write_atomic
+from imgsearch_core.store.collection import SCHEMA_VERSION, Collection
+from imgsearch_core.store.media_files import write_atomic
 from imgsearch_core.config import Settings
 from imgsearch_core.types import ModelIdentity
 from imgsearch_core.errors import CollectionNotFoundError, StoreError

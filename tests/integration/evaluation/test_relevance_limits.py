@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgsearch_core.store.collection import StoredItem
+from imgsearch_core.store.records import StoredItem
 from imgsearch_core.evaluation.judgements import JudgementStore
 from imgsearch_core.evaluation.query_sources import EvaluationError, queries_from_relevance_file, read_relevance_rows
 

@@ -9,7 +9,7 @@ from PIL import Image
 from imgsearch_core.search.filters.where import combine, where_from_choices
 from imgsearch_core.search.filters.parse import collection_fields, parse_filter
 from imgsearch_core.search.engine import Searcher
-from imgsearch_core.store.collection import Record
+from imgsearch_core.store.records import Record
 from tests.helpers import image_bytes
 from tests.integration.cli.test_cli import cli
 

@@ -29,7 +29,7 @@ from imgsearch_core.search.provenance import (
     stored_phash,
 )
 from imgsearch_core.search.engine import Searcher
-from imgsearch_core.store.collection import Record
+from imgsearch_core.store.records import Record
 from imgsearch_core.store.store import Store
 
 N_ARCHIVED = 6

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgsearch_core.store.collection import MEDIA_CHECKED_KEY, STALE_TEMP_SECONDS, Record
+from imgsearch_core.store.collection import MEDIA_CHECKED_KEY
+from imgsearch_core.store.media_files import STALE_TEMP_SECONDS
+from imgsearch_core.store.records import Record
 from imgsearch_core.config import Settings
 from imgsearch_core.types import ModelIdentity
 from imgsearch_core.fields import EMBEDDED_FIELDS, RESERVED_KEYS, twin_keys
