@@ -28,15 +28,23 @@
     if (sig !== S.sig) { S.sig = sig; S.changes.push(now); }
     if (S.dialogAt === null && dialogShown()) S.dialogAt = now;
   };
-  const readState = () => {
+  const readState = (records = []) => {
+    // Every value the attribute took, in order (a fast run can flip running -> notRunning within one batch).
     const app = document.querySelector('[data-testid="stApp"]');
-    const state = app ? app.getAttribute('data-test-script-state') : null;
-    if (state === 'running' && S.state !== 'running') S.runs += 1;
-    S.state = state;
+    const values = [...records.map(r => r.oldValue), app ? app.getAttribute('data-test-script-state') : null];
+    for (const value of values) {
+      if (value === 'running' && S.state !== 'running') S.runs += 1;
+      S.state = value;
+    }
   };
   S.arm = () => { S.armed = true; S.t0 = null; S.changes = []; S.dialogAt = null; S.armedRuns = S.runs; };
-  S.settled = (quietMs) => S.t0 !== null && S.runs > S.armedRuns && S.state === 'notRunning'
-                           && performance.now() - S.lastMutation > quietMs;
+  // Over when a run the input started has ended and the DOM is quiet; a tree whose reruns do not show in
+  // the script state (should a fragment not set it) is over after a changed card and a longer quiet.
+  S.settled = (quietMs) => {
+    const quiet = performance.now() - S.lastMutation;
+    return S.t0 !== null && S.state === 'notRunning' && quiet > quietMs
+           && (S.runs > S.armedRuns || (S.changes.length > 0 && quiet > 4 * quietMs));
+  };
   const start = () => { if (S.armed) { S.armed = false; S.t0 = performance.now(); } };
   window.addEventListener('keydown', start, true);
   window.addEventListener('pointerdown', start, true);
@@ -44,7 +52,8 @@
   const observe = () => {
     new MutationObserver(look).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
     new MutationObserver(readState).observe(document.documentElement,
-                                            {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+                                            {attributes: true, attributeOldValue: true, subtree: true,
+                                             attributeFilter: ['data-test-script-state']});
     readState();
   };
   if (document.documentElement) observe(); else document.addEventListener('DOMContentLoaded', observe);
