@@ -180,35 +180,37 @@ def serve(tree: Path, store: Path, logs: Path) -> Iterator[str]:
 # ----- in-page measurement -------------------------------------------------------------------------
 @dataclass
 class Samples:
-    """Timed repetitions of one measure, and the steps that changed no card (not timed)."""
+    """Timed repetitions of one measure (ms from the input): the last card change (the result), the first
+    one (when the page starts to answer) and every card thumbnail loaded; and the steps that changed no card."""
 
     times_ms: list[float] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)
+    images_ms: list[float] = field(default_factory=list)
     unchanged: int = 0
+
+    def record(self, page: Page) -> None:
+        """Read the probe after a settled step; a step that changed no card is only counted."""
+        t0, changes, images = page.evaluate("() => [window.__bench.t0, window.__bench.changes, window.__bench.imagesAt]")
+        if not changes:
+            self.unchanged += 1
+            return
+        self.times_ms.append(changes[-1] - t0)
+        self.first_ms.append(changes[0] - t0)
+        self.images_ms.append(max(images, changes[-1]) - t0)  # settling waits for every thumbnail
 
 
 def _settle(page: Page, timeout_ms: float = STEP_TIMEOUT_MS) -> None:
-    """The run the input started is over and the DOM has been quiet for QUIET_MS."""
+    """The run the input started is over, every card thumbnail has finished and the DOM was quiet for QUIET_MS."""
     page.wait_for_function("q => window.__bench.settled(q)", arg=QUIET_MS, polling=50, timeout=timeout_ms)
 
 
-def _cards_latency(page: Page) -> float | None:
-    """Input event to the last change of the cards' signature, in ms; None if no card changed."""
-    t0, changes = page.evaluate("() => [window.__bench.t0, window.__bench.changes]")
-    return changes[-1] - t0 if changes else None
-
-
 def _timed(page: Page, act, samples: Samples | None) -> None:
-    """Arm the probe, act, wait until settled, and record the latency (warm-up when `samples` is None)."""
+    """Arm the probe, act, wait until settled, and record (a warm-up step when `samples` is None)."""
     page.evaluate("() => window.__bench.arm()")
     act()
     _settle(page)
-    latency = _cards_latency(page)
-    if samples is None:
-        return
-    if latency is None:
-        samples.unchanged += 1
-    else:
-        samples.times_ms.append(latency)
+    if samples is not None:
+        samples.record(page)
 
 
 def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
@@ -283,7 +285,7 @@ def measure_links(browser: Browser, base: str, repeat: int) -> Samples:
         try:
             open_link(page, base, query, 0.3 + 0.05 * (index % 8))
             if index >= WARM_UP:
-                samples.times_ms.append(page.evaluate("() => window.__bench.changes.at(-1)"))
+                samples.record(page)  # t0 = 0: the navigation's start
         finally:
             context.close()
     return samples
@@ -316,32 +318,42 @@ def measure_tree(browser: Browser, tree: Path, store: Path, repeat: int) -> dict
     return {name: results[name] for name in MEASURES}
 
 
+def _row(samples: Samples) -> dict:
+    """One measure's figures: statistics of the result times, the medians of first change and thumbnails."""
+    row: dict = summarise(samples.times_ms) if samples.times_ms else {"n": 0}
+    for name, values in (("first_median", samples.first_ms), ("images_median", samples.images_ms)):
+        row[name] = summarise(values)["median"] if values else None
+    return {**row, "unchanged": samples.unchanged, "samples_ms": samples.times_ms}
+
+
 def report(args: argparse.Namespace, measured: list[tuple[str, dict[str, Samples]]], load: list[float]) -> dict:
     model, flags = cpu_info(Path("/proc/cpuinfo").read_text())
-    return {
-        "cpu": model, "flags": flags, "cores": os.cpu_count(), "repeat": args.repeat,
-        "load_start": load[0], "load_end": load[1],
-        "trees": [{"tree": label, **{name: {**(summarise(s.times_ms) if s.times_ms else {"n": 0}),
-                                             "unchanged": s.unchanged, "samples_ms": s.times_ms}
-                                      for name, s in results.items()}} for label, results in measured],
-    }
+    return {"cpu": model, "flags": flags, "cores": os.cpu_count(), "repeat": args.repeat, "warm_up": WARM_UP,
+            "load_start": load[0], "load_end": load[1],
+            "trees": [{"tree": label, **{name: _row(samples) for name, samples in results.items()}}
+                      for label, results in measured]}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def print_table(doc: dict) -> None:
     flags = " ".join(f"{flag}={'yes' if present else 'no'}" for flag, present in doc["flags"].items())
     print(f"CPU: {doc['cpu']} ({doc['cores']} cores); {flags}")
     print(f"load average (1 min) at start {doc['load_start']:.2f}, at end {doc['load_end']:.2f}; "
-          f"{doc['repeat']} repetitions after {WARM_UP} warm-up")
+          f"{doc['repeat']} repetitions after {doc['warm_up']} warm-up; ms from the input event")
+    columns = ("median", "p95", "min", "max", "first_median", "images_median")
     for tree in doc["trees"]:
         print(f"\n{tree['tree']}")
-        print(f"  {'measure':<8} {'n':>3} {'median ms':>10} {'p95 ms':>8} {'min':>7} {'max':>7} {'unchanged':>9}")
+        print(f"  {'measure':<8} {'n':>3} {'median':>7} {'p95':>7} {'min':>7} {'max':>7} {'first':>7} {'images':>7} "
+              f"{'unchanged':>9}")
         for name in MEASURES:
             row = tree[name]
-            if not row["n"]:
-                print(f"  {name:<8} {0:>3} {'-':>10} {'-':>8} {'-':>7} {'-':>7} {row['unchanged']:>9}")
-                continue
-            print(f"  {name:<8} {row['n']:>3} {row['median']:>10.0f} {row['p95']:>8.0f} {row['min']:>7.0f} "
-                  f"{row['max']:>7.0f} {row['unchanged']:>9}")
+            print(f"  {name:<8} {row['n']:>3} " + " ".join(f"{_ms(row.get(c)):>7}" for c in columns)
+                  + f" {row['unchanged']:>9}")
+    print("\nmedian/p95: until the last change of the result cards (detail: the dialog shown); first: median "
+          "until the first card changed; images: median until every card's thumbnail had loaded.")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

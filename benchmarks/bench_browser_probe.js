@@ -4,17 +4,17 @@
 (() => {
   const MARK = 'st-key-ts_similar_';
   const S = window.__bench = {t0: 0, armedRuns: 0, runs: 0, state: null, changes: [], dialogAt: null,
-                              lastMutation: performance.now(), sig: '', armed: false};
-  const signature = () => {
+                              imagesAt: null, loaded: false, lastMutation: performance.now(), sig: '', armed: false};
+  const cards = () => {
     const main = document.querySelector('[data-testid="stMain"]');
-    if (!main) return '';
+    if (!main) return [];
     return [...main.querySelectorAll(`[class*="${MARK}"]`)].map(button => {
       const id = [...button.classList].find(c => c.startsWith(MARK)).slice(MARK.length);
       let card = button;  // widen to the largest box that holds this hit's button and no other
       while (card.parentElement && card.parentElement !== main &&
              card.parentElement.querySelectorAll(`[class*="${MARK}"]`).length === 1) card = card.parentElement;
-      return id + '\u0001' + card.textContent;
-    }).join('\u0002');
+      return {id, card};
+    });
   };
   const dialogShown = () => {
     const dialog = document.querySelector('[role="dialog"]');
@@ -24,8 +24,13 @@
   const look = () => {
     const now = performance.now();
     S.lastMutation = now;
-    const sig = signature();
+    const found = cards();
+    const sig = found.map(({id, card}) => id + '\u0001' + card.textContent).join('\u0002');
     if (sig !== S.sig) { S.sig = sig; S.changes.push(now); }
+    // Every card's thumbnail finished (complete: loaded or failed, so a broken one cannot hang the wait).
+    const loaded = found.length > 0 && found.every(({card}) => [...card.querySelectorAll('img')].every(i => i.complete));
+    if (loaded && !S.loaded) S.imagesAt = now;
+    S.loaded = loaded;
     if (S.dialogAt === null && dialogShown()) S.dialogAt = now;
   };
   const readState = (records = []) => {
@@ -36,19 +41,24 @@
       if (value === 'running' && S.state !== 'running') S.runs += 1;
       S.state = value;
     }
+    look();
   };
-  S.arm = () => { S.armed = true; S.t0 = null; S.changes = []; S.dialogAt = null; S.armedRuns = S.runs; };
+  S.arm = () => {
+    Object.assign(S, {armed: true, t0: null, changes: [], dialogAt: null, imagesAt: null, loaded: false,
+                      armedRuns: S.runs});
+  };
   // Over when a run the input started has ended and the DOM is quiet; a tree whose reruns do not show in
   // the script state (should a fragment not set it) is over after a changed card and a longer quiet.
   S.settled = (quietMs) => {
     const quiet = performance.now() - S.lastMutation;
-    return S.t0 !== null && S.state === 'notRunning' && quiet > quietMs
+    return S.t0 !== null && S.state === 'notRunning' && quiet > quietMs && (S.loaded || !S.changes.length)
            && (S.runs > S.armedRuns || (S.changes.length > 0 && quiet > 4 * quietMs));
   };
   const start = () => { if (S.armed) { S.armed = false; S.t0 = performance.now(); } };
   window.addEventListener('keydown', start, true);
   window.addEventListener('pointerdown', start, true);
-  document.addEventListener('load', look, true);  // an image decoded inside the dialog
+  document.addEventListener('load', look, true);  // a thumbnail or the dialog's image decoded
+  document.addEventListener('error', look, true);
   const observe = () => {
     new MutationObserver(look).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
     new MutationObserver(readState).observe(document.documentElement,
