@@ -297,7 +297,9 @@ def tree_label(tree: Path) -> str:
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
-    commit = git("rev-parse", "--short", "HEAD") or "no git"
+    if Path(git("rev-parse", "--show-toplevel") or "/nonexistent").resolve() != tree:
+        return f"{tree} (not a git checkout)"  # e.g. a `git archive` of a baseline inside another checkout
+    commit = git("rev-parse", "--short", "HEAD")
     return f"{tree} @ {commit}{' +dirty' if git('status', '--porcelain', '--untracked-files=no') else ''}"
 
 
