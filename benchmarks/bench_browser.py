@@ -9,7 +9,7 @@ checkout, e.g. a `git worktree` of a baseline commit, then the new tree) is serv
 run. Measured, as median and p95 of `--repeat` repetitions after warm-up:
   enter   typing a new query and pressing Enter until the result cards show its results;
   slider  one arrow-key step of the hybrid alpha slider until the cards show the new ranking or scores;
-  link    opening a shared link (q, mode, alpha, filter) in a fresh browser context until its cards show;
+  link    opening a shared link (q, mode, alpha, filter) in a new tab (a new session) until its cards show;
   detail  clicking a card's details button until the dialog shows its image and metadata.
 Timing is done inside the page: `performance.now()` at the keydown / pointerdown (0 = navigation start for a
 link), and a MutationObserver records every change of the cards' signature (the hit ids in order, read from
@@ -278,16 +278,20 @@ def measure_detail(page: Page, repeat: int) -> Samples:
 
 
 def measure_links(browser: Browser, base: str, repeat: int) -> Samples:
-    """Each link in a fresh context (a colleague's new session), each with its own query (nothing cached)."""
+    """Each link in a new tab (a new Streamlit session) with its own query, so nothing of it is cached; the tabs
+    share one context, so the browser cache holds Streamlit's own scripts as for anyone who has used the app."""
     samples = Samples()
-    for index, query in enumerate(queries(WARM_UP + repeat, offset=1000)):
-        context, page = new_page(browser)
-        try:
+    context, first = new_page(browser)
+    first.close()
+    try:
+        for index, query in enumerate(queries(WARM_UP + repeat, offset=1000)):
+            page = context.new_page()
             open_link(page, base, query, 0.3 + 0.05 * (index % 8))
             if index >= WARM_UP:
                 samples.record(page)  # t0 = 0: the navigation's start
-        finally:
-            context.close()
+            page.close()
+    finally:
+        context.close()
     return samples
 
 

@@ -18,7 +18,10 @@
   };
   const dialogShown = () => {
     const dialog = document.querySelector('[role="dialog"]');
-    if (!dialog || !dialog.textContent.includes('Metadata')) return false;
+    if (!dialog) return false;  // shown = its metadata table (by heading or widget) and a decoded image
+    const table = dialog.textContent.includes('Metadata')
+                  || dialog.querySelector('[data-testid="stDataFrame"], [data-testid="stTable"]');
+    if (!table) return false;
     return [...dialog.querySelectorAll('img')].some(img => img.complete && img.naturalWidth > 0);
   };
   const look = () => {
