@@ -50,12 +50,12 @@
     Object.assign(S, {armed: true, t0: null, changes: [], dialogAt: null, imagesAt: null, loaded: false,
                       armedRuns: S.runs});
   };
-  // Over when a run the input started has ended and the DOM is quiet; a tree whose reruns do not show in
-  // the script state (should a fragment not set it) is over after a changed card and a longer quiet.
+  // Over when a run the input started has ended and the DOM is quiet; should a tree's rerun not show in the
+  // script state (a fragment), after a longer quiet (4x with a changed card, 8x without: nothing happened).
   S.settled = (quietMs) => {
-    const quiet = performance.now() - S.lastMutation;
+    const quiet = performance.now() - Math.max(S.lastMutation, S.t0 ?? 0);  // never quiet before the input
     return S.t0 !== null && S.state === 'notRunning' && quiet > quietMs && (S.loaded || !S.changes.length)
-           && (S.runs > S.armedRuns || (S.changes.length > 0 && quiet > 4 * quietMs));
+           && (S.runs > S.armedRuns || quiet > (S.changes.length ? 4 : 8) * quietMs);
   };
   const start = () => { if (S.armed) { S.armed = false; S.t0 = performance.now(); } };
   window.addEventListener('keydown', start, true);
