@@ -85,3 +85,4 @@ def test_one_display_format_and_old_stored_values_still_read():
     metadata = {"date_taken": "2019-07-08T23:10:11", "date_taken_ts": utc_epoch(2019, 7, 8, 23, 10, 11)}
     assert {r["field"]: r["value"] for r in metadata_rows(metadata)}["date_taken"] == "2019-07-08 23:10"
     assert [f.value for f in detail_facts(metadata)] == ["2019-07-08 23:10"]
+
