@@ -170,6 +170,9 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
                 st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
+        if option_values(ctx.key)[0] != "relevance":  # sorted by date: the card says the date it is sorted by
+            taken = hit.metadata.get("date_taken")
+            st.caption(f":material/event: {captions_md.escape_markdown(fmt.format_date_taken(taken or 'no date'))}")
         with st.container(height=CAPTION_HEIGHT, border=False):
             st.markdown(ctx.highlight(hit.caption, CAPTION_CHARS))
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):

@@ -205,9 +205,12 @@ def _last_report() -> None:
     if not last:
         return
     name, report = last
-    summary = (f"Ingest into **{name}**: {report.added:,} added, {report.already_stored:,} already stored, "
-               f"{len(report.problems):,} problems in {report.seconds:.1f} s ({report.rate:.1f} images/s).")
+    summary = f"Ingest into **{escape_markdown(name)}**: {report.summary()}."
     (st.warning if report.problems else st.success)(summary, icon=":material/task_alt:")
+    if report.duplicates:
+        st.markdown("**Already stored** (same content as a stored item, not embedded again)")
+        st.dataframe([{"file": d.name, "same content as": d.matched} for d in report.duplicates], hide_index=True,
+                     width="stretch")
     if report.problems:
         st.markdown("**Problems per file**")
         _problems_table(report.problems)

@@ -19,6 +19,7 @@ from imgsearch_core import jobs
 from imgsearch_core.evaluation.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
 from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
 from imgsearch_core.evaluation.judgements import JudgementStore
+from imgsearch_core.evaluation.source_rule import MIN_QUERIES, check_saveable, few_queries_warning
 from imgsearch_core.evaluation.finetune import FinetuneReport, FinetuneSettings, finetune_collection
 from imgsearch_core.store.collection import Collection
 from imgsearch_core.store.store import Store
@@ -85,14 +86,21 @@ def _current(collection: Collection) -> str:
     return f"{METHOD_LABELS[default_method(collection)]}, alpha {_ui.default_alpha(collection):g}"
 
 
-def _save_alpha(collection: Collection, metric: str, method: str, alpha: float) -> None:
-    """Save the best method and alpha as the collection's defaults (Text search starts there)."""
+def _save_alpha(collection: Collection, metric: str, method: str, alpha: float, result: Evaluation) -> None:
+    """Save the best method and alpha as the collection's defaults (Text search starts there); from a small
+    query set only after an explicit confirm."""
     if not _admin_gate.is_unlocked():
         st.caption(f"Current default of {collection.name}: {_current(collection)} · saving another "
                    "needs the admin password (below, under fine-tuning, or on the Admin page).")
         return
+    confirmed = True
+    if few_queries_warning(result.query_set):
+        confirmed = st.checkbox(f"Save it although only {len(result.query_set.queries):,} queries were measured",
+                                key="ev_save_confirm")
     if st.button(f"Save {method}, alpha {alpha:g} as the default of {collection.name}", icon=":material/save:",
-                 key="ev_save_alpha", help="Text search on this collection then opens with this fusion and alpha."):
+                 key="ev_save_alpha", disabled=not confirmed,
+                 help="Text search on this collection then opens with this fusion and alpha."):
+        check_saveable(result.query_set, confirmed)
         save_default(collection, method, alpha)
         st.session_state["ts_alpha"] = url_state.snap_alpha(alpha)  # this session's Text search moves there too
         st.session_state["ts_fusion"] = method
@@ -106,6 +114,8 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
     queries = result.query_set
     st.markdown(f"**{len(queries.queries):,}** queries from **{queries.source}** · {queries.dropped_leaks:,} "
                 "dropped because their text is an indexed caption (a query may not find its own text)")
+    if warning := few_queries_warning(queries):
+        st.warning(warning, icon=":material/warning:")
     for note in queries.notes:
         st.caption(f":material/info: {captions_md.escape_markdown(note)}")
     metric = st.selectbox("Metric to plot", METRICS, index=METRICS.index(DEFAULT_METRIC), key="ev_metric")
@@ -116,7 +126,7 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
         f"{m}: **{table[(table['method'] == m) & (table['alpha'] == a[metric])][metric].iloc[0]:.3f}** at alpha {a[metric]:g}"
         for m, a in result.by_method.items())
     st.markdown(f"Best {metric} per method: {per_method}")
-    _save_alpha(collection, metric, method, best)
+    _save_alpha(collection, metric, method, best, result)
     st.dataframe(result.table, hide_index=True, width="stretch", height="content",
                  column_config={m: st.column_config.NumberColumn(format="%.3f") for m in METRICS})
     if result.image_to_image:
@@ -143,7 +153,8 @@ def _evaluation_section(store: Store, name: str) -> None:
     source_col, export_col = st.columns([4, 1], vertical_alignment="bottom")
     source_col.selectbox("Queries from", SOURCES, key="ev_source",
                          help="Automatic: the relevance file when given, else editors' judgements (marks on Text search "
-                              "results), held-out captions, generated demo scenes: the first that has queries.")
+                              "results), held-out captions, generated demo scenes: the first with at least "
+                              f"{MIN_QUERIES} queries, else the one with the most.")
     judgements = JudgementStore.of(collection)
     export_col.download_button("Judgements CSV", judgements.export_csv(name), file_name=f"{name}-judgements.csv",
                                mime="text/csv", icon=":material/download:", key="ev_judgements_export",

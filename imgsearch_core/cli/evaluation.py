@@ -36,6 +36,7 @@ def _read_relevance(path: str, settings: Settings) -> bytes:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from imgsearch_core.evaluation.evaluate import AUTO, METRICS, evaluate, save_default
+    from imgsearch_core.evaluation.source_rule import check_saveable, few_queries_warning
 
     if args.save_alpha and args.save_alpha not in METRICS:
         raise CliError(f"--save-alpha takes one of {', '.join(METRICS)}, got {args.save_alpha!r}.")
@@ -47,10 +48,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     source = SOURCE_NAMES.get(args.source, AUTO)
     result = evaluate(searcher, relevance_file=relevance, source=source)
     if args.save_alpha:
+        check_saveable(result.query_set, args.accept_few_queries)
         save_default(searcher.collection, result.best_method[args.save_alpha], result.best[args.save_alpha])
     text = (
         f"{result.collection} ({result.model}): {len(result.query_set.queries)} queries from {result.query_set.source}"
-        f" ({result.query_set.dropped_leaks} dropped: their text is indexed)\n"
+        f" ({result.query_set.dropped_leaks} dropped: their text is indexed)"
+        + "".join(f"\nwarning: {w}" for w in [few_queries_warning(result.query_set)] if w)
+        + "".join(f"\nnote: {n}" for n in result.query_set.notes) + "\n"
         + result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
         + "\nper fusion method:\n" + _sweep_text(result)
         + "\nbest (method, alpha): " + ", ".join(f"{m} {result.best_method[m]} {a:g}" for m, a in result.best.items())
@@ -92,9 +96,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--relevance", help="CSV with a query column and a relevant column (file names or ids, | separated)")
     p.add_argument("--source", choices=["auto", *SOURCE_NAMES], default="auto",
                    help="where the queries come from (auto: a --relevance file, else judgements, held-out captions, "
-                        "demo scenes, the first that has queries)")
+                        "demo scenes, the first with at least 20 queries, else the one with the most)")
     p.add_argument("--save-alpha", metavar="METRIC",
                    help="save the best fusion method and alpha for METRIC (e.g. mrr@5) as the collection's default")
+    p.add_argument("--accept-few-queries", action="store_true",
+                   help="let --save-alpha save a configuration measured on fewer than 20 queries")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("judgements", parents=[common], help="export or import relevance judgements as a relevance CSV")

@@ -114,11 +114,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         read_metadata=not args.no_embedded_metadata)
     language = cli_settings.record_language(store.open(name), args.language) if name in store.collection_names() else None
     summary = (
-        f"{report.added} added, {report.already_stored} already stored, {len(report.problems)} problems "
-        f"in {report.seconds:.1f} s ({report.rate:.1f} img/s) into collection {name!r}"
+        f"{report.summary()} into collection {name!r}"
         + (f"; captions read as {language['label']}" if language else "")
     )
-    detail = "\n".join(f"  {p.name}: {p.reason}" for p in report.problems)
+    detail = "\n".join([*(f"  {d.name}: already stored as {d.matched}" for d in report.duplicates),
+                        *(f"  {p.name}: {p.reason}" for p in report.problems)])
     _emit(args, {"collection": name, **report.to_dict(), "caption_language": language},
           summary + ("\n" + detail if detail else ""))
     return 0

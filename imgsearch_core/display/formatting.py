@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+from imgsearch_core.media.dates import parse_taken, shown_taken
 from imgsearch_core.units import format_bytes  # noqa: F401 - the pages format sizes through this module
 
 
@@ -18,6 +19,13 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def format_date_taken(value: Any) -> str:
+    """A stored date taken as every page shows it: "2024-05-17", "2024-05-17 14:03" (no offset known) or
+    "2024-05-17 14:03 +02:00"; text that is no ISO date (a caption-file cell) as it is."""
+    parsed = parse_taken(str(value))
+    return shown_taken(parsed) if parsed is not None else str(value)
 
 
 def format_ms(ms: float) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgsearch_core.display.captions import escape_markdown
+from imgsearch_core.display.formatting import format_date_taken
 
 
 _CONTAINERS = {"iptc": "IPTC", "xmp": "XMP", "exif": "EXIF"}
@@ -30,7 +31,10 @@ def metadata_sources(metadata: Mapping[str, Any]) -> dict[str, str]:
 
 
 def shown_value(key: str, value: Any) -> str:
-    """A metadata value as a person reads it: lists `; `-joined, `added_at` (epoch seconds) as a local time."""
+    """A metadata value as a person reads it: lists `; `-joined, `added_at` (epoch seconds) as a local time,
+    `date_taken` in the one date format (formatting.format_date_taken)."""
+    if key == "date_taken":
+        return format_date_taken(value)
     if key == "added_at" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
     if isinstance(value, (list, tuple)):

@@ -1,8 +1,9 @@
 """Evaluation of a collection: which mode, fusion method and alpha work best here, measured, not guessed.
 
 Queries come from one of several interchangeable sources (imgsearch_core.evaluation.query_sources): a relevance
-file the user supplies; otherwise, in this order, editors' judgements (imgsearch_core.evaluation.judgements),
-alternative captions held out from indexing, and registered sources such as the generated demo scenes.
+file the user supplies; otherwise, in this order of preference, editors' judgements (imgsearch_core.evaluation.
+judgements), alternative captions held out from indexing, and registered sources such as the generated demo
+scenes, picked by the rule in imgsearch_core.evaluation.source_rule (a small source never replaces a large one).
 Every source drops a query whose text is an indexed caption (the no-leak rule).
 
 Each query's candidates are retrieved once and re-ranked for every mode, fusion method and alpha (what
@@ -31,6 +32,7 @@ from imgsearch_core.evaluation.query_sources import (  # noqa: F401 - re-exporte
     registered,
     without_leaks,
 )
+from imgsearch_core.evaluation.source_rule import is_small, pick_automatic
 from imgsearch_core.search.engine import Searcher
 from imgsearch_core.store.collection import Collection
 from imgsearch_core.store.records import StoredItem
@@ -62,23 +64,26 @@ def choose_query_set(
     source: str = AUTO,
     sources: Sequence[QuerySource] | None = None,
 ) -> QuerySet:
-    """The query set of the first source (in `sources`' order, by default `query_sources`) that has
-    queries for `collection`'s `items` (which the caller may already hold); `source` names one instead."""
+    """The query set for `collection`'s `items` (which the caller may already hold): of the source named by
+    `source`; for AUTO, of a relevance file when given (the user's explicit choice), else the one
+    `source_rule.pick_automatic` picks among `sources` (by default `query_sources`)."""
     items = collection.all_items() if items is None else items
     if not items:
         raise EvaluationError(f"Collection {collection.name!r} is empty: ingest images first.")
     candidates = list(sources) if sources is not None else query_sources(collection, relevance_file)
+    if source == AUTO and relevance_file is not None:
+        source = RelevanceFile.name
     if source != AUTO:
         named = [s for s in candidates if s.name == source]
         if not named:
             raise EvaluationError(f"Unknown query source {source!r}: use one of {', '.join(s.name for s in candidates)}.")
-        candidates = named
-    for candidate in candidates:
-        query_set = candidate.queries(items)
-        if query_set is not None and query_set.queries:
-            return query_set
-    if source != AUTO:
-        raise EvaluationError(f"The query source {source!r} has no usable queries for collection {collection.name!r}.")
+        query_set = named[0].queries(items)
+        if query_set is None or not query_set.queries:
+            raise EvaluationError(f"The query source {source!r} has no usable queries for collection {collection.name!r}.")
+        return query_set
+    found = [q for q in (c.queries(items) for c in candidates) if q is not None and q.queries]
+    if found:
+        return pick_automatic(found)
     raise EvaluationError(
         "No queries to evaluate with: give a relevance file (CSV with query and relevant columns), mark search "
         "results right or wrong, or ingest a caption file that lists two or more captions for some images (one is "
@@ -225,6 +230,7 @@ class Evaluation:
             "queries": len(self.query_set.queries),
             "dropped_leaks": self.query_set.dropped_leaks,
             "notes": self.query_set.notes,
+            "few_queries": is_small(self.query_set),
             "rows": self.table.to_dict(orient="records"),
             "best_alpha": self.best,
             "best_method": self.best_method,

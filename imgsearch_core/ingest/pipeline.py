@@ -49,7 +49,7 @@ from imgsearch_core.ingest.sources import (  # noqa: F401
     describe_item,
     metadata_problems,
 )
-from imgsearch_core.ingest.writes import Batch, IngestReport, Progress, Writer  # noqa: F401  (re-exported)
+from imgsearch_core.ingest.writes import Batch, Duplicate, IngestReport, Progress, Writer  # noqa: F401  (re-exported)
 from imgsearch_core.store.store import Store
 
 
@@ -83,6 +83,7 @@ class _Chunk:
     ends_batch: bool = False  # the last chunk of a batch of the source (writes and stops come at those)
     already_stored: int = 0
     problems: list[Problem] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
 
 
 class _Feed:
@@ -105,6 +106,7 @@ class _Feed:
         self._waiting: deque[_Entry] = deque()  # new entries whose preparation is not submitted yet
         self._in_flight = 0  # new entries submitted and not handed out yet
         self._outcome: dict[str, bool] = {}  # digest -> stored in this run (True) or failed (False)
+        self._stored_as: dict[str, str] = {}  # digest -> the stored item's (or this run's first file's) path
         self._total, self._position = len(items), 0  # items handed out so far
         for index in range(min(_HASHED_BATCHES_AHEAD, len(self._batches))):
             self._hash(index)
@@ -131,6 +133,8 @@ class _Feed:
                 continue
             entries.append(_Entry(item, "", digest, stat))
         stored = self.collection.existing_ids(sorted({e.digest for e in entries if e.digest}))
+        for item in self.collection.get(sorted(stored - self._stored_as.keys())):
+            self._stored_as[item.id] = str(item.metadata.get("source_path") or item.metadata.get("file_name") or item.id)
         for entry in entries:
             if entry.kind:
                 pass
@@ -141,6 +145,7 @@ class _Feed:
             else:
                 entry.kind = "new"
                 self._outcome[entry.digest] = False  # until it is stored
+                self._stored_as[entry.digest] = entry.item.name
                 self._waiting.append(entry)
             self._entries.append(entry)
 
@@ -180,6 +185,7 @@ class _Feed:
             return
         if entry.kind == "stored" or (entry.kind == "dup" and self._outcome[entry.digest]):
             chunk.already_stored += 1
+            chunk.duplicates.append(Duplicate(entry.item.name, self._stored_as[entry.digest], entry.digest))
             return
         try:
             if entry.kind == "new":
@@ -287,6 +293,7 @@ def ingest(
                 batch.consumed += chunk.consumed
                 batch.already_stored += chunk.already_stored
                 batch.problems.extend(chunk.problems)
+                batch.duplicates.extend(chunk.duplicates)
                 if not chunk.ends_batch:
                     continue
                 if should_stop is not None and should_stop():

@@ -52,8 +52,17 @@ class SourceItem:
 
 @dataclass(frozen=True)
 class Problem:
+    """What went wrong with one file. Reports show the name in its own column, so a reason that starts
+    with the file's name (an image error says "x.png: not a supported image") is kept without it."""
+
     name: str
     reason: str
+
+    def __post_init__(self) -> None:
+        for prefix in dict.fromkeys((self.name, PurePosixPath(self.name).name)):
+            if prefix and self.reason.startswith(f"{prefix}: "):
+                object.__setattr__(self, "reason", self.reason[len(prefix) + 2:])
+                return
 
 
 

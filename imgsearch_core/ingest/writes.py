@@ -35,26 +35,52 @@ class Progress:
     eta_seconds: float | None
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A file of the source whose content is stored already: which stored item (or earlier file of the
+    same run) it matched, so "already stored" says what it is a copy of."""
+
+    name: str  # the file of this run
+    stored_as: str  # the matched item's source path (its file name when that is all it has)
+    item_id: str  # the matched item's id (its content hash)
+
+    @property
+    def matched(self) -> str:
+        """'img_0000.png (id 54854c6e91b1)': the stored item, short enough for a report line."""
+        return f"{self.stored_as} (id {self.item_id[:12]})"
+
+
 @dataclass
 class IngestReport:
     total: int = 0
     added: int = 0
-    already_stored: int = 0
+    already_stored: int = 0  # duplicates + items another writer stored meanwhile (only counted)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    duplicates: list[Duplicate] = field(default_factory=list)
 
     @property
-    def rate(self) -> float:
-        return self.added / self.seconds if self.seconds > 0 else 0.0
+    def rate(self) -> float | None:
+        """Images embedded per second; None when nothing was embedded (a re-ingest of stored files has no
+        embedding rate: "0.0 images/s" would read as a stalled model)."""
+        return self.added / self.seconds if self.added and self.seconds > 0 else None
+
+    def summary(self) -> str:
+        """'4 added, 1 already stored, 2 problems in 0.3 s (12.1 images/s)': the rate only when something
+        was embedded."""
+        rate = f" ({self.rate:.1f} images/s)" if self.rate is not None else ""
+        return (f"{self.added:,} added, {self.already_stored:,} already stored, {len(self.problems):,} problems "
+                f"in {self.seconds:.1f} s{rate}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "added": self.added,
             "already_stored": self.already_stored,
+            "duplicates": [{"name": d.name, "stored_as": d.stored_as, "id": d.item_id} for d in self.duplicates],
             "problems": [{"name": p.name, "reason": p.reason} for p in self.problems],
             "seconds": round(self.seconds, 3),
-            "rate": round(self.rate, 2),
+            "rate": None if self.rate is None else round(self.rate, 2),
         }
 
 
@@ -66,6 +92,7 @@ class Batch:
     consumed: int = 0
     already_stored: int = 0
     problems: list[Problem] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)  # when it began to be gathered
 
 
@@ -101,5 +128,6 @@ class Writer:
         for batch in held:
             self.report.problems.extend(batch.problems)
             self.report.already_stored += batch.already_stored
+            self.report.duplicates.extend(batch.duplicates)
         self.report.added += added
         self.report.already_stored += len(records) - added  # stored meanwhile by another writer

@@ -24,6 +24,7 @@ from typing import Any
 from defusedxml import ElementTree as SafeET
 from PIL import Image, IptcImagePlugin
 
+from imgsearch_core.media.dates import Taken, parse_taken, taken_epoch, taken_text
 from imgsearch_core.media.images import OPEN_FORMATS
 
 MAX_XMP_BYTES = 1 * 2**20  # real packets are a few KB; a larger one is refused and reported
@@ -93,7 +94,7 @@ class EmbeddedMetadata:
         out: dict[str, Any] = {}
         for name, value in self.values.items():
             if name == "date_taken":
-                out["date_taken"], out["date_taken_ts"] = _date_text(value), int(value.timestamp())
+                out["date_taken"], out["date_taken_ts"] = taken_text(value), taken_epoch(value)
             elif isinstance(value, list):
                 out[name], out[f"{name}_lc"] = value, [v.casefold() for v in value]
             else:
@@ -103,13 +104,6 @@ class EmbeddedMetadata:
         if self.problems:
             out["metadata_problem"] = "; ".join(self.problems)
         return out
-
-
-def _date_text(value: datetime) -> str:
-    """A bare date when the file gave no time of day (IIM 2:55 alone, XMP "2021-05-17")."""
-    if value.utcoffset() == timedelta(0) and (value.hour, value.minute, value.second) == (0, 0, 0):
-        return value.date().isoformat()
-    return value.isoformat()
 
 
 def read_embedded(data: bytes) -> EmbeddedMetadata:
@@ -239,8 +233,8 @@ def _read_iptc(image: Image.Image, found: EmbeddedMetadata) -> None:
         found._offer("date_taken", _iptc_datetime(date[0], (texts(_IPTC_TIME) or [""])[0]), "iptc")
 
 
-def _iptc_datetime(date: str, time: str) -> datetime | None:
-    """IIM CCYYMMDD plus optional HHMMSS±HHMM."""
+def _iptc_datetime(date: str, time: str) -> Taken | None:
+    """IIM CCYYMMDD (a date) plus optional HHMMSS (the local clock) and ±HHMM (its offset)."""
     match_date = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", date.strip())
     if not match_date:
         return None
@@ -248,9 +242,9 @@ def _iptc_datetime(date: str, time: str) -> datetime | None:
     try:
         parts = [int(p) for p in match_date.groups()]
         if not match_time:
-            return datetime(*parts, tzinfo=timezone.utc)
+            return datetime(*parts).date()
         hh, mm, ss, sign, oh, om = match_time.groups()
-        tz = timezone.utc
+        tz = None
         if sign:
             delta = timedelta(hours=int(oh), minutes=int(om))
             tz = timezone(delta if sign == "+" else -delta)
@@ -286,7 +280,7 @@ def _read_xmp(image: Image.Image, found: EmbeddedMetadata) -> None:
         elif name == "keywords":
             _offer_keywords(found, values, "xmp")
         elif name == "date_taken":
-            found._offer("date_taken", _iso_datetime(values[0]), "xmp")
+            found._offer("date_taken", parse_taken(values[0]), "xmp")
         else:
             _offer_text(found, name, "; ".join(values), "xmp")
 
@@ -309,21 +303,6 @@ def _xmp_values(root: Any, prefix: str, local: str) -> list[str]:
         items.sort(key=lambda li: li.get(lang, "") != "x-default")
         return [li.text.strip() for li in items if li.text and li.text.strip()]
     return []
-
-
-def _iso_datetime(text: str) -> datetime | None:
-    """XMP dates: YYYY, YYYY-MM, YYYY-MM-DD, or a full date-time with an optional zone."""
-    text = text.strip().replace("Z", "+00:00")
-    for pattern in ("%Y", "%Y-%m"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
-        except ValueError:
-            pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 # ----- EXIF ---------------------------------------------------------------------------------------------
@@ -362,12 +341,14 @@ def _user_comment(value: Any) -> str:
 
 
 def _exif_datetime(text: str, offset: str) -> datetime | None:
+    """EXIF "YYYY:MM:DD HH:MM:SS" is the camera's clock; with OffsetTimeOriginal ("+02:00") it gets that
+    offset, without one it stays a wall-clock time (media.dates)."""
     try:
         parsed = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    zone = _iso_datetime(f"2000-01-01T00:00:00{offset.strip()}") if offset.strip() else None
-    return parsed.replace(tzinfo=zone.tzinfo if zone else timezone.utc)
+    zone = parse_taken(f"2000-01-01T00:00:00{offset.strip()}") if offset.strip() else None
+    return parsed.replace(tzinfo=zone.tzinfo if isinstance(zone, datetime) else None)
 
 
 def _gps_degrees(value: Any, ref: Any) -> float | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
+from imgsearch_core.media.dates import parse_taken, taken_epoch
 from imgsearch_core.media.embedded_metadata import EmbeddedMetadata, read_embedded
 from imgsearch_core.fields import BY_NAME, is_reserved
 
@@ -98,11 +98,9 @@ def normalise_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _epoch(text: str) -> int | None:
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp())
+    """The filter twin of a caption-file date cell (media.dates: an offset-less time keeps its wall clock)."""
+    parsed = parse_taken(text)
+    return None if parsed is None else taken_epoch(parsed)
 
 
 def searchable_text(caption: str, metadata: Mapping[str, Any]) -> str:

@@ -401,7 +401,7 @@ def missing_folder(at, tmp_path):
 @pytest.mark.parametrize(("choose", "words", "skipped"), [
     (broken_zip, "photos.zip: not a readable zip archive", {}),
     (pixel_bomb, "No image could be stored (1 file skipped, see below).",
-     {"bomb.png": "bomb.png: image declares 900,000,000 pixels, over the limit of 80,000,000"}),
+     {"bomb.png": "image declares 900,000,000 pixels, over the limit of 80,000,000"}),
     (bad_captions, "captions.csv: No caption column found; expected one of caption, text", {}),
     (empty_folder, "No images found in the chosen source.", {}),
     (missing_folder, "nowhere' is not a folder, a zip file or an image file.", {}),

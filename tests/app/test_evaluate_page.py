@@ -183,6 +183,8 @@ def test_saving_the_best_alpha_makes_text_search_start_there(harbour):
     metric, (method, best) = next((m, c) for m, c in choices.items() if c[1] != 0.5)  # 0.5: the usual start
     plot(at, metric)
     assert "Current default of harbour: linear, min-max, alpha 0.5" in texts(at.caption)
+    at.checkbox(key="ev_save_confirm").check()  # 8 held-out queries: saving needs the confirm
+    run(at)
     at.button(key="ev_save_alpha").click()
     run(at)
     assert f"now starts with **{method}** at alpha **{best:g}** (the best for {metric})" in at.success[0].value
@@ -198,6 +200,35 @@ def test_saving_the_best_alpha_makes_text_search_start_there(harbour):
     assert "alpha" not in fresh.query_params and "fusion" not in fresh.query_params  # defaults need no parameter
     linked = start(query={"q": "harbour boats", "alpha": "0.5"})  # a link's alpha still wins
     assert linked.select_slider(key="ts_alpha").value == 0.5 and linked.query_params["alpha"] == "0.5"
+
+
+def test_a_small_source_warns_before_the_figures_and_saving_needs_the_confirm(harbour):
+    from imgsearch_core.evaluation.judgements import JudgementStore
+
+    collection = harbour.open("harbour")
+    items = collection.all_items()
+    JudgementStore.of(collection).mark_many("harbour", [("red hull", items[0].id, "right"),
+                                                       ("blue hull", items[1].id, "right")])
+    at = evaluate_page()
+    assert not at.error and not at.exception
+    [summary] = [m for m in texts(at.markdown) if "queries from" in m]
+    assert summary.startswith("**8** queries from **held-out captions**")  # not the 2 judged ones
+    warnings = texts(at.warning)
+    assert sum(w.startswith("Only 8 queries from held-out captions: with fewer than 20 queries") for w in warnings) == 1, warnings
+    assert any("2 queries from judgements exist, fewer than 20" in c and "Choose 'judgements'" in c
+               for c in texts(at.caption)), texts(at.caption)
+    assert at.button(key="ev_save_alpha").disabled and not at.checkbox(key="ev_save_confirm").value
+    assert "setting_default_alpha" not in open_store().open("harbour").settings()
+    at.selectbox(key="ev_source").set_value("judgements")
+    at.button(key="ev_run").click()
+    run(at)
+    assert any(m.startswith("**2** queries from **judgements**") for m in texts(at.markdown))
+    assert any(w.startswith("Only 2 queries from judgements") for w in texts(at.warning))
+    at.checkbox(key="ev_save_confirm").check()
+    run(at)
+    at.button(key="ev_save_alpha").click()
+    run(at)
+    assert at.success and "setting_default_alpha" in open_store().open("harbour").settings()
 
 
 def test_a_collection_without_queries_says_what_to_do(filled_store):

@@ -88,6 +88,10 @@ def test_a_collection_without_queries_is_a_clear_error(store, tiny_embedder, tmp
 def test_cli_evaluate_json_and_saved_alpha(photos, settings, tiny_model_dir):
     command = [sys.executable, "-m", "imgsearch_core", "evaluate", "--store", str(settings.store_dir),
                "--collection", "photos", "--json", "--save-alpha", "mrr@5"]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)  # 8 queries: too few to save
+    assert refused.returncode == 2 and "only 8 queries (fewer than 20)" in refused.stderr, refused.stderr
+    assert "setting_default_alpha" not in photos.collection.settings()
+    command.append("--accept-few-queries")
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -96,5 +100,41 @@ def test_cli_evaluate_json_and_saved_alpha(photos, settings, tiny_model_dir):
     assert saved["setting_default_alpha"] == report["best_alpha"]["mrr@5"]
     assert saved["setting_default_fusion"] == report["best_method"]["mrr@5"]
     assert set(report["best_alpha_by_method"]) == set(METHODS)
-    bad = subprocess.run(command[:-1] + ["mrr@99"], capture_output=True, text=True, timeout=300)
+    assert report["few_queries"] is True
+    bad = subprocess.run(command[:-2] + ["mrr@99"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--save-alpha" in bad.stderr
+
+
+def judge(photos, count: int) -> None:
+    """`count` judged queries (each marks one stored item right), written through the judgement store."""
+    from imgsearch_core.evaluation.judgements import JudgementStore
+
+    items = photos.collection.all_items()
+    JudgementStore.of(photos.collection).mark_many(
+        "photos", [(f"judged view {i}", items[i % len(items)].id, "right") for i in range(count)])
+
+
+def test_a_few_judgements_do_not_replace_the_larger_source_and_are_named(photos):
+    judge(photos, 2)
+    query_set = choose_query_set(photos.collection)
+    assert query_set.source == "held-out captions" and len(query_set.queries) == 8
+    assert any(n.startswith("2 queries from judgements exist, fewer than 20: automatic uses the 8 queries from "
+                            "held-out captions") for n in query_set.notes), query_set.notes
+    assert len(choose_query_set(photos.collection, source="judgements").queries) == 2  # still usable by name
+
+
+def test_twenty_judged_queries_are_used_automatically(photos):
+    judge(photos, 20)
+    query_set = choose_query_set(photos.collection)
+    assert query_set.source == "judgements" and len(query_set.queries) == 20 and query_set.notes == []
+
+
+def test_cli_text_states_the_source_warns_and_names_passed_over_judgements(photos, settings, tiny_model_dir):
+    judge(photos, 3)
+    done = subprocess.run([sys.executable, "-m", "imgsearch_core", "evaluate", "--store", str(settings.store_dir),
+                           "--collection", "photos"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("photos (") and "8 queries from held-out captions" in lines[0]
+    assert lines[1].startswith("warning: Only 8 queries from held-out captions")
+    assert lines[2].startswith("note: 3 queries from judgements exist")

@@ -83,7 +83,7 @@ def test_a_zip_bomb_sidecar_is_refused_within_bounded_memory(sidecar_bomb, given
     with peak_python_memory() as peak:
         items, problems = collect(**source)
     assert [(i.name, i.caption) for i in items] == [("photo.png", "")]  # the image stays, without the caption
-    assert reasons(problems) == {"photo.txt": "photo.txt: 300.0 MB, over the sidecar limit of 1.0 MB "
+    assert reasons(problems) == {"photo.txt": "300.0 MB, over the sidecar limit of 1.0 MB "
                                               "(IMGSEARCH_MAX_SIDECAR_BYTES) (caption not used)"}
     assert peak["bytes"] < 8 * MB, peak  # the 300 MB are never inflated
 
@@ -121,7 +121,7 @@ def test_a_zip_entry_over_the_file_limit_is_skipped_by_its_declared_size():
     archive = make_zip({"small.png": small, "large.png": large})
     items, problems = collect(zip_bytes=("z.zip", archive), settings=Settings(max_file_bytes=len(small)))
     assert [i.name for i in items] == ["small.png"] and items[0].read() == small
-    assert reasons(problems) == {"large.png": f"large.png: {len(large) / 1024:.1f} KB, over the file limit of "
+    assert reasons(problems) == {"large.png": f"{len(large) / 1024:.1f} KB, over the file limit of "
                                               f"{len(small)} B (IMGSEARCH_MAX_FILE_BYTES)"}
 
 
@@ -186,7 +186,7 @@ def test_a_folder_sidecar_over_its_limit_leaves_the_image_without_it(tmp_path):
     (folder / "img_0001.txt").write_bytes(b"y" * 3000)
     items, problems = collect(folder, settings=Settings(max_sidecar_bytes=2000))
     assert {i.name: i.caption for i in items} == {"img_0000.png": caption_for(0), "img_0001.png": ""}
-    assert reasons(problems) == {"img_0001.txt": "img_0001.txt: 2.9 KB, over the sidecar limit of 2.0 KB "
+    assert reasons(problems) == {"img_0001.txt": "2.9 KB, over the sidecar limit of 2.0 KB "
                                                  "(IMGSEARCH_MAX_SIDECAR_BYTES) (caption not used)"}
 
 
