@@ -1,0 +1,228 @@
+"""Relevance bands (strong / weak / no match) whose meaning holds across queries, per collection and model.
+
+Why: the fused score is relative to a query's own candidates (min-max puts every top hit at 1.000), so it
+cannot say whether the best hit answers the query at all. A raw cosine can, once one knows what cosines
+this model gives in this collection for a picture and its own caption and for unrelated pairs. The
+calibration measures that on the collection itself:
+
+- **text → image** (a text query's cosine): up to `SAMPLE` items, drawn seeded from the collection; the
+  captioned ones' captions are embedded with the query text tower. A caption with its own picture is a
+  *matched* pair, with the other sampled pictures a *random* pair. Below the `NO_MATCH_QUANTILE` of the
+  random cosines a hit is "no match" (no closer than 99 in 100 unrelated pairs); from the `STRONG_QUANTILE`
+  of the matched cosines (and above every random cosine but the far tail) it is "strong".
+- **image → image** ("more like this", an upload): random pairs of the sampled pictures give "no match"
+  as for text. There are no labelled matched pairs, and embedding augmented copies would cost minutes of
+  CPU per collection revision, so the matched side is each sampled picture's nearest neighbour in the
+  whole collection: "strong" is at least as close as the median picture is to its closest other picture
+  (what "more like this" finds at best in this collection), not merely in the far tail of random pairs.
+- **keywords** (text mode, BM25 alone): a BM25 score has no absolute scale (it grows with the query's
+  length and rare words), so its band is the share of the query's words (analysed tokens) the caption
+  holds: all of them "strong", some "weak", none "no match".
+
+A hybrid hit gets the better of its cosine band and its keyword band (either kind of evidence suffices).
+Without enough captions the text calibration is missing and text hits are banded by keywords alone;
+`Calibration.note` says so.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from imgsearch_core.store.collection import Collection
+
+SAMPLE = 256  # items drawn for the calibration: 256 x 255 random pairs, one batch of captions to embed
+BLOCK = 8  # items read per seeded offset (Chroma pages by offset; small blocks keep the sample spread out)
+MIN_PAIRS = 10  # fewer sampled (captioned) items than this: no calibration of that kind
+NO_MATCH_QUANTILE = 0.99  # of random pairs: below it a cosine is what unrelated pairs give
+STRONG_QUANTILE = 0.25  # of matched pairs: three in four captions meet their picture at least this closely
+NEIGHBOUR_QUANTILE = 0.5  # of the sampled pictures' nearest-neighbour cosines: "strong" for image queries
+SEED = 0
+
+Band = Literal["strong", "weak", "none"]
+BANDS: tuple[Band, ...] = ("none", "weak", "strong")  # worst to best
+BAND_LABELS = {"strong": "strong match", "weak": "weak match", "none": "no match"}
+BAND_COLOURS = {"strong": "green", "weak": "orange", "none": "gray"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cosine bounds of one kind of query: below `no_match_below` no match, from `strong_from` strong.
+    `typical` is the random pairs' median, `matched` the matched pairs' median."""
+
+    no_match_below: float
+    strong_from: float
+    typical: float
+    matched: float
+    pairs: int
+
+    def band(self, cosine: float) -> Band:
+        if cosine >= self.strong_from:
+            return "strong"
+        return "weak" if cosine >= self.no_match_below else "none"
+
+    def level(self, cosine: float) -> float:
+        """The cosine on the calibrated scale: 0 at the random median, 1 at the no-match bound, 2 at the strong
+        bound, linear between them and beyond (monotonic, so it ranks as the cosine does)."""
+        points = (self.typical, self.no_match_below, self.strong_from)
+        if cosine < points[1]:
+            low, high, base = points[0], points[1], 0.0
+        else:
+            low, high, base = points[1], points[2], 1.0
+        return base + (cosine - low) / max(high - low, 1e-6)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A collection's bands for text queries (None: too few captions) and image queries (None: too few items)."""
+
+    text: Thresholds | None
+    image: Thresholds | None
+    sampled: int
+    captioned: int
+    note: str = ""
+
+
+UNCALIBRATED = Calibration(None, None, 0, 0)  # what keyword hits need: nothing measured
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A hit's band and the evidence it rests on, in absolute terms (what the card shows)."""
+
+    band: Band
+    evidence: str
+    level: float  # the calibrated score underneath: below 1 no match, from 2 strong (Thresholds.level)
+
+    @property
+    def label(self) -> str:
+        return BAND_LABELS[self.band]
+
+    @property
+    def colour(self) -> str:
+        return BAND_COLOURS[self.band]
+
+
+def thresholds_from(matched: Sequence[float], random: Sequence[float],
+                    strong_quantile: float = STRONG_QUANTILE) -> Thresholds:
+    """Bounds from matched and random cosines: "no match" below the `NO_MATCH_QUANTILE` of random, "strong"
+    from the `strong_quantile` of matched, but never below where "no match" ends, whatever the distributions."""
+    rand, both = np.asarray(random, dtype=np.float64), np.asarray(matched, dtype=np.float64)
+    if rand.size == 0 or both.size == 0:
+        raise ValueError("A calibration needs matched and random pairs.")
+    no_match = float(np.quantile(rand, NO_MATCH_QUANTILE))
+    strong = max(float(np.quantile(both, strong_quantile)), no_match + 1e-6)
+    return Thresholds(no_match, strong, min(float(np.median(rand)), no_match - 1e-6), float(np.median(both)),
+                      int(rand.size))
+
+
+def _sample_items(collection: Collection, size: int, seed: int) -> list:
+    """Up to `size` items in blocks at seeded offsets: deterministic for a collection's content, and no
+    full read of a large collection."""
+    total = collection.count()
+    starts = np.random.default_rng(seed).permutation(np.arange(0, total, BLOCK))
+    items: list = []
+    for start in starts:
+        if len(items) >= size:
+            break
+        items.extend(collection.page(int(start), BLOCK))
+    return items[:size]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _off_diagonal(square: np.ndarray) -> np.ndarray:
+    return square[~np.eye(square.shape[0], dtype=bool)]
+
+
+def _nearest_neighbours(collection: Collection, items: list, vectors: np.ndarray) -> list[float]:
+    """Each sampled picture's cosine with its closest other picture in the whole collection."""
+    found = []
+    for item, vector in zip(items, vectors):
+        others = [cosine for other, cosine in collection.query_vector(vector, 2) if other != item.id]
+        found.extend(others[:1])
+    return found
+
+
+def calibrate(collection: Collection, embedder: Any, size: int = SAMPLE, seed: int = SEED) -> Calibration:
+    """Measure the collection's bands with `embedder` (whose embed_texts embeds queries: the Searcher's)."""
+    items = _sample_items(collection, size, seed)
+    vectors = collection.embeddings([item.id for item in items])
+    items = [item for item in items if item.id in vectors]
+    image_vectors = _unit(np.stack([vectors[item.id] for item in items])) if items else np.zeros((0, 1))
+    notes = []
+    image = None
+    if len(items) >= MIN_PAIRS:
+        pairs = image_vectors @ image_vectors.T
+        image = thresholds_from(_nearest_neighbours(collection, items, image_vectors), _off_diagonal(pairs),
+                                NEIGHBOUR_QUANTILE)
+    else:
+        notes.append(f"only {len(items)} items: image queries show their cosine without a band")
+    captioned = [i for i, item in enumerate(items) if item.caption.strip()]
+    text = None
+    if len(captioned) >= MIN_PAIRS:
+        texts = _unit(embedder.embed_texts([items[i].caption.strip() for i in captioned]))
+        cosines = texts @ image_vectors[captioned].T
+        text = thresholds_from(np.diag(cosines), _off_diagonal(cosines))
+    else:
+        notes.append(f"only {len(captioned)} captioned items: text hits are banded by their keywords alone")
+    return Calibration(text, image, len(items), len(captioned), "; ".join(notes))
+
+
+def model_key(embedder: Any) -> tuple[str, ...]:
+    """What the calibration depends on besides the collection: the image model's and the query tower's
+    fingerprints (a cache key; a collection's revision covers its content)."""
+    identity = getattr(embedder, "identity", None)
+    tower = getattr(getattr(embedder, "text_encoder", None), "identity", None)
+    return tuple(str(getattr(x, attr, "")) for x in (identity, tower) for attr in ("name", "fingerprint"))
+
+
+def keyword_share(query_tokens: Sequence[str], caption_tokens: Sequence[str]) -> tuple[int, int]:
+    """(query words the caption holds, distinct query words), on analysed tokens."""
+    wanted = set(query_tokens)
+    return len(wanted & set(caption_tokens)), len(wanted)
+
+
+def _keyword_verdict(found: int, of: int) -> Verdict:
+    band: Band = "strong" if of and found == of else "weak" if found else "none"
+    words = "word" if of == 1 else "words"
+    # on the cosine's calibrated scale: none 0, weak 1 + the share found (below 2), strong 2
+    level = 2.0 if band == "strong" else 1.0 + found / of if found else 0.0
+    return Verdict(band, f"{found} of {of} query {words} in the caption", level)
+
+
+def verdict(calibration: Calibration, *, query: Literal["text", "image"], mode: str, cosine: float | None,
+            bm25: float | None, keywords: tuple[int, int] | None = None) -> Verdict:
+    """A hit's band from its raw evidence: the cosine (text or image query, banded by the calibration) in
+    vector mode, the share of query words in text mode, the better of both in hybrid mode."""
+    parts: list[Verdict] = []
+    if mode != "text" and cosine is not None:
+        bounds = calibration.text if query == "text" else calibration.image
+        if bounds is not None:
+            parts.append(Verdict(bounds.band(cosine), f"cosine {cosine:.3f}", bounds.level(cosine)))
+        else:
+            parts.append(Verdict("weak" if cosine > 0 else "none", f"cosine {cosine:.3f} (not calibrated)", cosine))
+    if mode != "vector" and keywords is not None:
+        kw = _keyword_verdict(*keywords)
+        if bm25 is not None:
+            kw = Verdict(kw.band, f"{kw.evidence} (BM25 {bm25:.2f})", kw.level)
+        parts.append(kw)
+    if not parts:
+        return Verdict("none", "no evidence from this search's sides", 0.0)
+    best = max(parts, key=lambda v: (BANDS.index(v.band), v.level))
+    return Verdict(best.band, " · ".join(v.evidence for v in parts), max(v.level for v in parts))
+
+
+def hit_verdict(calibration: Calibration, hit: Any, *, query: Literal["text", "image"], mode: str,
+                query_tokens: Sequence[str], index: Any | None) -> Verdict:
+    """`verdict` of a search Hit; `index` (the collection's BM25 index) gives the caption's words when the
+    mode uses keywords and the query has some."""
+    keywords = None
+    if mode != "vector" and query_tokens and index is not None and hit.id in index:
+        keywords = keyword_share(query_tokens, index.tokens(hit.id))
+    return verdict(calibration, query=query, mode=mode, cosine=hit.cosine, bm25=hit.bm25, keywords=keywords)
