@@ -5,7 +5,7 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_relevance.py [--n 2000] [--k
 The demo collection (held-out generated scenes, bundled imgsearch-mini) with the evaluation's own judged
 queries (demo.eval_source: 300 one-object and 300 two-object paraphrases, relevance from the scene metadata).
 Each query's top `--k` hits in vector, hybrid (alpha 0.5) and text mode are labelled relevant or not from the
-judgements; the table gives the AUROC of the band (none < weak < strong), of the calibrated score under it
+judgements (and "more like this" of 200 stored scenes: relevant when a hit shows the same objects); the table gives the AUROC of the band (none < weak < strong), of the calibrated score under it
 and, for contrast, of the fused score, plus the share of relevant hits in each band. Then the top hit's band
 for queries that should find nothing (nonsense words, a gradient and a noise picture) and for a stored
 caption asked verbatim. `--store` reuses (or builds once into) a store directory.
@@ -25,7 +25,7 @@ from scipy.stats import rankdata
 
 from imgsearch_core.config import DEMO_MODEL, Settings
 from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
-from imgsearch_core.demo.eval_source import queries_from_scenes
+from imgsearch_core.demo.eval_source import queries_from_scenes, scene_groups
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.search.engine import Searcher
 from imgsearch_core.search.relevance import BANDS, calibrate, hit_verdict, verdict
@@ -59,6 +59,18 @@ def judged_rows(searcher: Searcher, calibration, query_set, k: int) -> dict[str,
             for hit in result.hits:
                 v = text_verdict(searcher, calibration, result, hit)
                 rows[mode].append((BANDS.index(v.band), v.level, hit.score, hit.id in q.relevant))
+    return rows
+
+
+def similar_rows(searcher: Searcher, calibration, items, k: int, n: int = 200) -> list[tuple]:
+    """"More like this" of `n` stored scenes: a hit is relevant when it shows the same objects (the evaluation's
+    image-to-image groups)."""
+    groups = scene_groups(items)
+    rows = []
+    for item in items[:n]:
+        for hit in searcher.similar(item_id=item.id, k=k).hits:
+            v = verdict(calibration, query="image", mode="vector", cosine=hit.cosine, bm25=None)
+            rows.append((BANDS.index(v.band), v.level, hit.score, groups[hit.id] == groups[item.id]))
     return rows
 
 
@@ -117,8 +129,9 @@ def main() -> None:
     items = collection.all_items()
     query_set = queries_from_scenes(items)
     print(f"{collection.count():,} items, {len(query_set.queries)} judged queries, top {args.k} hits each\n")
-    results = {"calibration": {"text": calibration.text.__dict__, "image": calibration.image.__dict__},
-               "auroc": table(judged_rows(searcher, calibration, query_set, args.k)),
+    results = {"calibration": {"text": vars(calibration.text), "image": vars(calibration.image)},
+               "auroc": table({**judged_rows(searcher, calibration, query_set, args.k),
+                               "more like this": similar_rows(searcher, calibration, items, args.k)}),
                "probes": probes(searcher, calibration, items[0].caption)}
     for section in ("auroc", "probes"):
         rows = results[section]

@@ -10,10 +10,12 @@ from imgsearch_core.search.relevance import Verdict
 
 BAND_ICONS = {"strong": ":material/check_circle:", "weak": ":material/help:", "none": ":material/block:"}
 BAND_NOTES = {
-    "strong": "as close as the collection's own captions are to their pictures (or, for a picture, as its "
-              "nearest neighbour typically is), or every query word in the caption",
-    "weak": "closer than unrelated pairs of this collection, not as close as matching ones; or some query words",
-    "none": "no closer than unrelated pairs of this collection (99 in 100 of them); for keywords: no query word",
+    "strong": "as strong as this collection's matching pairs: a cosine most captions reach with their own picture "
+              "(for a picture query: closer than 9,999 in 10,000 random picture pairs, near-copies), all query words "
+              "in the caption (keyword search), or both together (hybrid)",
+    "weak": "more than unrelated pairs of this collection show, less than matching ones",
+    "none": "no more than unrelated pairs show: a cosine below 99 in 100 random pairs of this collection, or none "
+            "of the query's words",
 }
 
 
