@@ -99,6 +99,9 @@ class Verdict:
     def label(self) -> str:
         return BAND_LABELS[self.band]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"band": self.band, "label": self.label, "evidence": self.evidence, "level": round(self.level, 4)}
+
     @property
     def colour(self) -> str:
         return BAND_COLOURS[self.band]
@@ -236,3 +239,12 @@ def hit_verdict(calibration: Calibration, hit: Any, *, query: Literal["text", "i
     if mode != "vector" and query_tokens and index is not None and hit.id in index:
         keywords = keyword_share(query_tokens, index.tokens(hit.id))
     return verdict(calibration, query=query, mode=mode, cosine=hit.cosine, bm25=hit.bm25, keywords=keywords)
+
+
+def result_verdicts(searcher: Any, result: Any, query: Literal["text", "image"] = "text") -> dict[str, Verdict]:
+    """Every hit's verdict by id, calibrating the searcher's collection now (uncached: the command line's
+    `search --bands`; the app caches the calibration per collection revision)."""
+    calibration = UNCALIBRATED if result.mode == "text" else calibrate(searcher.collection, searcher.embedder)
+    index = searcher.collection.bm25() if result.mode != "vector" and result.query_tokens else None
+    return {hit.id: hit_verdict(calibration, hit, query=query, mode=result.mode, query_tokens=result.query_tokens,
+                                index=index) for hit in result.hits}
