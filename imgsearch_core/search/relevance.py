@@ -9,7 +9,7 @@ calibration measures that on the collection itself:
   captioned ones' captions are embedded with the query text tower. A caption with its own picture is a
   *matched* pair, with the other sampled pictures a *random* pair. Below the `NO_MATCH_QUANTILE` of the
   random cosines a hit is "no match" (no closer than 99 in 100 unrelated pairs); from the `STRONG_QUANTILE`
-  of the matched cosines (and above every random cosine but the far tail) it is "strong".
+  of the matched cosines (never below the no-match bound) it is "strong".
 - **image → image** ("more like this", an upload): random pairs of the sampled pictures give "no match"
   as for text. There are no labelled matched pairs; a picture's nearest neighbours depend on how dense
   the collection is (in a 400-scene demo a plain gradient is closer to its best hit than the median scene
@@ -22,7 +22,8 @@ calibration measures that on the collection itself:
 
 Every band is a range of one calibrated level (below 1 no match, from 2 strong): a cosine's level is 1 at the
 no-match bound and 2 at the strong one; a hybrid hit's moves by up to half a step with the share of query
-words its caption holds (all of them: up, none: down).
+words its caption holds (all of them: up, none: down). On the demo (benchmarks/RESULTS.md) the level tells a
+query's relevant top-10 hits from the others with AUROC 0.82 (vector) and 0.84 (hybrid), the fused score 0.55.
 Without enough captions the text calibration is missing and text hits are banded by keywords alone;
 `Calibration.note` says so.
 """
