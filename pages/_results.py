@@ -166,7 +166,11 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
             st.markdown(f"**#{hit.rank}**{badge}", width="content",
                         help="Near-duplicates of this picture further down the results are folded into this card."
                         if copies else None)
-            with st.popover(f"score **{hit.score:.3f}**", type="tertiary", help="How this score was made"):
+            verdict, note = _ui.hit_relevance(ctx.collection, hit, ctx.mode, bool(ctx.query), ctx.query_tokens)
+            st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
+            with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
+                            help="What the band rests on, and how the rank score was made"):
+                st.markdown(scores_md.band_markdown(verdict, note))
                 st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
@@ -198,7 +202,9 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
     with left:
         _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
     with right:
-        st.markdown(f"**#{hit.rank}** · score **{hit.score:.4f}**")
+        verdict, _ = _ui.hit_relevance(ctx.collection, hit, ctx.mode, bool(ctx.query), ctx.query_tokens)
+        st.markdown(f"**#{hit.rank}** · {scores_md.band_badge(verdict)} · {verdict.evidence} · "
+                    f":gray[rank score {hit.score:.4f}]")
         st.markdown(ctx.highlight(hit.caption))
         facts = item_facts.detail_facts(hit.metadata)
         if facts:

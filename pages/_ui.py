@@ -28,6 +28,7 @@ from imgsearch_core.display import thumbnails as thumbs
 from imgsearch_core.display import url_state
 from imgsearch_core.config import Settings
 from imgsearch_core.models.embed import Embedder, ModelLoadError
+from imgsearch_core.search import relevance
 from imgsearch_core.store.collection import Collection
 from imgsearch_core.store.store import Store
 from imgsearch_core.errors import StoreError
@@ -135,6 +136,35 @@ def get_searcher(store: Store, collection: Collection):
     from imgsearch_core.models.text_towers import query_embedder_for
 
     return Searcher(collection, query_embedder_for(collection, collection_embedder(store, collection)))
+
+
+@st.cache_resource(show_spinner="Measuring the collection's relevance bands (once per collection and model)…",
+                   max_entries=16)
+def _relevance_calibration(_collection: Collection, _embedder: Any, key: tuple) -> relevance.Calibration:
+    return relevance.calibrate(_collection, _embedder)
+
+
+def relevance_calibration(store: Store, collection: Collection) -> relevance.Calibration:
+    """The collection's relevance bands (imgsearch_core.search.relevance) for its query model, measured once per
+    (collection revision, model fingerprints) per server: never again on a rerun."""
+    from imgsearch_core.models.text_towers import query_embedder_for
+
+    embedder = query_embedder_for(collection, collection_embedder(store, collection))
+    return _relevance_calibration(collection, embedder,
+                                  (*collection_key(store, collection), *relevance.model_key(embedder)))
+
+
+def hit_relevance(collection_name: str, hit: Any, mode: str, text_query: bool,
+                  query_tokens: Sequence[str]) -> tuple[relevance.Verdict, str]:
+    """(Verdict, calibration note) of a result card's hit: its band with the raw evidence it rests on."""
+    store = get_store()
+    collection = store.open(collection_name)
+    # keyword hits are banded by their words alone: a keyword search loads no text tower, here neither
+    calibration = relevance.UNCALIBRATED if mode == "text" else relevance_calibration(store, collection)
+    index = collection.bm25() if mode != "vector" and query_tokens else None
+    verdict = relevance.hit_verdict(calibration, hit, query="text" if text_query else "image", mode=mode,
+                          query_tokens=query_tokens, index=index)
+    return verdict, calibration.note
 
 
 def default_alpha(collection: Collection) -> float:

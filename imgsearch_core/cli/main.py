@@ -170,15 +170,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     from imgsearch_core.search.fusion import saved_method
 
     method, listed = args.fusion or saved_method(collection), None
-    result = searcher_for(collection, prefetch).search(args.query, args.mode, args.alpha, args.k, where, method,
-                                                       args.cutoff)
+    searcher = searcher_for(collection, prefetch)
+    result = searcher.search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
     if args.cutoff:
         from dataclasses import replace
 
         listed = len(result.hits)
         result = replace(result, hits=result.clear_hits)
     result = _sorted_and_exported(result, args, export)
-    _emit(args, {"collection": name, "query": args.query, **result.to_dict()}, _hits_text(result, listed))
+    document = {"collection": name, "query": args.query, **result.to_dict()}
+    if args.bands:
+        from imgsearch_core.search.relevance import result_verdicts
+
+        document["bands"] = {i: v.to_dict() for i, v in result_verdicts(searcher, result).items()}
+    _emit(args, document, _hits_text(result, listed))
     return 0
 
 
@@ -317,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the clearly relevant: cut the k results at the first large gap in the fused scores")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--collection")
+    p.add_argument("--bands", action="store_true",
+                   help="with --json: each hit's relevance band (strong / weak / no match) and its evidence, "
+                        "calibrated on the collection first (a few seconds with a large model)")
     _search_output_options(p)
     p.set_defaults(func=cmd_search)
 

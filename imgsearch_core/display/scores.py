@@ -1,8 +1,22 @@
-"""Each hit's score explained: the raw and normalised parts, their weights and the formula of the fusion that ran.
+"""Each hit's score explained: its relevance band and raw evidence first (absolute: they mean the same in
+every query), then the raw and normalised parts, their weights and the formula of the fusion that ran (relative
+to the query's own candidates: it orders the list, it does not say whether a hit matches).
 """
 from __future__ import annotations
 
 from typing import Any
+
+from imgsearch_core.search.relevance import Verdict
+
+BAND_ICONS = {"strong": ":material/check_circle:", "weak": ":material/help:", "none": ":material/block:"}
+BAND_NOTES = {
+    "strong": "as strong as this collection's matching pairs: a cosine most captions reach with their own picture "
+              "(for a picture query: closer than 9,999 in 10,000 random picture pairs, near-copies), all query words "
+              "in the caption (keyword search), or both together (hybrid)",
+    "weak": "more than unrelated pairs of this collection show, less than matching ones",
+    "none": "no more than unrelated pairs show: a cosine below 99 in 100 random pairs of this collection, or none "
+            "of the query's words",
+}
 
 
 def score_rows(hit: Any, mode: str, alpha: float) -> list[dict[str, str]]:
@@ -33,6 +47,30 @@ SCORE_NOTES = {
     "rrf": "Reciprocal rank fusion: each side gives 1 / (60 + the image's rank there, #); a side that did not find "
            "the image gives 0.",
 }
+
+
+def band_badge(verdict: Verdict) -> str:
+    """The band as a coloured badge with an icon and a word (never colour alone)."""
+    return f":{verdict.colour}-badge[{BAND_ICONS[verdict.band]} {verdict.label}]"
+
+
+def evidence_label(hit: Any, mode: str) -> str:
+    """The raw evidence in a few characters for a card: the cosine and/or the BM25 score."""
+    parts = []
+    if mode != "text" and hit.cosine is not None:
+        parts.append(f"cos {hit.cosine:.3f}")
+    if mode != "vector" and hit.bm25 is not None:
+        parts.append(f"BM25 {hit.bm25:.2f}")
+    return " · ".join(parts) or "no match on this side"
+
+
+def band_markdown(verdict: Verdict, note: str = "") -> str:
+    """What the band means, on the evidence it rests on, and how the collection's bands were measured."""
+    text = (f"{band_badge(verdict)} {verdict.evidence}: {BAND_NOTES[verdict.band]}.\n\n"
+            ":gray[Bands are measured per collection and model: captions against their own pictures "
+            "(matching) and other pictures (unrelated); keyword search by the share of query words found.]")
+    return (text + (f"\n\n:gray[{note}.]" if note else "")
+            + "\n\n**Rank score**: it orders this list, relative to this query's candidates, not a match by itself:")
 
 
 def score_markdown(hit: Any, mode: str, alpha: float) -> str:
