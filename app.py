@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui
+from pages import _style, _ui
 
 st.set_page_config(page_title="imgsearch", page_icon=":material/image_search:", layout="wide")
+_style.apply()
 
 page = st.navigation(
     [

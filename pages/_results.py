@@ -23,7 +23,7 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
 from imgsearch_core.display import scores as scores_md
-from pages import _admin_gate, _ui
+from pages import _admin_gate, _style, _ui
 
 GRID_THUMB = 320
 DETAIL_THUMB = 960
@@ -108,9 +108,10 @@ def export_buttons(hits: Sequence[Any], prefix: str) -> None:
 
 
 # ----- relevance judgements ------------------------------------------------------------------------
-JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right: this picture answers the query"),
-                 (WRONG, ":material/thumb_down:", "Wrong: this picture does not answer the query"),
-                 (THE_ONE, ":material/star:", "This is the one the query was looking for"))
+# (verdict, icon, spoken name, tooltip)
+JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right", "Right: this picture answers the query"),
+                 (WRONG, ":material/thumb_down:", "Wrong", "Wrong: this picture does not answer the query"),
+                 (THE_ONE, ":material/star:", "The one", "This is the one the query was looking for"))
 
 
 def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, current: str | None) -> None:
@@ -122,9 +123,9 @@ def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, c
 
 def judge_buttons(ctx: GridContext, hit: Any, verdicts: dict[str, str], root: str, where: str = "card") -> None:
     current = verdicts.get(hit.id)
-    with st.container(horizontal=True, gap="small"):
-        for verdict, icon, help_text in JUDGE_BUTTONS:
-            st.button("", icon=icon, key=f"{ctx.key}_judge_{where}_{verdict}_{hit.id}", help=help_text,
+    with st.container(horizontal=True, gap="small", key=_style.icon_key(f"{ctx.key}_judge_{where}_{hit.id}")):
+        for verdict, icon, name, help_text in JUDGE_BUTTONS:
+            st.button(name, icon=icon, key=f"{ctx.key}_judge_{where}_{verdict}_{hit.id}", help=help_text,
                       type="primary" if current == verdict else "tertiary", on_click=_judge,
                       args=(root, ctx.collection, ctx.query, hit.id, verdict, current))
 
@@ -173,10 +174,12 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
         with st.container(height=CAPTION_HEIGHT, border=False):
             st.markdown(ctx.highlight(hit.caption, CAPTION_CHARS))
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
-            if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
+            if st.button("Similar", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}",
+                         help="More like this: search with this picture"):
                 go_similar(ctx.collection, hit.id)
-            st.button("", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
-                      key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
+            with st.container(width="content", key=_style.icon_key(f"{ctx.key}_details_{hit.id}")):
+                st.button("Details", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
+                          key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
 
 
 def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
