@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ from imgsearch_core.evaluation.judgements import THE_ONE, WRONG, RIGHT, Judgemen
 from imgsearch_core.text.languages import DEFAULT_LANGUAGE
 from imgsearch_core.text.analysis import analyze
 from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import filenames
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
@@ -30,7 +32,6 @@ DETAIL_THUMB = 960
 CAPTION_HEIGHT = 76  # px: three lines, so every card of a grid row has the same height
 CAPTION_CHARS = 80
 SORT_LABELS = {"relevance": "Relevance", "date": "Date taken, newest first", "date_asc": "Date taken, oldest first"}
-EXPORT_NAME = "imgsearch-results"
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,19 @@ def result_options(prefix: str, has_dates: bool) -> tuple[str, bool]:
     return st.session_state[sort_key], bool(st.session_state.get(collapse_key))
 
 
-def export_buttons(hits: Sequence[Any], prefix: str) -> None:
+def export_name(ctx: GridContext) -> str:
+    """The downloads' file name without extension: collection, query (or "image query") and today."""
+    return filenames.export_stem(ctx.collection, ctx.query or "image query", date.today())
+
+
+def export_buttons(hits: Sequence[Any], ctx: GridContext) -> None:
     """CSV and JSON downloads of the listed hits (every page, in the order shown), into the caller's container."""
     what = f"the {len(hits)} results as listed (all pages, in this order)"
-    st.download_button("CSV", export.to_csv(hits), file_name=f"{EXPORT_NAME}.csv", mime="text/csv",
+    name, prefix = export_name(ctx), ctx.key
+    st.download_button("CSV", export.to_csv(hits), file_name=f"{name}.csv", mime="text/csv",
                        icon=":material/download:", key=f"{prefix}_export_csv", on_click="ignore",
                        help=f"Download {what} for a spreadsheet.")
-    st.download_button("JSON", export.to_json(hits), file_name=f"{EXPORT_NAME}.json",
+    st.download_button("JSON", export.to_json(hits), file_name=f"{name}.json",
                        mime="application/json", icon=":material/download:", key=f"{prefix}_export_json",
                        on_click="ignore", help=f"Download {what} as JSON.")
 
@@ -243,7 +250,7 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
     listed = arrange(hits, store, collection, sort, collapse)
     with top:
         st.space("stretch")
-        export_buttons(listed, ctx.key)
+        export_buttons(listed, ctx)
     if len(listed) < len(hits):
         folded = len(hits) - len(listed)
         st.caption(f"{folded} near-duplicate {'copy' if folded == 1 else 'copies'} folded into the best-ranked "
