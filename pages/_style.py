@@ -1,4 +1,5 @@
-"""The app's few style rules, in one place: icon buttons with a spoken name, and room for controls on laptops.
+"""The app's few style rules, in one place: icon buttons with a spoken name, no tooltip over an open popover,
+and room for controls on laptops.
 
 Why CSS at all: Streamlit has no aria-label for a button, so an icon-only button is read out as its icon's
 ligature ("thumb_up icon"). Icon buttons therefore carry a real text label, and these rules hide that label
@@ -15,6 +16,9 @@ _RULES = f"""
 [class*="st-key-{ICON_KEY}"] button [data-testid="stMarkdownContainer"] {{
   position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
   overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap;
+}}
+body:has([data-testid="stPopoverBody"]) [data-testid="stTooltipContent"] {{
+  display: none;  /* an open popover explains more than the tooltip that led to it, and must not be covered */
 }}
 @media (max-width: 1500px) {{
   [data-testid="stMainBlockContainer"] {{ padding-left: 2.5rem; padding-right: 2.5rem; }}

@@ -139,6 +139,21 @@ def button_names(page: Page) -> list[str]:
     return [name or "" for name in names]
 
 
+def assert_no_tooltip_over_open_popover(server: Server, page: Page) -> None:
+    """Hover a score (its tooltip shows), open its breakdown: no tooltip may stay on screen over it."""
+    score = main(page).get_by_test_id("stPopoverButton").first
+    score.hover()
+    wait_for(server, page.get_by_test_id("stTooltipContent"), "the score's tooltip")
+    score.click()
+    wait_for(server, page.get_by_test_id("stPopoverBody"), "the score breakdown")
+    page.wait_for_timeout(300)
+    shown = page.get_by_test_id("stTooltipContent").evaluate_all(
+        "els => els.filter(e => e.getBoundingClientRect().width > 0).map(e => e.innerText)")
+    assert not shown, f"tooltips over the open score breakdown: {shown}"
+    page.keyboard.press("Escape")
+    wait_for(server, page.get_by_test_id("stPopoverBody"), "the breakdown to close", state="hidden")
+
+
 def choose(server: Server, page: Page, key: str, option: str) -> None:
     """Pick `option` in the multiselect of widget key `key`."""
     main(page).locator(f'.st-key-{key} [role="combobox"]').click()
@@ -168,6 +183,7 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     names = button_names(page)
     assert ICON_BUTTON_NAMES <= set(names), f"icon buttons without their names: {sorted(set(names))}"
     unnamed += [name for name in names if ICON_ONLY_NAME.fullmatch(name)]
+    assert_no_tooltip_over_open_popover(server, page)
 
     main(page).locator('[class*="st-key-ts_similar_"] button').first.click()  # "Similar": more like this
     wait_for(server, main(page).locator("h1", has_text="Image search"), "the Image search page")
