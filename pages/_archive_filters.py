@@ -54,6 +54,7 @@ def _multiselect(facets: Facets, name: str, key: str) -> list[str]:
     return st.multiselect(
         BY_NAME[name].label, options, format_func=lambda v: fmt.count_label(v, counts.get(v, 0)), key=key,
         placeholder=f"All {_PLURAL[name]}", help=f"Only pictures with any of the chosen {_PLURAL[name]}.",
+        wrap=False,  # one row of chips (it scrolls): a box that grew while focused would move the page on blur
     )
 
 
@@ -88,7 +89,7 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
     only_uncaptioned = False
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):  # wraps on narrow pages
         for name in shown:
-            with st.container(width=200):
+            with st.container(width=220):
                 chosen[name] = _multiselect(facets, name, keys[name])
         if bounds:
             with st.container(width=250):
