@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,13 +115,15 @@ def settle(server: Server, page: Page) -> None:
     wait_idle(server, page)
 
 
-def measure(server: Server, page: Page, where: str, root: str = '[data-testid="stMain"]') -> list[str]:
-    """The page at every width: its clipping problems, each prefixed with page and width; counts printed."""
+def measure(server: Server, page: Page, where: str, shots: Path) -> list[str]:
+    """The page at every width: its clipping problems, each prefixed with page and width; counts printed, and
+    a screenshot of the first screen per width in `shots` (to look at what was measured)."""
     problems = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": HEIGHT})
         settle(server, page)
-        found = page.evaluate(MEASURE_JS, [MEASURED, root])
+        found = page.evaluate(MEASURE_JS, [MEASURED, '[data-testid="stMain"]'])
+        page.screenshot(path=str(shots / f"layout_{re.sub(r'[^a-z0-9]+', '_', where.lower()).strip('_')}_{width}.png"))
         print(f"layout: {where} at {width}x{HEIGHT}: {found['measured']} elements measured, "
               f"{len(found['problems'])} problems")
         for problem in found["problems"]:
@@ -162,7 +165,7 @@ def choose(server: Server, page: Page, key: str, option: str) -> None:
     wait_idle(server, page)
 
 
-def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, session) -> None:
+def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, session, screenshots: Path) -> None:
     server = layout_server
     page, requested = session
     problems: list[str] = []
@@ -171,7 +174,7 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     page.goto(f"{server.url}/?c=photos")
     wait_for(server, main(page).locator("h1", has_text="Text search"), "the Text search page")
     wait_idle(server, page)
-    problems += measure(server, page, "Text search (empty)")
+    problems += measure(server, page, "Text search (empty)", screenshots)
 
     page.goto(f"{server.url}/?c=photos&q={QUERY}&mode=hybrid")
     wait_summary(server, page, f"results for “{QUERY}”")
@@ -179,7 +182,7 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     choose(server, page, "ts_f_keywords", "harbour")
     wait_summary(server, page, f"results for “{QUERY}”")
     assert_no_errors(server, page, "Text search")
-    problems += measure(server, page, "Text search (hybrid, filters, results)")
+    problems += measure(server, page, "Text search (hybrid, filters, results)", screenshots)
     names = button_names(page)
     assert ICON_BUTTON_NAMES <= set(names), f"icon buttons without their names: {sorted(set(names))}"
     unnamed += [name for name in names if ICON_ONLY_NAME.fullmatch(name)]
@@ -189,7 +192,7 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     wait_for(server, main(page).locator("h1", has_text="Image search"), "the Image search page")
     wait_summary(server, page, "results")
     assert_no_errors(server, page, "Image search")
-    problems += measure(server, page, "Image search (results)")
+    problems += measure(server, page, "Image search (results)", screenshots)
     unnamed += [name for name in button_names(page) if ICON_ONLY_NAME.fullmatch(name)]
 
     page.goto(f"{server.url}/evaluate?c=photos")
@@ -202,14 +205,14 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     wait_for(server, main(page).get_by_test_id("stVegaLiteChart").locator("canvas, svg"), "the alpha chart")
     wait_for(server, main(page).get_by_test_id("stDataFrame"), "the evaluation table")
     wait_idle(server, page)
-    problems += measure(server, page, "Evaluate")
+    problems += measure(server, page, "Evaluate", screenshots)
 
     page.goto(f"{server.url}/admin?c=photos")
     for tab in ("Add images", "Delete items", "Collections"):
         wait_for(server, page.get_by_role("tab", name=tab), "the Admin page's tabs")
         page.get_by_role("tab", name=tab).click()
         settle(server, page)
-        problems += measure(server, page, f"Admin > {tab}")
+        problems += measure(server, page, f"Admin > {tab}", screenshots)
         if tab == "Delete items":
             shown = main(page).get_by_test_id("stCheckbox").filter(has_text="bold")
             wait_for(server, shown, "the Delete grid's checkbox of the Markdown caption")
