@@ -28,6 +28,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # Nothing, Streamlit's name for an icon-only button ("thumb_up icon") or a bare ligature ("open_in_full") says
 # nothing to a listener.
 ICON_ONLY_NAME = re.compile(r"\s*|[a-z0-9_]+ icon|[a-z0-9]+(?:_[a-z0-9]+)+")
+BUTTON_LINE = re.compile(r"""\s*- '?button(?: "(.*?)")?'?(?::|$)""")  # a button in an ARIA snapshot, its name
 ICON_BUTTON_NAMES = {"Right", "Wrong", "The one", "Details"}  # judge and details buttons of a result card
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -137,16 +138,16 @@ def measure(server: Server, page: Page, where: str, shots: Path) -> list[str]:
 def button_names(page: Page) -> list[str]:
     """The accessible names of the buttons in the main area, as the accessibility tree has them."""
     lines = main(page).aria_snapshot().splitlines()
-    names = [m.group(1) for line in lines if (m := re.match(r'\s*- button(?: "(.*?)")?(?::|$)', line))]
+    names = [m.group(1) for line in lines if (m := BUTTON_LINE.match(line))]
     assert names, "no buttons in the accessibility tree"
     return [name or "" for name in names]
 
 
 def assert_no_tooltip_over_open_popover(server: Server, page: Page) -> None:
-    """Hover a score (its tooltip shows), open its breakdown: no tooltip may stay on screen over it."""
+    """Hover a score (a tooltip, if it has one, shows), open its breakdown: no tooltip may stay over it."""
     score = main(page).get_by_test_id("stPopoverButton").first
     score.hover()
-    wait_for(server, page.get_by_test_id("stTooltipContent"), "the score's tooltip")
+    page.wait_for_timeout(800)  # a tooltip's delay
     score.click()
     wait_for(server, page.get_by_test_id("stPopoverBody"), "the score breakdown")
     page.wait_for_timeout(300)
