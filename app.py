@@ -1,11 +1,16 @@
 """imgsearch: the Streamlit app (streamlit run app.py). Navigation and the sidebar; pages are in pages/."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from pages import _ui
+from pages import _style, _ui
 
-st.set_page_config(page_title="imgsearch", page_icon=":material/image_search:", layout="wide")
+# A file of the app, not a Material icon name: Streamlit fetches those favicons from a font CDN (fails offline).
+ICON = Path(__file__).parent / "assets" / "favicon.png"
+st.set_page_config(page_title="imgsearch", page_icon=ICON, layout="wide")
+_style.apply()
 
 page = st.navigation(
     [

@@ -54,6 +54,7 @@ def _multiselect(facets: Facets, name: str, key: str) -> list[str]:
     return st.multiselect(
         BY_NAME[name].label, options, format_func=lambda v: fmt.count_label(v, counts.get(v, 0)), key=key,
         placeholder=f"All {_PLURAL[name]}", help=f"Only pictures with any of the chosen {_PLURAL[name]}.",
+        wrap=False,  # one row of chips (it scrolls): a box that grew while focused would move the page on blur
     )
 
 
@@ -83,20 +84,19 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
         return None
     credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
     keys = dict(zip(CHOICE_FIELDS, (credit_key, creator_key, keywords_key)))
-    widths = [1.6] * len(shown) + ([2.0] if bounds else []) + ([1.5] if uncaptioned else [])
-    columns = iter(st.columns(widths, vertical_alignment="bottom"))
     chosen: dict[str, list[str]] = {}
-    for name in shown:
-        with next(columns):
-            chosen[name] = _multiselect(facets, name, keys[name])
     date_from = date_to = None
-    if bounds:
-        with next(columns):
-            date_from, date_to = _date_range(bounds, dates_key)
     only_uncaptioned = False
-    if uncaptioned:
-        with next(columns):
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):  # wraps on narrow pages
+        for name in shown:
+            with st.container(width=220):
+                chosen[name] = _multiselect(facets, name, keys[name])
+        if bounds:
+            with st.container(width=250):
+                date_from, date_to = _date_range(bounds, dates_key)
+        if uncaptioned:
             only_uncaptioned = st.checkbox(f"Only uncaptioned ({facets.uncaptioned:,})", key=uncaptioned_key,
+                                           width="content",
                                            help="Only pictures without a caption (found by vector search).")
     equals = {name: chosen.get(name, []) for name in ("credit", "creator")}
     return filter_where.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)

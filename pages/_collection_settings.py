@@ -73,8 +73,8 @@ def backend_box(store, name: str) -> None:
         st.caption(f"**{name}** embeds with **{saved}**.{forced} Stored vectors stay as they are: every backend of one "
                    "model gives interchangeable vectors.")
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            chosen = st.selectbox("Backend", BACKENDS, index=BACKENDS.index(saved), format_func=BACKEND_HELP.get,
-                                  key=f"adm_backend_{name}")
+            chosen = st.selectbox("Backend", BACKENDS, index=BACKENDS.index(saved), key=f"adm_backend_{name}",
+                                  help="  \n".join(BACKEND_HELP[b] for b in BACKENDS))  # long names would be cut
             if st.button("Use this backend", icon=":material/memory:", key="adm_backend_set", disabled=chosen == saved):
                 save_backend(collection, chosen)
                 _ui.forget_candidates()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -19,18 +20,18 @@ from imgsearch_core.evaluation.judgements import THE_ONE, WRONG, RIGHT, Judgemen
 from imgsearch_core.text.languages import DEFAULT_LANGUAGE
 from imgsearch_core.text.analysis import analyze
 from imgsearch_core.display import captions as captions_md
+from imgsearch_core.display import filenames
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
 from imgsearch_core.display import scores as scores_md
-from pages import _admin_gate, _ui
+from pages import _admin_gate, _style, _ui
 
 GRID_THUMB = 320
 DETAIL_THUMB = 960
 CAPTION_HEIGHT = 76  # px: three lines, so every card of a grid row has the same height
 CAPTION_CHARS = 80
 SORT_LABELS = {"relevance": "Relevance", "date": "Date taken, newest first", "date_asc": "Date taken, oldest first"}
-EXPORT_NAME = "imgsearch-results"
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,28 @@ def result_options(prefix: str, has_dates: bool) -> tuple[str, bool]:
     return st.session_state[sort_key], bool(st.session_state.get(collapse_key))
 
 
-def export_buttons(hits: Sequence[Any], prefix: str) -> None:
+def export_name(ctx: GridContext) -> str:
+    """The downloads' file name without extension: collection, query (or "image query") and today."""
+    return filenames.export_stem(ctx.collection, ctx.query or "image query", date.today())
+
+
+def export_buttons(hits: Sequence[Any], ctx: GridContext) -> None:
     """CSV and JSON downloads of the listed hits (every page, in the order shown), into the caller's container."""
     what = f"the {len(hits)} results as listed (all pages, in this order)"
-    st.download_button("CSV", export.to_csv(hits), file_name=f"{EXPORT_NAME}.csv", mime="text/csv",
+    name, prefix = export_name(ctx), ctx.key
+    st.download_button("CSV", export.to_csv(hits), file_name=f"{name}.csv", mime="text/csv",
                        icon=":material/download:", key=f"{prefix}_export_csv", on_click="ignore",
                        help=f"Download {what} for a spreadsheet.")
-    st.download_button("JSON", export.to_json(hits), file_name=f"{EXPORT_NAME}.json",
+    st.download_button("JSON", export.to_json(hits), file_name=f"{name}.json",
                        mime="application/json", icon=":material/download:", key=f"{prefix}_export_json",
                        on_click="ignore", help=f"Download {what} as JSON.")
 
 
 # ----- relevance judgements ------------------------------------------------------------------------
-JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right: this picture answers the query"),
-                 (WRONG, ":material/thumb_down:", "Wrong: this picture does not answer the query"),
-                 (THE_ONE, ":material/star:", "This is the one the query was looking for"))
+# (verdict, icon, spoken name, tooltip)
+JUDGE_BUTTONS = ((RIGHT, ":material/thumb_up:", "Right", "Right: this picture answers the query"),
+                 (WRONG, ":material/thumb_down:", "Wrong", "Wrong: this picture does not answer the query"),
+                 (THE_ONE, ":material/star:", "The one", "This is the one the query was looking for"))
 
 
 def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, current: str | None) -> None:
@@ -122,9 +130,9 @@ def _judge(root: str, collection: str, query: str, item_id: str, verdict: str, c
 
 def judge_buttons(ctx: GridContext, hit: Any, verdicts: dict[str, str], root: str, where: str = "card") -> None:
     current = verdicts.get(hit.id)
-    with st.container(horizontal=True, gap="small"):
-        for verdict, icon, help_text in JUDGE_BUTTONS:
-            st.button("", icon=icon, key=f"{ctx.key}_judge_{where}_{verdict}_{hit.id}", help=help_text,
+    with st.container(horizontal=True, gap="small", key=_style.icon_key(f"{ctx.key}_judge_{where}_{hit.id}")):
+        for verdict, icon, name, help_text in JUDGE_BUTTONS:
+            st.button(name, icon=icon, key=f"{ctx.key}_judge_{where}_{verdict}_{hit.id}", help=help_text,
                       type="primary" if current == verdict else "tertiary", on_click=_judge,
                       args=(root, ctx.collection, ctx.query, hit.id, verdict, current))
 
@@ -180,10 +188,12 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
         with st.container(height=CAPTION_HEIGHT, border=False):
             st.markdown(ctx.highlight(hit.caption, CAPTION_CHARS))
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
-            if st.button("More like this", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}"):
+            if st.button("Similar", icon=":material/image_search:", key=f"{ctx.key}_similar_{hit.id}",
+                         help="More like this: search with this picture"):
                 go_similar(ctx.collection, hit.id)
-            st.button("", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
-                      key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
+            with st.container(width="content", key=_style.icon_key(f"{ctx.key}_details_{hit.id}")):
+                st.button("Details", icon=":material/open_in_full:", help="Details: larger image, caption and metadata",
+                          key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
 
 
 def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
@@ -249,7 +259,7 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
     listed = arrange(hits, store, collection, sort, collapse)
     with top:
         st.space("stretch")
-        export_buttons(listed, ctx.key)
+        export_buttons(listed, ctx)
     if len(listed) < len(hits):
         folded = len(hits) - len(listed)
         st.caption(f"{folded} near-duplicate {'copy' if folded == 1 else 'copies'} folded into the best-ranked "

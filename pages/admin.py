@@ -22,10 +22,11 @@ from imgsearch_core.store.store import validate_collection_name
 from imgsearch_core.errors import StoreError
 from pages import _admin_gate, _collection_settings, _text_tower, _ui
 
-SOURCES = {"folder": "Folder on the server", "zip": "Zip upload", "files": "Image uploads"}
+SOURCES = {"folder": "Server folder", "zip": "Zip file", "files": "Images"}
 LOCAL_MODEL = "local"
 BROWSE_PER_PAGE = 24
 CAPTION_TYPES = ["csv", "tsv", "json", "jsonl"]
+DELETE_CARD_WIDTH = 180  # px: a caption's words fit on their lines
 
 
 # ----- stats --------------------------------------------------------------------------------------
@@ -36,13 +37,12 @@ def _stats(store, name: str | None) -> None:
     stats = store.open(name).stats()
     model = stats["model"]
     short = Path(model).name if os.sep in model else model
-    with st.container(horizontal=True, gap="medium"):
-        st.metric("Collection", stats["name"], border=True)
-        st.metric("Items", f"{stats['items']:,}", border=True)
-        st.metric("Model", short, help=model, border=True)
-        st.metric("Dimension", stats["dim"], border=True)
-        st.metric("Disk size", fmt.format_bytes(stats["disk_bytes"]), border=True)
-        st.metric("Captioned", f"{stats['captioned_share']:.0%}", border=True)
+    boxes = (("Collection", stats["name"], None), ("Items", f"{stats['items']:,}", None), ("Model", short, model),
+             ("Dimension", stats["dim"], None), ("Disk size", fmt.format_bytes(stats["disk_bytes"]), None),
+             ("Captioned", f"{stats['captioned_share']:.0%}", None))
+    for row in (boxes[:3], boxes[3:]):  # two even rows of three: no box is left alone on a row at any width
+        for column, (label, value, help_text) in zip(st.columns(3, gap="small"), row):
+            column.metric(label, value, help=help_text, border=True)
     st.caption(f"Caption language: {ensure_language(store.open(name)).label} (keyword search; change it under "
                "Collections).")
 
@@ -68,7 +68,8 @@ def _source_inputs(store) -> dict | None:
     """The chosen source as keyword arguments for ingest.collect, or None while incomplete."""
     if st.session_state.get("adm_source") is None:
         st.session_state.adm_source = "folder"
-    source = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, key="adm_source", required=True)
+    source = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, key="adm_source", required=True,
+                                  help="A folder on the server, a zip file to upload, or image files to upload.")
     kwargs: dict = {}
     if source == "folder":
         roots = store.settings.import_roots
@@ -291,9 +292,9 @@ def _delete_tab(store, name: str | None) -> None:
     window = paging.page_slice(total, page, BROWSE_PER_PAGE)
     items = collection.page(window.start, BROWSE_PER_PAGE)
     generation = st.session_state.get("adm_selection_gen", 0)
-    for row in paging.rows_of(items, 6):
-        for cell, item in zip(st.columns(6, gap="small"), row):
-            with cell, st.container(border=True, gap="small"):
+    with st.container(horizontal=True, gap="small"):  # fixed-width cards wrap: as many per row as fit
+        for item in items:
+            with st.container(border=True, gap="small", width=DELETE_CARD_WIDTH):
                 _ui.show_image(item.media_path, 200, alt=item.caption or "image", square=True)
                 label = str(item.caption or item.metadata.get("file_name", item.id[:12]))
                 st.checkbox(escape_markdown(label[:60] + ("…" if len(label) > 60 else "")), value=item.id in selected,

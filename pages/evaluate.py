@@ -17,7 +17,7 @@ from imgsearch_core.display import session_cache
 from imgsearch_core.display import url_state
 from imgsearch_core import jobs
 from imgsearch_core.evaluation.evaluate import AUTO, METRICS, Evaluation, default_method, evaluate, save_default
-from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
+from imgsearch_core.search.fusion import LINEAR_MINMAX, LINEAR_RELATIVE, METHOD_LABELS, METHODS, RRF
 from imgsearch_core.evaluation.judgements import JudgementStore
 from imgsearch_core.evaluation.source_rule import MIN_QUERIES, check_saveable, few_queries_warning
 from imgsearch_core.evaluation.finetune import FinetuneReport, FinetuneSettings, finetune_collection
@@ -27,6 +27,10 @@ from pages import _admin_gate, _ui
 
 DEFAULT_METRIC = "mrr@5"
 REFERENCES = {"text": "text (keywords only)", "vector": "vector (meaning only)"}
+# Hues far apart (Tableau 10), none near the best marker's red: each method and reference line is told apart.
+COLOURS = {LINEAR_MINMAX: "#1f77b4", LINEAR_RELATIVE: "#ff7f0e", RRF: "#2ca02c", REFERENCES["text"]: "#9467bd",
+           REFERENCES["vector"]: "#7f7f7f"}
+BEST_COLOUR = "#d62728"
 SOURCES = (AUTO, "judgements", "held-out captions", "demo scenes")
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
 BATCH_SIZES = (8, 16, 32, 64, 128)
@@ -69,16 +73,17 @@ def _chart(table: pd.DataFrame, metric: str, method: str, best: float) -> alt.La
     chosen = hybrid[(hybrid["method"] == method) & (hybrid["alpha"] == best)]
     top = pd.DataFrame([{"alpha": best, "value": chosen[metric].iloc[0], "label": f"best: {method}, alpha {best:g}"}])
     methods = [m for m in METHODS if m in set(hybrid["method"])]
-    color = alt.Color("search:N", title=None, scale=alt.Scale(domain=[*methods, *REFERENCES.values()]),
-                      legend=alt.Legend(orient="bottom"))
+    domain = [*methods, *REFERENCES.values()]
+    color = alt.Color("search:N", title=None, scale=alt.Scale(domain=domain, range=[COLOURS[d] for d in domain]),
+                      legend=alt.Legend(orient="bottom", columns=3, labelLimit=0))
     x = alt.X("alpha:Q", title="alpha (0 = keyword, 1 = semantic)", scale=alt.Scale(domain=[0, 1]))
-    y = alt.Y("value:Q", title=metric)
+    y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False, nice=True))  # fitted: small gaps stay visible
     line = alt.Chart(curve).mark_line(point=True).encode(
         x=x, y=y, color=color, tooltip=["search", "alpha", alt.Tooltip("value:Q", title=metric, format=".3f")])
     rules = alt.Chart(references).mark_rule(strokeDash=[6, 4]).encode(
         y=y, color=color, tooltip=["search", alt.Tooltip("value:Q", title=metric, format=".3f")])
-    point = alt.Chart(top).mark_point(shape="diamond", size=260, filled=True, color="#d62728").encode(x=x, y=y)
-    label = alt.Chart(top).mark_text(dy=-16, fontWeight="bold", color="#d62728").encode(x=x, y=y, text="label:N")
+    point = alt.Chart(top).mark_point(shape="diamond", size=260, filled=True, color=BEST_COLOUR).encode(x=x, y=y)
+    label = alt.Chart(top).mark_text(dy=-16, fontWeight="bold", color=BEST_COLOUR).encode(x=x, y=y, text="label:N")
     return alt.layer(line, rules, point, label).properties(height=320)
 
 
@@ -127,8 +132,13 @@ def _show_evaluation(collection: Collection, result: Evaluation) -> None:
         for m, a in result.by_method.items())
     st.markdown(f"Best {metric} per method: {per_method}")
     _save_alpha(collection, metric, method, best, result)
-    st.dataframe(result.table, hide_index=True, width="stretch", height="content",
+    family = [m for m in METRICS if m.split("@")[0] == metric.split("@")[0]]  # all metrics are too wide for a laptop
+    st.dataframe(result.table, hide_index=True, width="content", height="content",
+                 column_order=("mode", "method", "alpha", *family),
                  column_config={m: st.column_config.NumberColumn(format="%.3f") for m in METRICS})
+    st.download_button("All metrics (CSV)", result.table.to_csv(index=False), file_name=f"{collection.name}-evaluation.csv",
+                       mime="text/csv", icon=":material/download:", key="ev_table_export", on_click="ignore",
+                       help=f"The table above shows the {metric.split('@')[0]} columns; the file has every metric.")
     if result.image_to_image:
         st.metric("Image to image mMP@5", f"{result.image_to_image['mmp@5']:.3f}", border=True, width="content",
                   help=f"Mean precision of the 5 most similar images over {result.image_to_image['queries']:,} "
@@ -143,14 +153,14 @@ def _evaluation_section(store: Store, name: str) -> None:
     st.subheader("Which search mode and alpha rank best here")
     collection = store.open(name)
     unlocked = _admin_gate.is_unlocked()
-    upload_col, run_col = st.columns([4, 1], vertical_alignment="bottom")
+    upload_col, run_col = st.columns([3, 1], vertical_alignment="bottom")
     if unlocked:
         upload_col.file_uploader(
             "Relevance file (optional): CSV with a query column and a relevant column (file names or ids separated "
             "by |)", type=["csv"], key="ev_relevance", max_upload_size=_upload_limit_mb(store))
     else:
         upload_col.caption(_LOCKED)
-    source_col, export_col = st.columns([4, 1], vertical_alignment="bottom")
+    source_col, export_col = st.columns([3, 1], vertical_alignment="bottom")
     source_col.selectbox("Queries from", SOURCES, key="ev_source",
                          help="Automatic: the relevance file when given, else editors' judgements (marks on Text search "
                               "results), held-out captions, generated demo scenes: the first with at least "

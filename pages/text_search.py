@@ -66,26 +66,29 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
     if st.session_state.get("ts_fusion") not in METHODS:
         st.session_state.ts_fusion = METHODS[0]
     with st.form("ts_form", border=False, enter_to_submit=True):
-        box, button = st.columns([6, 1], vertical_alignment="bottom")
-        box.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
-                       max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
-        submitted = button.form_submit_button("Search", icon=":material/search:", type="primary", width="stretch")
-    mode_col, alpha_col, k_col, filter_col = st.columns([1.6, 2.4, 0.8, 2.0], vertical_alignment="top")
-    mode_col.segmented_control("Mode", url_state.MODES, format_func=url_state.MODE_LABELS.get, key="ts_mode", required=True,
-                               help="Text: keywords in captions (BM25). Vector: meaning (CLIP). Hybrid: a mix.")
-    if st.session_state.ts_mode == "hybrid":
-        with alpha_col:
-            _ui.alpha_slider("Keyword ↔ semantic (alpha)", "ts_alpha", "keyword", "semantic",
-                             "0 ranks by keywords in captions only (BM25), 1 by meaning only (CLIP vectors).")
-            st.selectbox("Fusion", METHODS, format_func=METHOD_LABELS.get, key="ts_fusion",
+        with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
+            st.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
+                          max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
+            submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content")
+    # One wrapping row: each control keeps the width its text needs and moves down a line when the page is narrow.
+    with st.container(horizontal=True, vertical_alignment="top", gap="medium"):
+        st.segmented_control("Mode", url_state.MODES, format_func=url_state.MODE_LABELS.get, key="ts_mode",
+                             required=True, width="content",
+                             help="Text: keywords in captions (BM25). Vector: meaning (CLIP). Hybrid: a mix.")
+        if st.session_state.ts_mode == "hybrid":
+            with st.container(width=280, gap="small"):
+                _ui.alpha_slider("Keyword ↔ semantic (alpha)", "ts_alpha", "keyword", "semantic",
+                                 "0 ranks by keywords in captions only (BM25), 1 by meaning only (CLIP vectors).")
+            st.selectbox("Fusion", METHODS, format_func=METHOD_LABELS.get, key="ts_fusion", width=200,
                          help="How the keyword and meaning scores are combined. The collection's default is the "
                               "one saved on the Evaluate page.")
-    k_col.selectbox("Results", url_state.K_CHOICES, key="ts_k")
-    k_col.toggle("Only the clearly relevant", key="ts_cutoff",
-                 help="Cut the results at the first large gap in their scores (a gap of at least a quarter of "
-                      "the listed scores' range).")
-    filter_col.text_input("Metadata filter (optional)", key="ts_where", placeholder="credit = Reuters, date_taken >= 2020-01-01",
-                          help=filter_clauses.FILTER_HELP)
+        with st.container(width="content", gap="small"):
+            st.selectbox("Results", url_state.K_CHOICES, key="ts_k", width=110)
+            st.toggle("Only the clearly relevant", key="ts_cutoff", width="content",
+                      help="Cut the results at the first large gap in their scores (a gap of at least a quarter "
+                           "of the listed scores' range).")
+        st.text_input("Metadata filter (optional)", key="ts_where", width=300,
+                      placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
     st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
                help="The collection's caption language (lemmas and stop words of keyword search); Admin > Collections "

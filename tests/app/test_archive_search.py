@@ -7,10 +7,12 @@ import io
 import json
 from datetime import date
 
+from imgsearch_core.display.filenames import export_stem
 from tests.app.archive import ARCHIVE, COPY_NAME, COPYRIGHT, archive_ids
 from tests.app.conftest import hit_ids, run, start, submit_query, texts
 
 QUERY = "harbour"  # hybrid: the vector side reaches every picture the filter lets through
+EXPORTED = export_stem("photos", QUERY, date.today())  # the downloads' name: collection, query, day
 ALL = len(ARCHIVE) + 1
 
 
@@ -130,7 +132,7 @@ def test_exports_hold_the_sorted_filtered_hits(archive_store, downloads):
     assert set(buttons) == {"ts_export_csv", "ts_export_json"}
     assert [buttons[k].label for k in ("ts_export_csv", "ts_export_json")] == ["CSV", "JSON"]
     files = {name: (mime, data) for name, mime, data in downloads}
-    mime, data = files["imgsearch-results.csv"]
+    mime, data = files[f"{EXPORTED}.csv"]
     assert mime == "text/csv" and data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == hit_ids(at)
@@ -138,7 +140,7 @@ def test_exports_hold_the_sorted_filtered_hits(archive_store, downloads):
         [r["file_name"] for r in rows][:2] == ["street.jpg", "ship.jpg"]
     assert {r["credit"] for r in rows} == {"Reuters"}
     assert rows[-1]["keywords"] == "harbour; boat" and rows[-1]["date_taken"] == "2021-05-17"
-    mime, data = files["imgsearch-results.json"]
+    mime, data = files[f"{EXPORTED}.json"]
     assert mime == "application/json"
     assert [r["id"] for r in json.loads(data)] == hit_ids(at)
 
@@ -194,7 +196,7 @@ def test_collapsed_cards_show_the_scores_of_the_current_ranking(archive_store, d
         run(at)
         expected = {h.id: h.score for h in searcher.rank(candidates, "hybrid", alpha, 12).hits}
         rows = list(csv.DictReader(io.StringIO(downloads[-2][2].decode("utf-8-sig"))))
-        assert downloads[-2][0] == "imgsearch-results.csv" and len(rows) == len(hit_ids(at))
+        assert downloads[-2][0] == f"{EXPORTED}.csv" and len(rows) == len(hit_ids(at))
         assert all(abs(float(r["score"]) - expected[r["id"]]) < 1e-9 for r in rows)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from playwright.sync_api import Page
 
+from imgsearch_core.display.filenames import export_stem
 from tests.e2e.conftest import Server
 from tests.e2e.test_browser import assert_no_errors, hit_ids, loaded_images, main, save_full_page, wait_idle, wait_summary
 
@@ -41,7 +43,7 @@ def test_filter_by_credit_and_download_the_csv(archive_server: Server, page: Pag
     with page.expect_download(timeout=30_000) as started:
         main(page).locator(".st-key-ts_export_csv").get_by_role("button", name="CSV").first.click()
     download = started.value
-    assert download.suggested_filename == "imgsearch-results.csv"
+    assert download.suggested_filename == f"{export_stem('photos', QUERY, date.today())}.csv"  # collection, query, day
     rows = list(csv.DictReader(io.StringIO(download.path().read_bytes().decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == shown
     assert sorted(r["file_name"] for r in rows) == REUTERS

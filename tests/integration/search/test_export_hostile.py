@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from imgsearch_core.display.filenames import export_stem
 from tests.app.conftest import downloads, navigation_only, start, store_dir, submit_query  # noqa: F401 - fixtures
 from tests.helpers import write_images
 from tests.integration.cli.test_cli import cli
@@ -70,5 +72,6 @@ def test_app_csv_download_neutralises_formula_cells(hostile_store, downloads):  
     at = submit_query(start(), "harbour")
     assert len([b for b in at.button if b.key and b.key.startswith("ts_similar_")]) == len(HOSTILE)
     files = {name: data for name, _, data in downloads}
-    assert_neutralised(files["imgsearch-results.csv"])
-    assert {r["file_name"]: (r["caption"], r["credit"]) for r in json.loads(files["imgsearch-results.json"])} == HOSTILE
+    exported = export_stem("photos", "harbour", date.today())  # the downloads' name: collection, query, day
+    assert_neutralised(files[f"{exported}.csv"])
+    assert {r["file_name"]: (r["caption"], r["credit"]) for r in json.loads(files[f"{exported}.json"])} == HOSTILE
