@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
+from imgsearch_core.display.filenames import export_stem
 from tests.app.conftest import fill, hit_ids, run, start, submit_query, texts
 from tests.metadata_fixtures import editorial_photo, exiftool_write, picture
 
@@ -40,6 +42,6 @@ def test_cards_sorted_by_date_show_it_and_the_export_keeps_its_precision(store_d
     shown = [re.sub(r"\\(.)", r"\1", c.removeprefix(":material/event: "))  # as rendered: escapes undone
              for c in texts(at.caption) if c.startswith(":material/event:")]
     assert shown == ["2021-03-04 05:06 +02:00", "2020-05-17", "2019-07-08 23:10"]
-    csv_data = {name: data for name, _, data in downloads}["imgsearch-results.csv"]
+    csv_data = {name: data for name, _, data in downloads}[f"{export_stem('photos', 'harbour scene', date.today())}.csv"]
     rows = {r["file_name"]: r["date_taken"] for r in csv.DictReader(io.StringIO(csv_data.decode("utf-8-sig")))}
     assert rows == {**{name: stored for name, (_, _, stored) in DATED.items()}, "day.jpg": "2020-05-17"}
