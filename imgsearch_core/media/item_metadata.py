@@ -16,8 +16,9 @@ from imgsearch_core.media.dates import parse_taken, taken_epoch
 from imgsearch_core.media.embedded_metadata import EmbeddedMetadata, read_embedded
 from imgsearch_core.fields import BY_NAME, is_reserved
 
-# What BM25 indexes besides the caption: appended text (see searchable_text).
-SEARCHABLE_FIELDS = ("headline", "keywords", "city", "country")
+# What BM25 indexes besides the caption: appended text (see searchable_text). Field names as stored
+# (imgsearch_core.fields): `photo_source` is IPTC Source.
+SEARCHABLE_FIELDS = ("headline", "keywords", "city", "country", "credit", "creator", "photo_source", "copyright")
 # One separator character; the whitespace around it is stripped from the pieces. Why not one regex with
 # `\s*` on both sides: that backtracks quadratically on a run of whitespace (20,000 spaces took 1.7 s).
 _LIST_SEPARATOR = re.compile(r"[;|,]")
@@ -104,11 +105,13 @@ def _epoch(text: str) -> int | None:
 
 
 def searchable_text(caption: str, metadata: Mapping[str, Any]) -> str:
-    """The text BM25 indexes: the caption, then headline, keywords and place appended.
+    """The text BM25 indexes: the caption, then headline, keywords, place, credit, creator, source and
+    copyright appended.
 
     Why appended rather than weighted fields: BM25 stays the single-field Okapi BM25 whose scores the
-    tests compare with rank-bm25, and a keyword or a city counts like one more caption word, which is
-    what an editor typing "Hamburg" expects. The caption shown to users stays the caption alone.
+    tests compare with rank-bm25, and a keyword, a city or a name ("Keystone", a photographer's) counts
+    like one more caption word, which is what an editor typing "Hamburg" or an agency expects (a filter on
+    the credit field stays exact). The caption shown to users stays the caption alone.
     """
     parts = [caption]
     for name in SEARCHABLE_FIELDS:

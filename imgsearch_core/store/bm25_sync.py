@@ -8,7 +8,8 @@ holds the index together with the records it reflects, written atomically in one
 
 The index is built in the collection's caption language (imgsearch_core.text.languages) and records it;
 when the language changes, the next look rebuilds the index from Chroma's stored documents (nothing
-is embedded again, no item is touched).
+is embedded again, no item is touched). A saved file of another format or analysis version (text/bm25.py:
+tokens made by older rules, such as unfolded accents) does not load and is rebuilt the same way.
 """
 from __future__ import annotations
 

@@ -9,11 +9,16 @@ spaCy's entry points; here the tokenizer is built from the language's defaults e
 compact and cached). The tokens equal those of blank(lang) + lemmatizer(mode="lookup") + the rules
 below (tests/unit/text/test_text_analysis.py checks every language against that pipeline).
 
-Texts are lower-cased before tokenising, so case never changes tokens or lemmas. A token's lemma is
-the table's entry for it, or, when the table has none, the entry for its capitalised form (German
-tables key nouns capitalised: "häfen" → "Häfen" → "Hafen"; English has "Africans" → "African"), or the
-token itself; then lower-cased. A token is dropped when it or its lemma is one of the language's stop
-words, when it is punctuation or space, or when its lemma has no letter or digit.
+Texts are NFC-normalised and lower-cased before tokenising, so case never changes tokens or lemmas. A
+token's lemma is the table's entry for it, or, when the table has none, the entry for its capitalised form
+(German tables key nouns capitalised: "häfen" → "Häfen" → "Hafen"; English has "Africans" → "African"), or
+the token itself. A word typed without accents also gets the lemmas of its accented spellings (the folded
+table, lemma_tables.load_folded_table: "eleves" → élève and élever; "montana" → montano and montaña), and
+without an entry of its own only those. Lemmas that are stop words or have no letter or digit are dropped,
+as is a token that is a stop word itself, punctuation or space. Every lemma is then lower-cased and folded
+(imgsearch_core.text.folding: "Zürich" → "zurich"), on captions and queries alike, so an unaccented word
+shares a term with each accented spelling of it and BM25 matches regardless of accents and case.
+ANALYSIS_VERSION names these rules: an index saved with another one is rebuilt (text/bm25.py).
 """
 from __future__ import annotations
 
@@ -21,13 +26,16 @@ import importlib
 import sys
 import threading
 import types
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from imgsearch_core.text.folding import FOLD_VERSION, fold
 from imgsearch_core.text.languages import DEFAULT_LANGUAGE, check_language
-from imgsearch_core.text.lemma_tables import LemmaTable, load_table
+from imgsearch_core.text.lemma_tables import FOLDED_SEPARATOR, LemmaTable, load_folded_table, load_table
 from imgsearch_core.text.plain_queries import QueryWords, load_words, plain_words, save_words
 
+ANALYSIS_VERSION = 1 + FOLD_VERSION  # 1: unfolded tokens; 2: folded (accent- and case-insensitive) tokens
 _BATCH_SIZE = 1000
 _CACHE_LIMIT = 1_000_000  # normalised-token cache entries before it is cleared
 # spaCy's English stop list includes counts and places ("two", "top", "behind"), which are exactly what
@@ -93,17 +101,38 @@ def searchable_stop_words(language: str, stop_words: frozenset[str]) -> frozense
     return stop_words - SEARCHABLE_STOP_WORDS.get(language, frozenset())
 
 
-def normalise(text: str, stop_words: frozenset[str], lemmas: LemmaTable) -> str | None:
-    """The lemma of a lower-cased word token, or None for a stop word or a lemma without letters or digits."""
+class Lemmas:
+    """A language's lemma table and its folded twin (what `normalise` looks words up in)."""
+
+    def __init__(self, language: str) -> None:
+        self.exact: LemmaTable = load_table(language)
+        self.folded: LemmaTable = load_folded_table(language)
+
+
+def normalise(text: str, stop_words: frozenset[str], lemmas: Lemmas) -> tuple[str, ...]:
+    """The folded lemmas of a lower-cased word token (usually one; none for a stop word or a lemma without
+    letters or digits; see the module docstring)."""
     if text in stop_words:
-        return None
-    lemma = lemmas.get(text)
+        return ()
+    lemma = lemmas.exact.get(text)
     if lemma is None:
-        lemma = lemmas.get(text[:1].upper() + text[1:], text)
-    lemma = lemma.lower()
-    if lemma in stop_words or not any(ch.isalnum() for ch in lemma):
-        return None
-    return lemma
+        lemma = lemmas.exact.get(text[:1].upper() + text[1:])
+    accented = lemmas.folded.get(text) if fold(text) == text else None  # what it means with its accents
+    if accented is None:
+        return _kept((text if lemma is None else lemma,), stop_words)
+    return _kept(([] if lemma is None else [lemma]) + accented.split(FOLDED_SEPARATOR), stop_words)
+
+
+def _kept(candidates: Sequence[str], stop_words: frozenset[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for candidate in candidates:
+        lemma = candidate.lower()
+        if lemma in stop_words or not any(ch.isalnum() for ch in lemma):
+            continue
+        folded = fold(lemma)
+        if folded not in out:
+            out.append(folded)
+    return tuple(out)
 
 
 class Analyzer:
@@ -114,13 +143,13 @@ class Analyzer:
         self._tokenizer, stop_words = _tokenizer(language)
         self._stop_words = searchable_stop_words(language, stop_words)
         save_words(language, QueryWords(stop_words, frozenset(self._tokenizer.rules or ())))
-        self._lemmas: LemmaTable = load_table(language)
-        self._normal: dict[str, str | None] = {}
+        self._lemmas = Lemmas(language)
+        self._normal: dict[str, tuple[str, ...]] = {}
 
-    def _normalise(self, token: Any) -> str | None:
-        """Lemma of a (lower-cased) token, or None for punctuation, spaces, symbols and stop words."""
+    def _normalise(self, token: Any) -> tuple[str, ...]:
+        """Folded lemmas of a (lower-cased) token; none for punctuation, spaces, symbols and stop words."""
         if token.is_space or token.is_punct:
-            return None
+            return ()
         return normalise(token.text, self._stop_words, self._lemmas)
 
     def analyze(self, texts: list[str]) -> list[list[str]]:
@@ -133,15 +162,15 @@ class Analyzer:
             cache.clear()
         out: list[list[str]] = []
         # Only the tokenizer runs per token; lemma and stop-word rules are cached per token text.
-        for doc in self._tokenizer.pipe((t.lower() for t in texts), batch_size=_BATCH_SIZE):
-            tokens = []
+        lowered = (unicodedata.normalize("NFC", t).lower() for t in texts)
+        for doc in self._tokenizer.pipe(lowered, batch_size=_BATCH_SIZE):
+            tokens: list[str] = []
             for token in doc:
                 try:
-                    lemma = cache[token.text]
+                    lemmas = cache[token.text]
                 except KeyError:
-                    lemma = cache[token.text] = self._normalise(token)
-                if lemma is not None:
-                    tokens.append(lemma)
+                    lemmas = cache[token.text] = self._normalise(token)
+                tokens.extend(lemmas)
             out.append(tokens)
         return out
 
@@ -180,8 +209,8 @@ def analyze_one(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
 
 def _plain_tokens(text: str, language: str) -> list[str] | None:
     words = load_words(language)
-    plain = plain_words(text, words.exceptions) if words is not None else None
+    plain = plain_words(unicodedata.normalize("NFC", text), words.exceptions) if words is not None else None
     if plain is None:
         return None
-    stop_words, lemmas = searchable_stop_words(language, words.stop_words), load_table(language)
-    return [lemma for lemma in (normalise(word, stop_words, lemmas) for word in plain) if lemma is not None]
+    stop_words, lemmas = searchable_stop_words(language, words.stop_words), Lemmas(language)
+    return [lemma for word in plain for lemma in normalise(word, stop_words, lemmas)]

@@ -1,7 +1,9 @@
 """A BM25 index with rank_bm25's BM25Okapi scores, fast enough for 100k captions.
 
 Its token lists come from imgsearch_core.text.analysis in one caption language, which the index
-records (`language`, saved with it), so queries are analysed the way its documents were.
+records (`language`, saved with it), so queries are analysed the way its documents were. The file also
+records the analysis rules' version (analysis.ANALYSIS_VERSION): an index whose tokens were made by other
+rules (before accent folding, say) no longer loads, and its keeper rebuilds it from the stored captions.
 
 Why this shape: rank_bm25 rescans every document per query term (32-57 ms at 100k captions). Here the
 corpus is kept as flat term-id sequences (one int32 array plus offsets), and after any change the BM25
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from imgsearch_core.text.analysis import ANALYSIS_VERSION
 from imgsearch_core.text.languages import DEFAULT_LANGUAGE, check_language
 
 K1 = 1.5
@@ -38,7 +41,7 @@ B = 0.75
 EPSILON = 0.25
 
 INDEX_FILE = "bm25.npz"
-FORMAT_VERSION = 2  # 2: the caption language is saved with the index
+FORMAT_VERSION = 3  # 2: the caption language is saved with the index; 3: and the analysis version
 
 
 class IndexCorrupt(Exception):
@@ -160,7 +163,7 @@ def _checksum(arrays: dict[str, np.ndarray]) -> int:
     return crc
 
 
-_REQUIRED = ("format", "params", "language", "revision", "ids", "ids_offsets", "terms", "terms_offsets", "tokens", "doc_offsets")
+_REQUIRED = ("format", "params", "language", "analysis", "revision", "ids", "ids_offsets", "terms", "terms_offsets", "tokens", "doc_offsets")
 
 
 class BM25Index:
@@ -345,6 +348,7 @@ class BM25Index:
             "format": np.array([FORMAT_VERSION], np.int64),
             "params": np.array([K1, B, EPSILON], np.float64),
             "language": np.frombuffer(self.language.encode(), dtype=np.uint8),
+            "analysis": np.array([ANALYSIS_VERSION], np.int64),
             "revision": np.frombuffer(revision.encode("utf-8", "surrogatepass"), dtype=np.uint8),
             "ids": ids_blob,
             "ids_offsets": ids_offsets,
@@ -394,6 +398,8 @@ class BM25Index:
             raise IndexCorrupt(f"BM25 index format {arrays['format'].tolist()} is not {FORMAT_VERSION}")
         if arrays["checksum"].tolist() != [_checksum({n: arrays[n] for n in _REQUIRED})]:
             raise IndexCorrupt("BM25 index checksum mismatch")
+        if arrays["analysis"].tolist() != [ANALYSIS_VERSION]:
+            raise IndexCorrupt(f"BM25 index tokens were made by analysis {arrays['analysis'].tolist()}, not {ANALYSIS_VERSION}")
         if arrays["params"].tolist() != [K1, B, EPSILON]:
             raise IndexCorrupt(f"BM25 index was built with other parameters {arrays['params'].tolist()}")
         for name, dtype in (("ids", np.uint8), ("terms", np.uint8), ("revision", np.uint8), ("language", np.uint8),

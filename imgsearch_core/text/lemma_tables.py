@@ -7,6 +7,11 @@ cached per source file, and a look-up is a binary search in it.
 
 A look-up gives the table's value as spaCy's lookup lemmatizer reads it (`Lemmatizer.lookup_lemmatize`):
 the value for the exact form, its first entry when the value is a list.
+
+The folded table (`load_folded_table`) answers for a word typed without its accents: it maps the fold
+(imgsearch_core.text.folding) of every accented form and lemma ("élèves", "élevés", "Häfen", "montaña")
+to all their lemmas, sorted and joined by FOLDED_SEPARATOR, since one unaccented word can stand for
+several ("eleves": élève or élever; "montana": montaña, besides the table's own montano).
 """
 from __future__ import annotations
 
@@ -17,12 +22,16 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from imgsearch_core.text.folding import FOLD_VERSION, fold
+
 CACHE_ENV = "IMGSEARCH_LEMMA_CACHE"
 CACHE_FORMAT = 1
+FOLDED_SEPARATOR = "\x00"
 
 
 def lookups_data_dir() -> Path:
@@ -78,7 +87,7 @@ class LemmaTable:
 
     # ----- building and caching -----------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, table: dict[str, str | list[str]]) -> "LemmaTable":
+    def from_mapping(cls, table: Mapping[str, str | list[str]]) -> "LemmaTable":
         """From spaCy's JSON table (form -> lemma, or a list of lemmas whose first one spaCy uses)."""
         pairs = sorted(
             (key.encode("utf-8", "surrogatepass"), (value if isinstance(value, str) else value[0]).encode("utf-8", "surrogatepass"))
@@ -122,21 +131,49 @@ def read_source(language: str) -> dict[str, str | list[str]]:
         return json.loads(handle.read())
 
 
-def cache_path(language: str) -> Path:
+def cache_path(language: str, kind: str = "") -> Path:
     """Named by the source file's size and modification time: another spacy-lookups-data gets a new file."""
     stat = source_file(language).stat()
-    return cache_dir() / f"{language}-{stat.st_size}-{stat.st_mtime_ns}-v{CACHE_FORMAT}.npz"
+    return cache_dir() / f"{language}-{stat.st_size}-{stat.st_mtime_ns}{kind}-v{CACHE_FORMAT}.npz"
+
+
+def folded_mapping(table: Mapping[str, str | list[str]]) -> dict[str, str]:
+    """fold(spelling) -> what its accented spellings mean: the lemmas of the forms and the lemmas themselves
+    that fold to it while not being folded already ("élèves", "élevés" → "eleves": élève, élever), plus the
+    fold itself when it is a lemma the table has no key for (tables leave out forms that are their own
+    lemma: "schlagen" is the verb as well as "Schlägen" without its umlaut). Sorted, FOLDED_SEPARATOR-joined."""
+    groups: dict[str, set[str]] = {}
+    folded_lemmas: set[str] = set()
+    for form, value in table.items():
+        lemma = value if isinstance(value, str) else value[0]
+        folded_lemmas.add(fold(lemma))
+        for spelling, meaning in ((form, lemma), (lemma, lemma)):
+            folded = fold(spelling)
+            if folded != spelling.lower():
+                groups.setdefault(folded, set()).add(meaning)
+    for folded, meanings in groups.items():
+        if folded in folded_lemmas and folded not in table and folded[:1].upper() + folded[1:] not in table:
+            meanings.add(folded)
+    return {folded: FOLDED_SEPARATOR.join(sorted(meanings)) for folded, meanings in groups.items()}
 
 
 def load_table(language: str) -> LemmaTable:
     """The cached compact table, built from spacy-lookups-data on first use (kept in memory only
     when the cache folder cannot be written)."""
-    path = cache_path(language)
+    return _cached(cache_path(language), lambda: read_source(language))
+
+
+def load_folded_table(language: str) -> LemmaTable:
+    """The cached folded table of `language` (see the module docstring), built on first use."""
+    return _cached(cache_path(language, f"-folded{FOLD_VERSION}"), lambda: folded_mapping(read_source(language)))
+
+
+def _cached(path: Path, mapping: Callable[[], Mapping[str, str | list[str]]]) -> LemmaTable:
     try:
         return LemmaTable.load(path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing, or damaged: build it again
         pass
-    table = LemmaTable.from_mapping(read_source(language))
+    table = LemmaTable.from_mapping(mapping())
     try:
         table.save(path)
     except OSError:

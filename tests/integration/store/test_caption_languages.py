@@ -40,11 +40,12 @@ def test_language_is_detected_with_the_first_captions_and_queries_meet_lemmas(fo
     assert (choice.language, choice.source) == ("de", DETECTED)
     assert fotos.bm25().language == "de"
     # "Brücken" (plural) finds the caption's "Brücke" through the lemma, which English rules do not give
-    assert analyze_one("Brücken", "de") == analyze_one("Brücke", "de") == ["brücke"]
+    # (terms are folded: "brucke")
+    assert analyze_one("Brücken", "de") == analyze_one("Brücke", "de") == ["brucke"]
     assert analyze_one("Brücken", "en") != analyze_one("Brücke", "en")
     result = searcher.search("Brücken", "text", k=5)
     assert [h.id for h in result.hits] == [bridge_id(fotos)]
-    assert result.query_tokens == ["brücke"]
+    assert result.query_tokens == ["brucke"]
     # the stored captions say "die", "den", "der", "über": none of the indexed terms is a German stop word
     stop_words = import_spacy().blank("de").Defaults.stop_words
     index = fotos.bm25()

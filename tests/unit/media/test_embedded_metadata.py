@@ -110,9 +110,10 @@ def test_conflicting_sources_follow_the_documented_precedence(tmp_path):
     assert found.origin["date_taken"] == "xmp"  # no IPTC date: XMP before EXIF
 
 
-def test_explicit_caption_wins_and_searchable_text_appends_headline_keywords_place(tmp_path):
+def test_explicit_caption_wins_and_searchable_text_appends_headline_keywords_place_and_names(tmp_path):
     path = editorial_photo(tmp_path / "x.jpg", 9, caption="Embedded caption", headline="Port strike",
-                           keywords=["harbour", "cranes"], city="Hamburg", country="Germany", credit="AP")
+                           keywords=["harbour", "cranes"], city="Hamburg", country="Germany", credit="AP",
+                           creator="Anna Łukasz", source="Keystone", copyright="(c) Keystone 2020")
     data = path.read_bytes()
     explicit = describe("x.jpg", "folder", data, caption="From the sidecar", caption_from="sidecar")
     assert explicit.caption == "From the sidecar" and explicit.metadata["caption_from"] == "sidecar"
@@ -122,7 +123,8 @@ def test_explicit_caption_wins_and_searchable_text_appends_headline_keywords_pla
     assert embedded.metadata["credit"] == "CSV credit"  # a caption-file column wins over the file
     assert embedded.metadata["keywords"] == ["a", "b"] and embedded.metadata["keywords_lc"] == ["a", "b"]
     text = searchable_text(embedded.caption, describe("x.jpg", "f", data).metadata)
-    assert text.split("\n") == ["Embedded caption", "Port strike", "harbour", "cranes", "Hamburg", "Germany"]
+    assert text.split("\n") == ["Embedded caption", "Port strike", "harbour", "cranes", "Hamburg", "Germany",
+                                 "AP", "Anna Łukasz", "Keystone", "(c) Keystone 2020"]
     skipped = describe("x.jpg", "folder", data, read_metadata=False)
     assert skipped.caption == "" and "credit" not in skipped.metadata
 

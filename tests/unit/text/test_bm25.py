@@ -383,6 +383,9 @@ def test_valid_zip_with_changed_arrays_raises_index_corrupt(saved):
     ("ids_offsets", lambda a: a["ids_offsets"][::-1].copy()),
     ("format", lambda a: np.array([99])),
     ("format", lambda a: np.array([1])),  # before languages: rebuilt, never read as English by accident
+    ("format", lambda a: np.array([2])),  # before accent folding: rebuilt, never searched with folded queries
+    ("analysis", lambda a: a["analysis"] - 1),  # tokens made by other analysis rules
+    ("analysis", None),
     ("language", lambda a: np.frombuffer(b"xx", np.uint8)),  # not a supported caption language
     ("language", lambda a: np.frombuffer(b"\xff\xfe", np.uint8)),  # not UTF-8
     ("terms", None),  # member missing

@@ -14,6 +14,7 @@ from imgsearch_core.text import lemma_tables
 from imgsearch_core.text import analysis as text_analysis
 from imgsearch_core.text.languages import LANGUAGES, LanguageError, check_language, choice_from_settings, detect, detect_one
 from imgsearch_core.text.analysis import SEARCHABLE_STOP_WORDS, analyze, analyze_one
+from imgsearch_core.text.folding import fold
 from tests.language_samples import CAPTIONS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,19 +49,27 @@ def spacy_pipelines():
 
 def spacy_tokens(nlp, text: str) -> list[str]:
     """spaCy's lemmas of the lower-cased text (for a form its table lacks: spaCy's lemma of the
-    capitalised form), lower-cased, without stop words (token or lemma) or punctuation."""
+    capitalised form, else the form; for a word without accents also the folded table's lemmas),
+    lower-cased, without stop words (token or lemma) or punctuation, then folded."""
     keep = SEARCHABLE_STOP_WORDS.get(nlp.lang, frozenset())
     stops = nlp.Defaults.stop_words - keep
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    folded_table = lemma_tables.load_folded_table(nlp.lang)
     out = []
     for token in nlp(text.lower()):
         if token.is_space or token.is_punct or (token.is_stop and token.text not in keep):
             continue
-        lemma = token.lemma_ if token.text in table else nlp(token.text[:1].upper() + token.text[1:])[0].lemma_
-        lemma = lemma.lower()
-        if lemma in stops or not any(ch.isalnum() for ch in lemma):
-            continue
-        out.append(lemma)
+        capitalised = token.text[:1].upper() + token.text[1:]
+        exact = None
+        if token.text in table or capitalised in table:
+            exact = token.lemma_ if token.text in table else nlp(capitalised)[0].lemma_
+        accented = folded_table.get(token.text) if fold(token.text) == token.text else None
+        if accented is None:
+            candidates = [exact or token.text]
+        else:  # typed without accents: also what its accented spellings mean
+            candidates = ([exact] if exact else []) + accented.split(lemma_tables.FOLDED_SEPARATOR)
+        kept = [c.lower() for c in candidates if c.lower() not in stops and any(ch.isalnum() for ch in c)]
+        out.extend(dict.fromkeys(fold(lemma) for lemma in kept))  # one term per distinct folded lemma
     return out
 
 
@@ -75,9 +84,10 @@ def test_analysis_matches_spacy_pipeline(spacy_pipelines, language):
 
 def test_each_language_lemmatises_and_drops_its_stop_words():
     assert analyze_one("Die Kinder spielten mit den Hunden in den häfen", "de") == ["kind", "spielen", "hund", "hafen"]
+    assert analyze_one("Der Bürgermeister eröffnet die Brücke", "de") == ["burgermeister", "eroffnen", "brucke"]
     assert analyze_one("De kinderen speelden met de honden", "nl") == ["kinderen", "spelen", "hond"]
     assert analyze_one("Les enfants jouaient avec les chiens", "fr") == ["enfant", "jouer", "chien"]
-    assert analyze_one("Los niños jugaban con los perros", "es") == ["niño", "jugar", "perro"]
+    assert analyze_one("Los niños jugaban con los perros", "es") == ["nino", "jugar", "perro"]  # ñ folds to n
     assert analyze_one("I bambini giocavano con i cani", "it") == ["bambino", "giocare", "cane"]
     assert analyze_one("The children played with the dogs", "en") == ["child", "play", "dog"]
     # English keeps counts and places searchable; German drops what spaCy's list says
