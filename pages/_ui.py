@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,16 +190,18 @@ def arrived() -> bool:
     return bool(st.session_state.get("_arrived", True))
 
 
-def view_to_show(page: str, first_run: bool = False) -> tuple[dict[str, list[str]] | None, bool]:
+def view_to_show(page: str, keys: Collection[str], first_run: bool = False) -> tuple[dict[str, list[str]] | None, bool]:
     """The URL parameters the page must put into its widgets on this run, and whether they come from the
     URL (a link, Back/Forward: bad values are reported) rather than the page's remembered view; (None,
-    False) when the widgets already hold the view. `first_run`: the page's widgets were never set up."""
+    False) when the widgets already hold the view. `keys`: the page's own parameters; a URL with none
+    of them carries no view (st.switch_page leaves a history entry with the next page's parameters on
+    the page it leaves). `first_run`: the page's widgets were never set up."""
     url = {key: st.query_params.get_all(key) for key in st.query_params}
     last = st.session_state.get(VIEWS_KEY, {}).get(page)
     new_url = arrived() or first_run or last is None or url != last
     if not new_url:
         return None, False
-    if set(url) - {"c"} or not last:
+    if set(url) & set(keys) or not last:
         return url, True
     return last, False  # a bare URL (the sidebar, a switch without parameters): the last view stays
 

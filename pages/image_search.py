@@ -91,7 +91,8 @@ def main() -> None:
         return
     store, name = opened
     collection = store.open(name)
-    view, from_link = _ui.view_to_show(_ui.IMAGE_PAGE, first_run="is_k" not in st.session_state)
+    view, from_link = _ui.view_to_show(_ui.IMAGE_PAGE, url_state.ImageSearchParams.KEYS,
+                                       first_run="is_k" not in st.session_state)
     if view is not None:  # "first_run": also the rerun after the empty-store screen
         _apply_view(store, collection, view, from_link)
     _ui.keep_widget_state(KEYS)

@@ -153,7 +153,8 @@ def main() -> None:
     collection = store.open(name)
     default_alpha = _ui.default_alpha(collection)
     default_method = default_method_of(collection)
-    view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, first_run="ts_mode" not in st.session_state)
+    view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
+                                       first_run="ts_mode" not in st.session_state)
     if view is not None:  # "first_run": also the rerun after the empty-store screen
         _apply_view(store, collection, view, from_link, default_alpha, default_method)
     _ui.keep_widget_state(KEYS)

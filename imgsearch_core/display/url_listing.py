@@ -19,6 +19,7 @@ from imgsearch_core.search.export import SORTS
 CHOICE_PARAMS: dict[str, str] = {"credit": "credit", "creator": "creator", "keywords": "kw"}  # field -> URL key
 MAX_VALUES = 50  # per field: a link's list is bounded
 FLAGS = ("1", "true", "yes", "on")
+KEYS: tuple[str, ...] = (*CHOICE_PARAMS.values(), "from", "to", "uncap", "sort", "collapse")  # its URL parameters
 
 
 def quoted(raw: str) -> str:

@@ -8,9 +8,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from imgsearch_core.display.url_listing import ListingParams, first as _first, flag, quoted
+from imgsearch_core.display.url_listing import KEYS as LISTING_KEYS, ListingParams, first as _first, flag, quoted
 from imgsearch_core.search.fusion import METHODS
 
 
@@ -90,6 +90,8 @@ class TextSearchParams:
     cutoff: bool = False
     listing: ListingParams = field(default_factory=ListingParams)
     default_fusion: str = METHODS[0]  # the collection's saved fusion method: a link leaves it out
+
+    KEYS: ClassVar[tuple[str, ...]] = ("q", "mode", "alpha", "fusion", "cut", "k", "where", *LISTING_KEYS, "page")  # the page's parameters
 
     @classmethod
     def from_query(cls, params: Mapping[str, Any], default_alpha: float = 0.5,
@@ -172,6 +174,8 @@ class ImageSearchParams:
     page: int = 1
     collection: str = ""
     listing: ListingParams = field(default_factory=ListingParams)
+
+    KEYS: ClassVar[tuple[str, ...]] = ("item", "text", "alpha", "k", *LISTING_KEYS, "page")  # the page's parameters
 
     @classmethod
     def from_query(cls, params: Mapping[str, Any]) -> tuple["ImageSearchParams", list[str]]:
