@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,7 @@ def arrived() -> bool:
     return bool(st.session_state.get("_arrived", True))
 
 
-def view_to_show(page: str, keys: Collection[str], first_run: bool = False) -> tuple[dict[str, list[str]] | None, bool]:
+def view_to_show(page: str, keys: Sequence[str], first_run: bool = False) -> tuple[dict[str, list[str]] | None, bool]:
     """The URL parameters the page must put into its widgets on this run, and whether they come from the
     URL (a link, Back/Forward: bad values are reported) rather than the page's remembered view; (None,
     False) when the widgets already hold the view. `keys`: the page's own parameters; a URL with none
