@@ -5,6 +5,8 @@ pictures each selects ("Reuters (12)"); a date-taken range bounded by the items'
 uncaptioned". A control the collection has no values for is not shown. The counts come from
 imgsearch_core.search.facets, computed once per collection revision (st.cache_data), not on every rerun; the
 widgets' choices become a Chroma `where` through imgsearch_core.search.filters.where.where_from_choices.
+A page's link carries the choices (imgsearch_core.display.url_listing.ListingParams): `apply_listing` puts a
+link's (or the page's remembered view's) choices into the widgets, `chosen_listing` reads them back.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ import streamlit as st
 from imgsearch_core.search import facets as facet_counts
 from imgsearch_core.search.filters import where as filter_where
 from imgsearch_core.display import formatting as fmt
+from imgsearch_core.display.url_listing import ListingParams
 from imgsearch_core.search.facets import Facets
 from imgsearch_core.fields import BY_NAME
+from pages import _results
 
 CHOICE_FIELDS = ("credit", "creator", "keywords")
 _PLURAL = {"credit": "credits", "creator": "creators", "keywords": "keywords"}
@@ -79,7 +83,7 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
     facets = collection_facets(store, collection)
     shown = [name for name in CHOICE_FIELDS if facets.values.get(name)]
     bounds = date_bounds(facets)
-    uncaptioned = 0 < facets.uncaptioned < facets.total
+    uncaptioned = _can_filter_uncaptioned(facets)
     if not (shown or bounds or uncaptioned):
         return None
     credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
@@ -100,3 +104,43 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
                                            help="Only pictures without a caption (found by vector search).")
     equals = {name: chosen.get(name, []) for name in ("credit", "creator")}
     return filter_where.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)
+
+
+# ----- the choices <-> a link ------------------------------------------------------------------------
+def _can_filter_uncaptioned(facets: Facets) -> bool:
+    return 0 < facets.uncaptioned < facets.total
+
+
+def apply_listing(store, collection, prefix: str, listing: ListingParams) -> list[str]:
+    """Put these filters, sort and collapse into the page's widgets (before they are drawn), within what
+    the collection carries; one error per value it lacks."""
+    facets = collection_facets(store, collection)
+    bounds = date_bounds(facets)
+    present = {name: facets.options(name) for name in CHOICE_FIELDS}
+    checked, errors = listing.checked(present, bounds, _can_filter_uncaptioned(facets))
+    credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
+    st.session_state.update({credit_key: list(checked.credit), creator_key: list(checked.creator),
+                             keywords_key: list(checked.keywords), uncaptioned_key: checked.uncaptioned})
+    if bounds:
+        st.session_state[dates_key] = (checked.date_from or bounds[0], checked.date_to or bounds[1])
+    _results.set_options(prefix, checked.sort, checked.collapse)
+    return errors
+
+
+def chosen_listing(store, collection, prefix: str) -> ListingParams:
+    """The widgets' filters, sort and collapse as they stand, for the page's link."""
+    facets = collection_facets(store, collection)
+    ss = st.session_state
+    credit_key, creator_key, keywords_key, dates_key, uncaptioned_key = widget_keys(prefix)
+    bounds = date_bounds(facets)
+    days = ss.get(dates_key) if bounds else None
+    date_from = date_to = None
+    if isinstance(days, (tuple, list)) and len(days) == 2 and tuple(days) != bounds:
+        date_from, date_to = days
+    sort, collapse = _results.option_values(prefix)
+    return ListingParams(
+        credit=tuple(ss.get(credit_key) or ()), creator=tuple(ss.get(creator_key) or ()),
+        keywords=tuple(ss.get(keywords_key) or ()), date_from=date_from, date_to=date_to,
+        uncaptioned=bool(ss.get(uncaptioned_key)) and _can_filter_uncaptioned(facets),
+        sort=sort if bounds else "relevance", collapse=collapse,
+    )

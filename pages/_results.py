@@ -62,6 +62,12 @@ def option_values(prefix: str) -> tuple[str, bool]:
     return st.session_state.get(sort_key) or "relevance", bool(st.session_state.get(collapse_key))
 
 
+def set_options(prefix: str, sort: str, collapse: bool) -> None:
+    """Set the sort and collapse choices (from a link or a remembered view) before the widgets are drawn."""
+    sort_key, collapse_key = option_keys(prefix)
+    st.session_state[sort_key], st.session_state[collapse_key] = sort, collapse
+
+
 def arrange(hits: Sequence[Any], store, collection, sort: str, collapse: bool) -> list[Any]:
     """The hits as the grid lists them (all pages): near-duplicates folded into their best-ranked copy
     (provenance.collapse_near_duplicates, cached per result list), then sorted (export.sort_hits)."""

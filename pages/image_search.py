@@ -1,8 +1,11 @@
 """Image search: upload a picture or arrive from "More like this"; optionally add text (image + text).
 
-A stored item's link (?item=<id>&text=...&alpha=...) can be bookmarked; an upload cannot. Each query
-image is embedded once per session and filter: text, alpha, sort and page changes only re-rank. For an
-upload, "Is this already in our archive?" finds its exact copy and near-duplicates (pages/_provenance.py).
+A stored item's view is a link (url_state.ImageSearchParams: ?item=<id>&text=...&alpha=..., the filters,
+sort, collapse and page) that can be bookmarked and comes back after a visit to another page; an upload
+cannot be linked (the page says so). Each query image is embedded once per session and filter: text, alpha,
+sort and page changes only re-rank. Typed text moves the slider from "image only" to an equal mix
+(url_state.image_default_alpha), and the results line says what was combined. For an upload, "Is this
+already in our archive?" finds its exact copy and near-duplicates (pages/_provenance.py).
 """
 from __future__ import annotations
 
@@ -19,18 +22,41 @@ from pages import _archive_filters, _provenance, _results, _ui
 
 KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
 QUERY_IMAGE_KEY = "is_query_image"  # the current upload, decoded once (only that one is kept)
+TEXT_BEFORE_KEY = "_is_text_before"  # the text as the last run had it, to see text appear or vanish
 
 
-def _state_from_url() -> None:
-    params, errors = url_state.ImageSearchParams.from_query(st.query_params.to_dict())
-    for message in errors:
-        st.error(message, icon=":material/link_off:")
-    from_link = any(k in st.query_params for k in ("item", "text", "alpha", "k", "page"))
+def _apply_view(store, collection, view: dict, from_link: bool) -> None:
+    """Put a view (a link's, or this page's last one) into the widgets; a link's bad values are one error each."""
+    params, errors = url_state.ImageSearchParams.from_query(view)
+    errors += _archive_filters.apply_listing(store, collection, "is", params.listing)
+    if from_link:
+        for message in errors:
+            st.error(message, icon=":material/link_off:")
     ss = st.session_state
-    if from_link or "is_k" not in ss:
-        ss.is_item, ss.is_text, ss.is_alpha, ss.is_k = params.item, params.text, params.alpha, params.k
-        ss.is_page = params.page
-        ss.is_signature = None
+    ss.is_item, ss.is_text, ss.is_alpha, ss.is_k = params.item, params.text, params.alpha, params.k
+    ss.is_page, ss[TEXT_BEFORE_KEY] = params.page, params.text
+    ss.is_signature = None
+
+
+def _text_changed() -> None:
+    """Text typed into an empty box moves the slider from image only to image_default_alpha(text), so the
+    text counts; emptied, it goes back to image only. A slider the user set while text stood stays."""
+    ss = st.session_state
+    before, text = ss.get(TEXT_BEFORE_KEY, ""), ss.is_text
+    if bool(before.strip()) != bool(text.strip()):
+        ss.is_alpha = url_state.image_default_alpha(text)
+    ss[TEXT_BEFORE_KEY] = text
+
+
+def combined_text(text: str, mode: str, alpha: float, candidates, own_caption: bool) -> str:
+    """What the ranking combined, said truthfully: image only, or image + text (or the item's own caption)
+    at its alpha, or why typed text did not count."""
+    if text and not candidates.bm25:
+        return "image only: the text matched no captions"
+    if mode == "vector":
+        return "image only" + (" (alpha 1 ignores the text)" if text else "")
+    source = "text" if text else "its caption" if own_caption else "text"
+    return f"image + {source} at alpha {alpha:.2f}"
 
 
 def _upload_limit_mb(store) -> int:
@@ -64,8 +90,11 @@ def main() -> None:
     if opened is None:
         return
     store, name = opened
-    if _ui.arrived() or "is_k" not in st.session_state:  # also the rerun after the empty-store screen
-        _state_from_url()
+    collection = store.open(name)
+    view, from_link = _ui.view_to_show(_ui.IMAGE_PAGE, url_state.ImageSearchParams.KEYS,
+                                       first_run="is_k" not in st.session_state)
+    if view is not None:  # "first_run": also the rerun after the empty-store screen
+        _apply_view(store, collection, view, from_link)
     _ui.keep_widget_state(KEYS)
     ss = st.session_state
     st.title("Image search")
@@ -77,11 +106,11 @@ def main() -> None:
     )
     with options_col:
         st.text_input("Combine with text (optional)", key="is_text", max_chars=url_state.MAX_QUERY_CHARS,
-                      placeholder="e.g. at night, in the snow", help="Adds keyword (BM25) matches of this text.")
+                      placeholder="e.g. at night, in the snow", on_change=_text_changed,
+                      help="Adds keyword (BM25) matches of this text; typing it sets the slider to an equal mix.")
         alpha_slot = st.container()
         st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160)
 
-    collection = store.open(name)
     chosen = _archive_filters.filter_controls(store, collection, "is")
     where_key = filter_where.filter_key(chosen)
     searcher = _ui.get_searcher(store, collection)
@@ -114,7 +143,7 @@ def main() -> None:
             st.error(f"The item {ss.is_item[:16]}… is not in collection {name!r} (deleted, or another collection).",
                      icon=":material/error:")
             ss.is_item = ""
-            _ui.write_url(url_state.ImageSearchParams(collection=name).to_query())
+            _ui.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
             return
         thumb = _ui.thumbnail(stored[0].media_path, _ui.QUERY_THUMB)
         candidates, computed, elapsed = _ui.cached(
@@ -123,7 +152,7 @@ def main() -> None:
         )
         query_caption, query_id = stored[0].caption or "(no caption)", ss.is_item
     else:
-        _ui.write_url(url_state.ImageSearchParams(collection=name).to_query())
+        _ui.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
         st.info("Upload an image, or use **More like this** on any search result.", icon=":material/image_search:")
         return
 
@@ -135,7 +164,9 @@ def main() -> None:
     alpha = ss.is_alpha if candidates.has_text else 1.0
     mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
     result = searcher.rank(candidates, mode, alpha, ss.is_k)
-    params = url_state.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name)
+    params = url_state.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name,
+                                         _archive_filters.chosen_listing(store, collection, "is"))
+    how = combined_text(text, mode, alpha, candidates, own_caption=query_id is not None)
     signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k, where_key,
                  *_results.option_values("is"))
     if ss.get("is_signature") not in (None, signature):
@@ -150,7 +181,10 @@ def main() -> None:
                 st.image(thumb, width="stretch", alt="The query image")
             st.caption(captions_md.escape_markdown(query_caption))
         if text:
-            st.caption(f"combined with text: “{captions_md.escape_markdown(text)}”")
+            st.caption(f"text: “{captions_md.escape_markdown(text)}” · {how}")
+        if upload is not None:
+            st.caption(":material/link_off: An uploaded picture cannot be linked: this page's link keeps the text, "
+                       "filters and sort, not the upload. Search from a stored picture (More like this) to share it.")
         if query_id and st.button("Clear", icon=":material/close:", key="is_clear"):
             ss.is_item = ""
             st.rerun()
@@ -160,16 +194,15 @@ def main() -> None:
         if not result.hits:
             st.info("No similar images in this collection" + (" match the filter." if chosen else "."),
                     icon=":material/search_off:")
-            _ui.write_url(params.to_query())
+            _ui.write_url(_ui.IMAGE_PAGE, params.to_query())
             return
-        how = "image only" if mode == "vector" else f"image + text, alpha {alpha:.2f}"
         st.markdown(f"**{len(result.hits)}** similar images · {how} · "
                     + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
         tokens = tuple(result.query_tokens) if mode != "vector" else ()  # highlight words only when they count
         ctx = _results.GridContext(name, mode, result.alpha, tokens, "is", language=caption_language(collection).language)
         has_dates = _archive_filters.collection_facets(store, collection).dated > 0
         _results.listing(result.hits, ctx, store, collection, "is_page", columns=3, has_dates=has_dates)
-    _ui.write_url(url_state.with_page(params, ss.is_page).to_query())
+    _ui.write_url(_ui.IMAGE_PAGE, url_state.with_page(params, ss.is_page).to_query())
 
 
 _ui.guarded(main)

@@ -1,8 +1,9 @@
 """Text search: keywords (BM25), meaning (CLIP vectors) or a hybrid of both, with explained scores.
 
-The query, mode, alpha, fusion method (`fusion=`, when not the collection's default), cutoff
-(`cut=1`), number of results, typed filter and page live in the URL, so a search can be bookmarked
-and shared. Moving the slider only re-ranks the cached candidates (no new embedding). The
+The whole view lives in the URL (url_state.TextSearchParams): query, mode, alpha, fusion method (when not
+the collection's default), cutoff, number of results, typed filter, the filter widgets, sort, collapse and
+page, so a search can be bookmarked and shared, and comes back after a visit to another page
+(_ui.view_to_show). Moving the slider only re-ranks the cached candidates (no new embedding). The
 filter widgets (credit, creator, keywords, date taken, uncaptioned) are built from the collection's own
 values and ANDed with the typed filter; a changed filter fetches new candidates.
 """
@@ -24,42 +25,27 @@ KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_whe
         *_results.option_keys("ts"))
 
 
-def _fusion_from_url(default_method: str) -> str:
-    raw = st.query_params.get("fusion")
-    if raw and raw not in METHODS:
-        st.error(f"The link's fusion method {url_state.quoted(raw)} is not one of {', '.join(METHODS)}; "
-                 f"using {default_method}.", icon=":material/link_off:")
-    return raw if raw in METHODS else default_method
-
-
-def _state_from_url(default_alpha: float, default_method: str) -> None:
-    """On arrival: a link's parameters win; otherwise the last search of this session stays.
-
-    Without an alpha or fusion method in the link, the page starts at the collection's saved defaults
-    (Evaluate page).
-    """
-    params, errors = url_state.TextSearchParams.from_query(st.query_params.to_dict(), default_alpha)
-    for message in errors:
-        st.error(message, icon=":material/link_off:")
-    fusion = _fusion_from_url(default_method)
-    from_link = any(k in st.query_params for k in ("q", "mode", "alpha", "k", "where", "page", "fusion", "cut"))
+def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: float, default_method: str) -> None:
+    """Put a view (a link's, or this page's last one) into the widgets. A link's bad values are one error
+    each; without an alpha or fusion method the page starts at the collection's saved defaults (Evaluate)."""
+    params, errors = url_state.TextSearchParams.from_query(view, default_alpha, default_method)
+    errors += _archive_filters.apply_listing(store, collection, "ts", params.listing)
+    if from_link:
+        for message in errors:
+            st.error(message, icon=":material/link_off:")
     ss = st.session_state
-    if from_link or "ts_mode" not in ss:
-        ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
-        ss.ts_fusion, ss.ts_cutoff = fusion, st.query_params.get("cut") == "1"
-        ss.ts_page = params.page
-        ss.ts_signature = None  # keep the link's page number for its first search
+    ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
+    ss.ts_fusion, ss.ts_cutoff, ss.ts_page = params.fusion, params.cutoff, params.page
+    ss.ts_signature = None  # keep the view's page number for its first search
 
 
-def _url(params: url_state.TextSearchParams, default_method: str) -> dict[str, str]:
-    """The link: TextSearchParams' parameters plus the fusion method (when not the default) and the cutoff."""
-    out = params.to_query()
+def _params(store, collection, default_alpha: float, default_method: str) -> url_state.TextSearchParams:
+    """The view as the widgets hold it."""
     ss = st.session_state
-    if params.q and params.mode == "hybrid" and ss.get("ts_fusion", default_method) != default_method:
-        out["fusion"] = ss.ts_fusion
-    if params.q and ss.get("ts_cutoff"):
-        out["cut"] = "1"
-    return out
+    return url_state.TextSearchParams(
+        ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1), collection.name, default_alpha,
+        ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff")),
+        _archive_filters.chosen_listing(store, collection, "ts"), default_method)
 
 
 def _controls(store, collection) -> tuple[bool, dict | None]:
@@ -99,9 +85,8 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
 def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float, default_method: str) -> None:
     ss = st.session_state
     collection_name = collection.name
-    params = url_state.TextSearchParams(ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1),
-                                 collection_name, default_alpha)
-    method, cutoff = ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff"))
+    params = _params(store, collection, default_alpha, default_method)
+    method, cutoff = params.fusion, params.cutoff
     signature = (collection_name, params.q, params.mode, params.alpha, method, cutoff, params.k, params.where,
                  filter_where.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
@@ -111,7 +96,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     ss.ts_signature = signature
     query = params.q
     if not query.strip():
-        _ui.write_url(url_state.TextSearchParams(collection=collection_name).to_query())
+        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
         if submitted or query:
             st.error("Enter a search query: some words describing the picture.", icon=":material/error:")
         else:
@@ -128,7 +113,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     if result.notice:
         st.info(result.notice, icon=":material/info:")
     if not result.hits:
-        _ui.write_url(_url(params, default_method))
+        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
         st.info("No images match this query" + (" and filter." if where else "."), icon=":material/search_off:")
         return
     mode_text = (f"hybrid, alpha {result.alpha:.2f}, {METHOD_LABELS[method]}" if params.mode == "hybrid"
@@ -140,7 +125,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
                                query.strip(), ensure_language(collection).language)
     has_dates = _archive_filters.collection_facets(store, collection).dated > 0
     _results.listing(hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
-    _ui.write_url(_url(url_state.with_page(params, ss.ts_page), default_method))
+    _ui.write_url(_ui.TEXT_PAGE, url_state.with_page(params, ss.ts_page).to_query())
 
 
 def _show_all() -> None:
@@ -171,8 +156,10 @@ def main() -> None:
     collection = store.open(name)
     default_alpha = _ui.default_alpha(collection)
     default_method = default_method_of(collection)
-    if _ui.arrived() or "ts_mode" not in st.session_state:  # also the rerun after the empty-store screen
-        _state_from_url(default_alpha, default_method)
+    view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
+                                       first_run="ts_mode" not in st.session_state)
+    if view is not None:  # "first_run": also the rerun after the empty-store screen
+        _apply_view(store, collection, view, from_link, default_alpha, default_method)
     _ui.keep_widget_state(KEYS)
     st.title("Text search")
     _ui.flash()

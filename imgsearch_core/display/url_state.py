@@ -1,15 +1,17 @@
 """What a search link holds (?q=...&mode=...&alpha=...): parsing shared links with clear errors for bad values,
 and writing them back short. The pages' choices (modes, k, slider steps) are defined here because links carry them.
+The filters, sort and collapse both search pages share are url_listing.ListingParams.
 """
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
-from imgsearch_core.display.captions import escape_markdown
+from imgsearch_core.display.url_listing import KEYS as LISTING_KEYS, ListingParams, first as _first, flag, quoted
+from imgsearch_core.search.fusion import METHODS
 
 
 MODES: tuple[str, ...] = ("text", "vector", "hybrid")
@@ -21,18 +23,6 @@ K_CHOICES: tuple[int, ...] = (12, 24, 48, 100)
 ALPHA_STEPS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))  # 0.00, 0.05 ... 1.00
 
 MAX_QUERY_CHARS = 500
-
-
-def quoted(raw: str) -> str:
-    """A link's value as an error box shows it: quoted, at most 80 characters, never read as markdown."""
-    return escape_markdown(repr(raw[:80]))
-
-
-def _first(value: Any) -> str | None:
-    """st.query_params gives str; AppTest and hand-made dicts may give lists."""
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else None
-    return None if value is None else str(value)
 
 
 def snap_alpha(value: float) -> float:
@@ -84,7 +74,9 @@ def _parse_page(raw: str | None) -> int:
 
 @dataclass(frozen=True)
 class TextSearchParams:
-    """What a text search link holds: ?q=red+circle&mode=hybrid&alpha=0.3&k=24&where=...&page=2."""
+    """What a text search link holds: ?q=red+circle&mode=hybrid&alpha=0.3&fusion=rrf&cut=1&k=24&where=...&page=2,
+    plus the filters, sort and collapse (ListingParams). The collection's saved alpha and fusion method are
+    the defaults, and a link leaves them out."""
 
     q: str = ""
     mode: str = "hybrid"
@@ -94,9 +86,16 @@ class TextSearchParams:
     page: int = 1
     collection: str = ""
     default_alpha: float = 0.5  # the collection's saved slider value: a link leaves it out
+    fusion: str = METHODS[0]
+    cutoff: bool = False
+    listing: ListingParams = field(default_factory=ListingParams)
+    default_fusion: str = METHODS[0]  # the collection's saved fusion method: a link leaves it out
+
+    KEYS: ClassVar[tuple[str, ...]] = ("q", "mode", "alpha", "fusion", "cut", "k", "where", *LISTING_KEYS, "page")  # the page's parameters
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], default_alpha: float = 0.5) -> tuple["TextSearchParams", list[str]]:
+    def from_query(cls, params: Mapping[str, Any], default_alpha: float = 0.5,
+                   default_fusion: str = METHODS[0]) -> tuple["TextSearchParams", list[str]]:
         """Parse URL parameters; bad values fall back to defaults and are reported in `errors`."""
         errors: list[str] = []
         default = cls(alpha=default_alpha, default_alpha=default_alpha)
@@ -104,6 +103,12 @@ class TextSearchParams:
         if mode not in MODES:
             errors.append(f"The link's search mode {quoted(mode)} is not one of {', '.join(MODES)}; using {default.mode}.")
             mode = default.mode
+        fusion = _first(params.get("fusion")) or default_fusion
+        if fusion not in METHODS:
+            errors.append(f"The link's fusion method {quoted(fusion)} is not one of {', '.join(METHODS)}; "
+                          f"using {default_fusion}.")
+            fusion = default_fusion
+        listing, listing_errors = ListingParams.from_query(params)
         parsed = cls(
             q=(_first(params.get("q")) or "")[:MAX_QUERY_CHARS],
             mode=mode,
@@ -113,12 +118,17 @@ class TextSearchParams:
             page=_parse_page(_first(params.get("page"))),
             collection=_first(params.get("c")) or "",
             default_alpha=default_alpha,
+            fusion=fusion,
+            cutoff=flag(params.get("cut")),
+            listing=listing,
+            default_fusion=default_fusion,
         )
-        return parsed, errors
+        return parsed, errors + listing_errors
 
-    def to_query(self) -> dict[str, str]:
-        """URL parameters, leaving out defaults so shared links stay short."""
-        out: dict[str, str] = {}
+    def to_query(self) -> dict[str, str | list[str]]:
+        """URL parameters, leaving out defaults so shared links stay short. Without a query only the
+        collection and the filters count (mode, alpha, fusion, cutoff and page rank nothing)."""
+        out: dict[str, str | list[str]] = {}
         if self.collection:
             out["c"] = self.collection
         if self.q:
@@ -127,56 +137,79 @@ class TextSearchParams:
             out["mode"] = self.mode
         if self.mode == "hybrid" and self.alpha != self.default_alpha:
             out["alpha"] = f"{self.alpha:g}"
+        if self.q and self.mode == "hybrid" and self.fusion != self.default_fusion:
+            out["fusion"] = self.fusion
+        if self.q and self.cutoff:
+            out["cut"] = "1"
         if self.k != 24:
             out["k"] = str(self.k)
         if self.where:
             out["where"] = self.where
+        out.update(self.listing.to_query())
         if self.page > 1:
             out["page"] = str(self.page)
         return out
 
 
+IMAGE_ONLY_ALPHA = 1.0
+IMAGE_TEXT_ALPHA = 0.5
+
+
+def image_default_alpha(text: str) -> float:
+    """Image search's slider default: 1 (image only) without text; with text 0.5, an equal weight of the
+    picture's likeness and the text's keyword matches, so typed text changes the ranking. (The collection's
+    saved alpha is not used: it was tuned for text queries, balancing keywords against the text's meaning.)"""
+    return IMAGE_TEXT_ALPHA if text.strip() else IMAGE_ONLY_ALPHA
+
+
 @dataclass(frozen=True)
 class ImageSearchParams:
-    """What an image search link holds: ?item=<id>&text=...&alpha=0.7&k=24 (uploads cannot be linked)."""
+    """What an image search link holds: ?item=<id>&text=...&alpha=0.7&k=24&page=2 plus the filters, sort and
+    collapse (ListingParams). Uploads cannot be linked. The alpha is left out at image_default_alpha(text)."""
 
     item: str = ""
     text: str = ""
-    alpha: float = 1.0
+    alpha: float = IMAGE_ONLY_ALPHA
     k: int = 24
     page: int = 1
     collection: str = ""
+    listing: ListingParams = field(default_factory=ListingParams)
+
+    KEYS: ClassVar[tuple[str, ...]] = ("item", "text", "alpha", "k", *LISTING_KEYS, "page")  # the page's parameters
 
     @classmethod
     def from_query(cls, params: Mapping[str, Any]) -> tuple["ImageSearchParams", list[str]]:
         errors: list[str] = []
-        default = cls()
         item = _first(params.get("item")) or ""
         if item and not re.fullmatch(r"[0-9a-fA-F]{8,128}", item):
             errors.append(f"The link's item id {quoted(item)} is not a valid id.")
             item = ""
+        text = (_first(params.get("text")) or "")[:MAX_QUERY_CHARS]
+        listing, listing_errors = ListingParams.from_query(params)
         parsed = cls(
             item=item,
-            text=(_first(params.get("text")) or "")[:MAX_QUERY_CHARS],
-            alpha=_parse_alpha(_first(params.get("alpha")), default.alpha, errors),
-            k=_parse_k(_first(params.get("k")), default.k, errors),
+            text=text,
+            alpha=_parse_alpha(_first(params.get("alpha")), image_default_alpha(text), errors),
+            k=_parse_k(_first(params.get("k")), cls.k, errors),
             page=_parse_page(_first(params.get("page"))),
             collection=_first(params.get("c")) or "",
+            listing=listing,
         )
-        return parsed, errors
+        return parsed, errors + listing_errors
 
-    def to_query(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def to_query(self) -> dict[str, str | list[str]]:
+        out: dict[str, str | list[str]] = {}
         if self.collection:
             out["c"] = self.collection
         if self.item:
             out["item"] = self.item
         if self.text:
             out["text"] = self.text
-        if self.alpha != 1.0:
+        if self.alpha != image_default_alpha(self.text):
             out["alpha"] = f"{self.alpha:g}"
         if self.k != 24:
             out["k"] = str(self.k)
+        out.update(self.listing.to_query())
         if self.page > 1:
             out["page"] = str(self.page)
         return out
@@ -184,3 +217,9 @@ class ImageSearchParams:
 
 def with_page(params: TextSearchParams | ImageSearchParams, page: int):
     return replace(params, page=page)
+
+
+def normalized(params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A URL's parameters as {key: [values]}: the one form in which a page's written and read links compare."""
+    return {key: [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            for key, value in params.items()}
