@@ -1,12 +1,14 @@
 """How well the relevance bands (imgsearch_core.search.relevance) tell relevant hits from irrelevant ones.
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_relevance.py [--n 2000] [--k 10] [--store DIR] [--json FILE]
+     [--caption-cost]
 
 The demo collection (held-out generated scenes, bundled imgsearch-mini) with the evaluation's own judged
 queries (demo.eval_source: 300 one-object and 300 two-object paraphrases, relevance from the scene metadata).
 Each query's top `--k` hits in vector, hybrid (alpha 0.5) and text mode are labelled relevant or not from the
 judgements (and "more like this" of 200 stored scenes: relevant when a hit shows the same objects); the table gives the AUROC of the band (none < weak < strong), of the calibrated score under it
-and, for contrast, of the fused score, plus the share of relevant hits in each band. Then the top hit's band
+and, for contrast, of the fused score and of the caption cosine (query text vs the hit's caption: evidence
+measured and not used), plus the share of relevant hits in each band. Then the top hit's band
 for queries that should find nothing (nonsense words, a gradient and a noise picture) and for a stored
 caption asked verbatim. `--store` reuses (or builds once into) a store directory.
 """

@@ -242,7 +242,8 @@ def verdict(calibration: Calibration, *, query: Literal["text", "image"], mode: 
     mode, the share of query words in text mode. In hybrid mode the evidence adds up: a caption holding all
     the query's words lifts the cosine's level by half a band step, one holding none lowers it by as much
     (`WORDS_WEIGHT`; benchmarks/bench_relevance.py: on the demo's top 10 hybrid hits the band's AUROC is 0.77
-    against 0.76 for the better of the two bands, and the level's 0.84 against 0.80)."""
+    against 0.76 for the better of the two bands, and the level's 0.84 against 0.80). In text and hybrid mode
+    the query's word pairs kept together in the caption add to it (`_with_phrases`)."""
     cos = _cosine_verdict(calibration.text if query == "text" else calibration.image, cosine) \
         if mode != "text" and cosine is not None else None
     words = keywords if mode != "vector" and keywords is not None and keywords[1] else None
