@@ -12,7 +12,7 @@ from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collectio
 from imgsearch_core.ingest.pipeline import collect, ingest
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.search.engine import Searcher
-from imgsearch_core.search.relevance import MIN_PAIRS, calibrate, hit_verdict, verdict
+from imgsearch_core.search.relevance import MIN_PAIRS, PHRASE_WEIGHT, calibrate, hit_verdict, verdict
 from imgsearch_core.store.store import Store
 from tests.helpers import write_images
 
@@ -56,6 +56,24 @@ def test_a_stored_caption_asked_verbatim_finds_a_strong_match(demo):
     assert all(top_band(searcher, calibration, caption, "text") == "strong" for caption in captions)
     vector = [top_band(searcher, calibration, caption, "vector") for caption in captions]
     assert vector.count("strong") >= 8, vector
+
+
+def test_a_caption_keeping_the_query_words_together_outranks_one_with_them_apart(demo):
+    searcher, calibration = demo
+    index = searcher.collection.bm25()
+    item = next(i for i in searcher.collection.page(0, 50)
+                if len(set(index.tokens(i.id))) == len(index.tokens(i.id)) >= 3)
+    words = index.tokens(item.id)  # distinct words: reversed, none of the caption's pairs is left
+    bands = {}
+    for name, query in (("together", " ".join(words)), ("apart", " ".join(reversed(words)))):
+        result = searcher.search(query, "text", 0.5, 50)
+        hit = next(h for h in result.hits if h.id == item.id)
+        bands[name] = hit_verdict(calibration, hit, query="text", mode="text", query_tokens=result.query_tokens,
+                                  index=index)
+    assert bands["together"].band == bands["apart"].band == "strong", bands  # every word, either way
+    assert bands["together"].level == pytest.approx(bands["apart"].level + PHRASE_WEIGHT)
+    assert bands["apart"].evidence.endswith(f"0 of {len(words) - 1} word pairs in order")
+    assert bands["together"].evidence.endswith(f"{len(words) - 1} of {len(words) - 1} word pairs in order")
 
 
 @pytest.mark.parametrize("picture", ["gradient", "noise"])

@@ -6,7 +6,7 @@ import pytest
 
 from imgsearch_core.search.relevance import (
     BANDS, IMAGE_STRONG_QUANTILE, NO_MATCH_QUANTILE, STRONG_QUANTILE, UNCALIBRATED, Calibration, band_of,
-    keyword_share, model_key, tail_thresholds, thresholds_from, verdict,
+    PHRASE_WEIGHT, keyword_share, model_key, phrase_share, tail_thresholds, thresholds_from, verdict,
 )
 
 RNG = np.random.default_rng(7)
@@ -85,6 +85,32 @@ def test_a_hybrid_hit_adds_the_share_of_words_to_the_cosine_level():
     assert by_words[1].evidence == f"cosine {weak_cosine:.3f} · 1 of 2 query words in the caption (BM25 2.00)"
     low = verdict(cal, query="text", mode="hybrid", cosine=bounds.no_match_below + 1e-4, bm25=None, keywords=(0, 1))
     assert low.band == "none"  # a bare cosine just above unrelated pairs, with none of the words
+
+
+def test_a_phrase_pair_counts_only_when_adjacent_and_in_order():
+    query = ["red", "circle"]
+    assert phrase_share(query, ["red", "square", "blue", "circle"]) == (0, 1)  # both words, not the pair
+    assert phrase_share(query, ["blue", "square", "red", "circle"]) == (1, 1)
+    assert phrase_share(query, ["circle", "red"]) == (0, 1)  # the pair reversed
+    assert phrase_share(["police", "car", "police", "car"], ["police", "car", "stop"]) == (1, 2)  # distinct pairs
+    assert phrase_share(["car"], ["car"]) == (0, 0)
+
+
+def test_query_words_kept_together_raise_the_level_over_scattered_ones():
+    def text(found, phrases):
+        return verdict(UNCALIBRATED, query="text", mode="text", cosine=None, bm25=2.0, keywords=(found, 2),
+                       phrases=phrases)
+    scattered, together, one_word = text(2, (0, 1)), text(2, (1, 1)), text(2, (0, 0))
+    assert scattered.level == one_word.level == 2.0 and together.level == pytest.approx(2.0 + PHRASE_WEIGHT)
+    assert text(1, (0, 1)).band == "weak"  # a pair never stands in for a missing word
+    assert scattered.evidence == "2 of 2 query words in the caption (BM25 2.00) · 0 of 1 word pair in order"
+    cal = calibration()
+    cosine = cal.text.strong_from + 1e-3
+    hybrid = [verdict(cal, query="text", mode="hybrid", cosine=cosine, bm25=2.0, keywords=(2, 2), phrases=(f, 2))
+              for f in (0, 1, 2)]
+    assert [v.level for v in hybrid] == sorted(v.level for v in hybrid)
+    assert verdict(cal, query="text", mode="vector", cosine=cosine, bm25=None, phrases=(0, 2)).level == \
+        pytest.approx(cal.text.level(cosine))  # vector mode: the picture's evidence alone
 
 
 def test_image_bounds_come_from_the_far_tail_of_random_pairs():
