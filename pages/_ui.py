@@ -228,7 +228,9 @@ def view_to_show(page: str, keys: Sequence[str], first_run: bool = False) -> tup
     the page it leaves). `first_run`: the page's widgets were never set up."""
     url = {key: st.query_params.get_all(key) for key in st.query_params}
     last = st.session_state.get(VIEWS_KEY, {}).get(page)
-    new_url = arrived() or first_run or last is None or url != last
+    # No remembered view yet and not a fresh arrival: the first run was cut short by the user's own input
+    # (typing before the page finished); the widgets hold that input, and the URL holds nothing newer.
+    new_url = arrived() or first_run or (last is not None and url != last)
     if not new_url:
         return None, False
     if set(url) & set(keys) or not last:
