@@ -54,7 +54,7 @@ def text_view(server: Server, page: Page, query: str) -> tuple[str, list[str]]:
 
 
 def more_like_this(server: Server, page: Page, item: str) -> list[str]:
-    page.locator(f".st-key-ts_similar_{item} button").click()
+    page.locator(f".st-key-ts_similar_{item} button").first.click()  # a button with help is drawn twice (one measures)
     wait_for(server, main(page).locator("h1", has_text="Image search"), "the Image search page")
     wait_summary(server, page, "similar images")
     return hit_ids(page, "is")
