@@ -182,10 +182,11 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
                         if copies else None)
             verdict, note = _ui.hit_relevance(ctx.collection, hit, ctx.mode, bool(ctx.query), ctx.query_tokens)
             st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
-            with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
-                            help="What the band rests on, and how the rank score was made"):
-                st.markdown(scores_md.band_markdown(verdict, note))
-                st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
+        # The evidence on its own line: beside the rank and band it is cut on a 1024 px screen's four columns.
+        with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
+                        help="What the band rests on, and how the rank score was made"):
+            st.markdown(scores_md.band_markdown(verdict, note))
+            st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
         if option_values(ctx.key)[0] != "relevance":  # sorted by date: the card says the date it is sorted by
