@@ -78,3 +78,18 @@ def store(settings):
     from imgsearch_core.store.store import Store
 
     return Store(settings)
+
+
+@pytest.fixture(scope="session")
+def demo_600(tmp_path_factory: pytest.TempPathFactory):
+    """(collection, embedder): 600 demo scenes embedded with the bundled model, built once per session.
+    Read-only: tests that write to a demo store build their own."""
+    from imgsearch_core.config import DEMO_MODEL, Settings
+    from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.store.store import Store
+
+    store = Store(Settings.from_env(store_dir=tmp_path_factory.mktemp("demo600") / "store"))
+    embedder = Embedder(DEMO_MODEL)
+    build_demo_collection(store, count=600, embedder=embedder)
+    return store.open(DEMO_COLLECTION), embedder

@@ -2,24 +2,14 @@
 every fusion method's ends are the pure sides, and every method's best alpha beats both pure sides."""
 import pytest
 
-from imgsearch_core.config import DEMO_MODEL, Settings
-from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
 from imgsearch_core.demo.eval_source import DemoScenes
-from imgsearch_core.models.embed import Embedder
 from imgsearch_core.evaluation.evaluate import best_by_method, choose_query_set, sweep
 from imgsearch_core.search.fusion import METHODS
 from imgsearch_core.search.engine import Searcher
-from imgsearch_core.store.store import Store
-
-N_SCENES = 600
-
 
 @pytest.fixture(scope="module")
-def demo_sweep(tmp_path_factory):
-    store = Store(Settings.from_env(store_dir=tmp_path_factory.mktemp("demo") / "store"))
-    embedder = Embedder(DEMO_MODEL)
-    build_demo_collection(store, count=N_SCENES, embedder=embedder)
-    collection = store.open(DEMO_COLLECTION)
+def demo_sweep(demo_600):
+    collection, embedder = demo_600
     query_set = choose_query_set(collection, sources=[DemoScenes(n_one=150, n_two=150)])
     return sweep(Searcher(collection, embedder), query_set), query_set
 

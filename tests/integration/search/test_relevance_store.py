@@ -7,24 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgsearch_core.config import DEMO_MODEL, Settings
-from imgsearch_core.demo.collection import DEMO_COLLECTION, build_demo_collection
 from imgsearch_core.ingest.pipeline import collect, ingest
-from imgsearch_core.models.embed import Embedder
 from imgsearch_core.search.engine import Searcher
 from imgsearch_core.search.relevance import MIN_PAIRS, PHRASE_WEIGHT, calibrate, hit_verdict, verdict
-from imgsearch_core.store.store import Store
 from tests.helpers import write_images
 
-N_SCENES = 400
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    store = Store(Settings.from_env(store_dir=tmp_path_factory.mktemp("demo") / "store"))
-    embedder = Embedder(DEMO_MODEL)
-    build_demo_collection(store, count=N_SCENES, embedder=embedder)
-    collection = store.open(DEMO_COLLECTION)
+def demo(demo_600):
+    collection, embedder = demo_600
     return Searcher(collection, embedder), calibrate(collection, embedder)
 
 
