@@ -7,7 +7,7 @@ module only lays them out and caches the collapse per result list, so a rerun do
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -170,8 +170,15 @@ def _copies(hit: Any) -> tuple[str, ...]:
     return tuple(getattr(hit, "duplicates", ()) or ())
 
 
-def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None, root: str = "") -> None:
-    """One result: image, rank and score (the score opens its breakdown), caption, actions."""
+def relevance_of(ctx: GridContext) -> Callable[[Any], tuple[Any, str]]:
+    """The grid's hit -> (relevance verdict, calibration note), set up once for all its cards."""
+    return _ui.relevance_judge(ctx.collection, ctx.mode, bool(ctx.query), ctx.query_tokens)
+
+
+def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None, root: str = "",
+             judge: Callable[[Any], tuple[Any, str]] | None = None) -> None:
+    """One result: image, rank and score (the score opens its breakdown), caption, actions. `judge`: the
+    grid's relevance_of(ctx), so the cards share one set-up."""
     with st.container(border=True, gap="small"):
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
         with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
@@ -180,7 +187,7 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
             st.markdown(f"**#{hit.rank}**{badge}", width="content",
                         help="Near-duplicates of this picture further down the results are folded into this card."
                         if copies else None)
-            verdict, note = _ui.hit_relevance(ctx.collection, hit, ctx.mode, bool(ctx.query), ctx.query_tokens)
+            verdict, note = (judge or relevance_of(ctx))(hit)
             st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
         # The evidence on its own line: beside the rank and band it is cut on a 1024 px screen's four columns.
         with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
@@ -205,11 +212,12 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
 
 def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
     verdicts, root = _verdicts(ctx, collection) if collection is not None else ({}, "")
+    judge = relevance_of(ctx)
     for row in paging.rows_of(list(hits), columns):
         cells = st.columns(columns, gap="small")
         for cell, hit in zip(cells, row):
             with cell:
-                hit_card(hit, ctx, verdicts, root)
+                hit_card(hit, ctx, verdicts, root, judge)
     show_detail_if_open(root)
 
 
@@ -219,7 +227,7 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
     with left:
         _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
     with right:
-        verdict, _ = _ui.hit_relevance(ctx.collection, hit, ctx.mode, bool(ctx.query), ctx.query_tokens)
+        verdict, _ = relevance_of(ctx)(hit)
         st.markdown(f"**#{hit.rank}** · {scores_md.band_badge(verdict)} · {verdict.evidence} · "
                     f":gray[rank score {hit.score:.4f}]")
         st.markdown(ctx.highlight(hit.caption))

@@ -3,7 +3,8 @@
 The whole view lives in the URL (url_state.TextSearchParams): query, mode, alpha, fusion method (when not
 the collection's default), cutoff, number of results, typed filter, the filter widgets, sort, collapse and
 page, so a search can be bookmarked and shared, and comes back after a visit to another page
-(_ui.view_to_show). Moving the slider only re-ranks the cached candidates (no new embedding). The
+(_ui.view_to_show). Moving the slider only re-ranks the cached candidates (no new embedding), and reruns
+only the results fragment (`_ranked`: re-ranking controls, listing, URL), not the form and filters. The
 filter widgets (credit, creator, keywords, date taken, uncaptioned) are built from the collection's own
 values and ANDed with the typed filter; a changed filter fetches new candidates.
 """
@@ -21,8 +22,8 @@ from imgsearch_core.evaluation.evaluate import default_method as default_method_
 from imgsearch_core.store.language_policy import ensure_language
 from pages import _archive_filters, _results, _ui
 
-KEYS = ("ts_q", "ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", "ts_where", *_archive_filters.widget_keys("ts"),
-        *_results.option_keys("ts"))
+RANK_KEYS = ("ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", *_results.option_keys("ts"))
+KEYS = ("ts_q", "ts_where", *_archive_filters.widget_keys("ts"), *RANK_KEYS)
 
 
 def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: float, default_method: str) -> None:
@@ -49,13 +50,25 @@ def _params(store, collection, default_alpha: float, default_method: str) -> url
 
 
 def _controls(store, collection) -> tuple[bool, dict | None]:
-    if st.session_state.get("ts_fusion") not in METHODS:
-        st.session_state.ts_fusion = METHODS[0]
+    """The query form and the filters: what fetches new candidates, so a change reruns the whole page."""
     with st.form("ts_form", border=False, enter_to_submit=True):
         with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
             st.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
                           max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
             submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content")
+    st.text_input("Metadata filter (optional)", key="ts_where", width=300,
+                  placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
+    chosen = _archive_filters.filter_controls(store, collection, "ts")
+    st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
+               help="The collection's caption language (lemmas and stop words of keyword search); Admin > Collections "
+                    "changes it.")
+    return submitted, chosen
+
+
+def _rank_controls() -> None:
+    """Mode, alpha, fusion, number of results, cutoff: they only re-rank the cached candidates."""
+    if st.session_state.get("ts_fusion") not in METHODS:
+        st.session_state.ts_fusion = METHODS[0]
     # One wrapping row: each control keeps the width its text needs and moves down a line when the page is narrow.
     with st.container(horizontal=True, vertical_alignment="top", gap="medium"):
         st.segmented_control("Mode", url_state.MODES, format_func=url_state.MODE_LABELS.get, key="ts_mode",
@@ -73,13 +86,20 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
             st.toggle("Only the clearly relevant", key="ts_cutoff", width="content",
                       help="Cut the results at the first large gap in their scores (a gap of at least a quarter "
                            "of the listed scores' range).")
-        st.text_input("Metadata filter (optional)", key="ts_where", width=300,
-                      placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
-    chosen = _archive_filters.filter_controls(store, collection, "ts")
-    st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
-               help="The collection's caption language (lemmas and stop words of keyword search); Admin > Collections "
-                    "changes it.")
-    return submitted, chosen
+
+
+@st.fragment
+def _ranked(store, collection, submitted: bool, chosen: dict | None, default_alpha: float,
+            default_method: str) -> None:
+    """The re-ranking controls and the results: a fragment, so a slider move, a page turn or a card's button
+    reruns only this part (the candidates are cached), not the facets, filters and form above. It writes the
+    URL itself, on every run."""
+    def body() -> None:
+        _rank_controls()
+        _search(store, collection, submitted, chosen, default_alpha, default_method)
+
+    _ui.keep_widget_state(RANK_KEYS)  # a fragment run drops its hidden widgets' values too (alpha in text mode)
+    _ui.guarded(body)  # a fragment run does not pass through main's guard
 
 
 def _search(store, collection, submitted: bool, chosen: dict | None, default_alpha: float, default_method: str) -> None:
@@ -156,15 +176,18 @@ def main() -> None:
     collection = store.open(name)
     default_alpha = _ui.default_alpha(collection)
     default_method = default_method_of(collection)
-    view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
-                                       first_run="ts_mode" not in st.session_state)
-    if view is not None:  # "first_run": also the rerun after the empty-store screen
-        _apply_view(store, collection, view, from_link, default_alpha, default_method)
-    _ui.keep_widget_state(KEYS)
-    st.title("Text search")
-    _ui.flash()
-    submitted, chosen = _controls(store, collection)
-    _search(store, collection, submitted, chosen, default_alpha, default_method)
+    # One container for everything above the fragment: the fragment keeps one place in the page however many
+    # elements this part draws (a link's errors, a chosen filter).
+    with st.container():
+        view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
+                                           first_run="ts_mode" not in st.session_state)
+        if view is not None:  # "first_run": also the rerun after the empty-store screen
+            _apply_view(store, collection, view, from_link, default_alpha, default_method)
+        _ui.keep_widget_state(KEYS)
+        st.title("Text search")
+        _ui.flash()
+        submitted, chosen = _controls(store, collection)
+    _ranked(store, collection, submitted, chosen, default_alpha, default_method)
 
 
 _ui.guarded(main)
