@@ -33,3 +33,31 @@ class CollectionSettings(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
     def set_setting(self, key: str, value: str | int | float | bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class WordBox:
+    """One word read inside a picture: its text, the engine's confidence (0-1) and its box (x0, y0, x1, y1) in
+    pixels of the picture as stored (after EXIF orientation), so the detail view can draw it on that picture."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+
+
+class TextReader(Protocol):
+    """Reads the words inside a picture (an OCR engine in `models`). Ingest and enrich take one as a collaborator,
+    so they never import an engine; `name` (engine and model version) is recorded with the words it read."""
+
+    name: str
+
+    def read(self, image: Any) -> list[WordBox]: ...
+
+
+class Captioner(Protocol):
+    """Describes pictures in words (an image-to-text model in `models`). `name` is recorded with each machine
+    caption, which never replaces an editorial one."""
+
+    name: str
+
+    def caption(self, images: list[Any]) -> list[str]: ...
