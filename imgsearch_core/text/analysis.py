@@ -28,6 +28,7 @@ import threading
 import types
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from imgsearch_core.text.folding import FOLD_VERSION, fold
@@ -109,6 +110,13 @@ class Lemmas:
         self.folded: LemmaTable = load_folded_table(language)
 
 
+@lru_cache(maxsize=None)
+def lemmas_of(language: str) -> Lemmas:
+    """The process's tables of `language`, read from disk once: a plain query looked them up per query
+    (two .npz reads, 5-20 ms each time)."""
+    return Lemmas(language)
+
+
 def normalise(text: str, stop_words: frozenset[str], lemmas: Lemmas) -> tuple[str, ...]:
     """The folded lemmas of a lower-cased word token (usually one; none for a stop word or a lemma without
     letters or digits; see the module docstring)."""
@@ -143,7 +151,7 @@ class Analyzer:
         self._tokenizer, stop_words = _tokenizer(language)
         self._stop_words = searchable_stop_words(language, stop_words)
         save_words(language, QueryWords(stop_words, frozenset(self._tokenizer.rules or ())))
-        self._lemmas = Lemmas(language)
+        self._lemmas = lemmas_of(language)
         self._normal: dict[str, tuple[str, ...]] = {}
 
     def _normalise(self, token: Any) -> tuple[str, ...]:
@@ -212,5 +220,5 @@ def _plain_tokens(text: str, language: str) -> list[str] | None:
     plain = plain_words(unicodedata.normalize("NFC", text), words.exceptions) if words is not None else None
     if plain is None:
         return None
-    stop_words, lemmas = searchable_stop_words(language, words.stop_words), Lemmas(language)
+    stop_words, lemmas = searchable_stop_words(language, words.stop_words), lemmas_of(language)
     return [lemma for word in plain for lemma in normalise(word, stop_words, lemmas)]
