@@ -8,6 +8,7 @@ About a third of the words carry accents (de/fr/nl/es/it), the reason the engine
 
     fixture(seed) -> OcrFixture              one picture, a pure function of the seed
     fixture_set(count, seed=0) -> list       the bench's and the tests' sets
+    big_picture(width, height) -> OcrFixture a 49-MP scan with three large words (memory and box mapping)
     render_sign(...) / scene_background(...) the building blocks, for the targeted test pictures
     score(truth, read, folded) -> Score      multiset word matching, case-insensitive
 """
@@ -241,3 +242,21 @@ def fixture_set(count: int, seed: int = 0) -> list[OcrFixture]:
 
 def words_in(fixtures: Sequence[OcrFixture]) -> int:
     return sum(len(f.words) for f in fixtures)
+
+
+def big_picture(width: int = 7000, height: int = 7000) -> OcrFixture:
+    """A 49-MP scan (a paper-coloured page) with three words large enough to survive the engine's downscale.
+
+    Drawn in Pillow with each sign rendered on a float cut-out only: one copy of the picture, about a second."""
+    rng = np.random.default_rng(49)
+    image = Image.new("RGB", (width, height), (214, 205, 188))
+    words, boxes, size = ("Zürich", "Bahnhof", "2024"), [], height // 27
+    for k, word in enumerate(words):
+        x, y = width // 12 + k * width // 8, height // 6 + k * height // 4
+        area = (x, y, x + width // 2, y + height // 8)
+        cut = np.asarray(image.crop(area), dtype=np.float32).copy()
+        x0, y0, x1, y1 = render_sign(cut, word, xy=(0, 0), size=size, angle=0.0, contrast="high",
+                                     font_name="DejaVuSans-Bold.ttf", panel=True, rng=rng)
+        image.paste(Image.fromarray(np.clip(cut, 0, 255).astype(np.uint8)), area[:2])
+        boxes.append((x + x0, y + y0, x + x1, y + y1))
+    return OcrFixture(f"scan-{width}x{height}", image, words, tuple(boxes), 0.0, size, "high", "plain")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from PIL import Image
 from imgsearch_core.errors import StoreError
 from imgsearch_core.types import TextReader, WordBox
 
-ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det + rec, ch)"
+ENGINE = "rapidocr-onnxruntime {version} (PP-OCRv4 det + rec, ch)"  # `name`, recorded with the words read
 MAX_SIDE = 2000  # px, the long side the engine sees (RapidOCR's own max_side_len)
 CONFIDENCE_FLOOR = 0.6  # mean character confidence of a kept word (RESULTS.md "OCR engines")
 SPACE_PROB = 0.1  # a space is read where its probability reaches this and no character wins
@@ -94,8 +95,8 @@ def _word_boxes(chars: list[str], quads: list[Any], confs: list[float]) -> list[
 class RapidTextReader:
     """TextReader over one RapidOCR engine; `read` is thread-safe (the engine keeps per-call state)."""
 
-    def __init__(self, engine: Any, *, max_side: int = MAX_SIDE, floor: float = CONFIDENCE_FLOOR) -> None:
-        self.name = ENGINE
+    def __init__(self, engine: Any, *, name: str, max_side: int = MAX_SIDE, floor: float = CONFIDENCE_FLOOR) -> None:
+        self.name = name
         self._engine = engine
         self._max_side = max_side
         self._floor = floor
@@ -123,7 +124,9 @@ class RapidTextReader:
         return words
 
 
-def load_text_reader(*, threads: int = THREADS) -> TextReader:
+def load_text_reader(
+    *, threads: int = THREADS, floor: float = CONFIDENCE_FLOOR, max_side: int = MAX_SIDE
+) -> TextReader:
     """Build the product's OCR engine once (the caller caches it); a clear error naming the fix if it is
     not installed."""
     try:
@@ -141,4 +144,5 @@ def load_text_reader(*, threads: int = THREADS) -> TextReader:
             "Reinstall it with: pip install --force-reinstall rapidocr-onnxruntime==1.4.4"
         ) from exc
     engine.text_rec.postprocess_op = _SpacedDecode(engine.text_rec.postprocess_op, SPACE_PROB)
-    return RapidTextReader(engine)
+    name = ENGINE.format(version=metadata.version("rapidocr-onnxruntime"))
+    return RapidTextReader(engine, name=name, max_side=max_side, floor=floor)
