@@ -51,8 +51,8 @@ def test_fixed_fixtures_word_recall_and_precision(reader):
             assert any(_centre_inside(w.box, sign) for sign in picture.boxes), (picture.name, w)
         texts = [w.text for w in words]
         exact, folded = exact + score(picture.words, texts), folded + score(picture.words, texts, folded=True)
-    assert folded.recall >= 0.85 and folded.precision >= 0.9, folded
-    assert exact.recall >= 0.5, exact  # the model drops most accents; BM25 folds them (see models/ocr.py)
+    assert folded.recall >= 0.9 and folded.precision >= 0.9, folded  # measured 25/25 and 25/25
+    assert exact.recall >= 0.55, exact  # measured 16/25: the model drops most accents, BM25 folds them (models/ocr.py)
 
 
 def test_accented_words_are_found_and_eszett_is_restored(reader):
