@@ -29,7 +29,7 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageStat
 
 from imgsearch_core.errors import StoreError
 from imgsearch_core.types import TextReader, WordBox
@@ -39,6 +39,7 @@ MAX_SIDE = 2000  # px, the long side the engine sees (RapidOCR's own max_side_le
 CONFIDENCE_FLOOR = 0.7  # mean character confidence of a kept word (RESULTS.md "OCR engines")
 SPACE_PROB = 0.1  # a space is read where its probability reaches this and no character wins
 THREADS = 2
+MAX_ASPECT = 4  # long side : short side the engine gets at most (see `downscale`)
 _ESZETT = re.compile(r"(?<=[a-zäöü])B(?=(?:e|en|er|es|t)?$)")  # "StraBe", "GroBe", "heiBt", "groB"
 
 
@@ -70,7 +71,11 @@ def _restore_eszett(word: str) -> str:
 
 def downscale(image: Image.Image, max_side: int = MAX_SIDE) -> tuple[Image.Image, float, float]:
     """The picture within `max_side` on its long side, in a mode the engine reads, and the factors (x, y)
-    that map its pixels back to the given picture's."""
+    that map its pixels back to the given picture's.
+
+    A strip longer than MAX_ASPECT times its width is padded (right or bottom, in its mean colour) up to that
+    ratio: the detector scales the short side up to 736 px, so a 10 x 9000 strip would become a detector
+    input of hundreds of megapixels and exhaust memory."""
     if image.mode not in ("RGB", "L", "RGBA", "LA"):
         image = image.convert("RGBA" if image.mode in ("P", "PA") and "transparency" in image.info else "RGB")
     width, height = image.size
@@ -78,7 +83,14 @@ def downscale(image: Image.Image, max_side: int = MAX_SIDE) -> tuple[Image.Image
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return image, width / image.width, height / image.height
+    sx, sy = width / image.width, height / image.height
+    padded = (max(image.width, -(-image.height // MAX_ASPECT)), max(image.height, -(-image.width // MAX_ASPECT)))
+    if padded != image.size:
+        mean = tuple(round(v) for v in ImageStat.Stat(image).mean)
+        canvas = Image.new(image.mode, padded, mean if len(mean) > 1 else mean[0])
+        canvas.paste(image, (0, 0))
+        image = canvas
+    return image, sx, sy
 
 
 def _word_boxes(chars: list[str], quads: list[Any], confs: list[float]) -> list[tuple[str, float, np.ndarray]]:

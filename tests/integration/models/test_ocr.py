@@ -102,7 +102,23 @@ def test_downscale_keeps_small_pictures_and_reads_any_mode():
     small, sx, sy = ocr.downscale(picture)
     assert small.size == (640, 480) and small.mode == "RGB" and (sx, sy) == (1.0, 1.0)
     wide, sx, sy = ocr.downscale(Image.new("L", (5000, 1000)), max_side=1000)
-    assert wide.size == (1000, 200) and wide.mode == "L" and (sx, sy) == (5.0, 5.0)
+    assert wide.size == (1000, 250) and wide.mode == "L" and (sx, sy) == (5.0, 5.0)  # 1000 x 200, padded to 4:1
+
+
+def test_a_long_strip_is_padded_not_blown_up(reader):
+    # the detector scales the short side up to 736 px: unpadded, this strip became a 736 x 736,000 input (killed)
+    strip = Image.new("RGB", (10, 9000), (120, 130, 140))
+    small, sx, sy = ocr.downscale(strip)
+    assert small.size == (500, 2000) and (sx, sy) == (5.0, 4.5)
+    assert reader.read(strip) == []
+
+
+@pytest.mark.parametrize("read, restored", [
+    ("StraBe", "Straße"), ("GroBe", "Große"), ("groB", "groß"), ("heiBt", "heißt"), ("StraBen", "Straßen"),
+    ("eBay", "eBay"), ("BASEL", "BASEL"), ("Bahnhof", "Bahnhof"), ("WEB", "WEB"), ("FuBball", "FuBball"),
+])
+def test_eszett_is_restored_only_where_a_lower_case_word_holds_b(read, restored):
+    assert ocr._restore_eszett(read) == restored  # "Große" folds to "grosse", as "Größe" does
 
 
 def test_a_missing_engine_is_one_clear_error_naming_the_fix(monkeypatch):
