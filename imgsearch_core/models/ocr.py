@@ -17,7 +17,8 @@ Why the details:
   * the engine reads lines; its per-character boxes are grouped into words at the spaces;
   * words whose mean character confidence is under CONFIDENCE_FLOOR are dropped (measured: precision stops
     rising at 0.5, recall starts falling at 0.9; the floor sits between);
-  * ONNX Runtime runs on THREADS intra-op threads (the app shares the cores with Streamlit and the embedder).
+  * ONNX Runtime and OpenCV run on THREADS threads (the app shares the cores with Streamlit and the embedder);
+  * a strip longer than MAX_ASPECT : 1 is padded first (`downscale`), or the detector's input explodes.
 The engine is built once (about half a second); the caller caches the reader. Cost: ~0.6 s CPU for an 800 x 600
 picture, ~4 s for a 12-MP photo.
 """
@@ -144,6 +145,7 @@ def load_text_reader(
     """Build the product's OCR engine once (the caller caches it); a clear error naming the fix if it is
     not installed."""
     try:
+        import cv2  # RapidOCR's image library (its crops and resizes)
         from rapidocr_onnxruntime import RapidOCR  # heavy (OpenCV, ONNX Runtime) and optional: load on demand
     except ImportError as exc:
         raise TextReaderUnavailableError(
@@ -157,6 +159,7 @@ def load_text_reader(
             f"The OCR engine could not be built ({type(exc).__name__}: {exc}). "
             "Reinstall it with: pip install --force-reinstall rapidocr-onnxruntime==1.4.4"
         ) from exc
+    cv2.setNumThreads(threads)  # OpenCV's own pool would otherwise take every core
     engine.text_rec.postprocess_op = _SpacedDecode(engine.text_rec.postprocess_op, SPACE_PROB)
     name = ENGINE.format(version=metadata.version("rapidocr-onnxruntime"))
     return RapidTextReader(engine, name=name, max_side=max_side, floor=floor)
