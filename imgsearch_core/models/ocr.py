@@ -121,7 +121,7 @@ class RapidTextReader:
         """The words in `image` at or above the confidence floor, boxes in the given picture's pixels;
         [] for a picture without text."""
         small, sx, sy = downscale(image, self._max_side)
-        with self._lock:
+        with self._lock:  # any keyword resets RapidOCR's text_score, box_thresh and unclip_ratio: all three given
             lines, _ = self._engine(small, return_word_box=True, text_score=0.0, box_thresh=0.5, unclip_ratio=1.6)
         words = []
         for line in lines or []:
