@@ -49,13 +49,20 @@ def ingest_engines(store: Any, name: str) -> dict[str, Any]:
     return {}
 
 
-def _start(store: Any, name: str, kind: str) -> None:
-    engine = {"reader": _reader()} if kind == "ocr" else {"captioner": _captioner()}
+def _start(store: Any, name: str, kind: str) -> bool:
+    """Start a run in the background; False (with the reason shown) when its engine cannot be loaded. The page is
+    the admin's, so the loader's own message (which names the fix: a package, IMGSEARCH_CAPTIONER) is shown."""
+    try:
+        engine = {"reader": _reader()} if kind == "ocr" else {"captioner": _captioner()}
+    except Exception as exc:  # noqa: BLE001 - a missing package or model is one clear error, the page goes on
+        _ui.show_error(f"The {'OCR engine' if kind == 'ocr' else 'captioner'} cannot be loaded: {exc}")
+        return False
 
     def work(report, stop) -> EnrichReport:
         return enrich(store, name, progress=report, should_stop=stop.is_set, **engine)
 
     _jobs()[(str(store.root), name)] = (kind, jobs.BackgroundJob(work))
+    return True
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -114,8 +121,7 @@ def enrich_box(store: Any, name: str) -> None:
             reset = st.button("Reset machine captions", icon=":material/delete_sweep:", key="adm_reset_captions",
                               disabled=running, help="Removes every machine caption of this collection; editorial "
                                                      "captions stay.")
-        if ocr or captions:
-            _start(store, name, "ocr" if ocr else "captions")
+        if (ocr or captions) and _start(store, name, "ocr" if ocr else "captions"):
             st.rerun()
         if reset:
             removed = reset_machine_captions(store, name)

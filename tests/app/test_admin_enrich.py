@@ -129,3 +129,16 @@ def test_the_read_text_at_ingest_setting_is_saved_and_an_admin_ingest_honours_it
     start_ingest(at)
     late = [i for i in open_store().open("news").all_items() if i.metadata["file_name"] == "late.png"]
     assert late[0].metadata["ocr_text"] == "Spät Abend" and engines["reader"].calls == 1
+
+
+def test_a_captioner_that_cannot_be_loaded_is_one_clear_error_and_the_page_goes_on(news, engines, monkeypatch):
+    def missing(name_or_path=None):
+        raise ValueError("No captioning model at 'nowhere': set IMGSEARCH_CAPTIONER to a model name or folder.")
+
+    monkeypatch.setitem(sys.modules, "imgsearch_core.models.captioner", types.SimpleNamespace(load_captioner=missing))
+    at = admin()
+    button(at, "Write machine captions").click()
+    run(at)
+    assert texts(at.error) == ["The captioner cannot be loaded: No captioning model at 'nowhere': set "
+                               "IMGSEARCH_CAPTIONER to a model name or folder."]
+    assert at.button(key="adm_delete_collection") is not None and not at.button(key="adm_enrich_ocr").disabled
