@@ -202,3 +202,38 @@ def test_an_enrich_killed_mid_run_resumes_with_only_the_rest(store, tiny_embedde
     items = collection.all_items()
     assert sorted(i.metadata["ocr_text"] for i in items) == sorted(f"w{i}" for i in range(count))
     assert hits(collection, "w3") == {"p03.png"} and len(collection.bm25().ids) == count
+
+
+class SizeReader(PixelReader):
+    """Records the size of every picture it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, image):
+        self.sizes.append(image.size)
+        return super().read(image)
+
+
+class SizeCaptioner(HueCaptioner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[tuple[int, int]] = []
+
+    def caption(self, images):
+        self.sizes += [i.size for i in images]
+        return super().caption(images)
+
+
+def test_engines_get_bounded_pictures_at_ingest_and_at_enrich(store, tiny_embedder, tmp_path):
+    folder = write_pictures(tmp_path / "big", {"scan.png": picture([], "blue", size=(5000, 3000)),
+                                               "scan.jpg": picture([], "red", size=(3000, 5000), fmt="JPEG")})
+    reader, captioner = SizeReader(), SizeCaptioner()
+    assert ingest(store, "news", tiny_embedder, collect(folder)[0], reader=reader, captioner=captioner).added == 2
+    # the working picture of one decode (JPEG: DCT-scaled, PNG: reduced by an integer factor), never the full scan
+    assert len(reader.sizes) == 2 and all(960 <= max(s) <= 1024 and min(s) >= 576 for s in reader.sizes), reader.sizes
+    assert sorted(captioner.sizes) == [(230, 384), (384, 230)]
+    reset_machine_captions(store, "news")
+    enrich(store, "news", reader=reader, captioner=captioner)  # from the stored renditions: nothing read twice
+    assert len(reader.sizes) == 2 and sorted(captioner.sizes[2:]) == [(230, 384), (384, 230)]
