@@ -59,6 +59,11 @@ FIELDS: tuple[Field, ...] = (
     Field("camera_model", "text", "Camera model"),
     Field("metadata_from", "text", "Container of each value", hidden=True),
     Field("metadata_problem", "text", "Metadata problem"),
+    Field("ocr_text", "text", "Text in the picture"),
+    Field("ocr_words", "text", "Word boxes of the text in the picture", hidden=True),
+    Field("ocr_engine", "text", "Engine that read the text", hidden=True),
+    Field("machine_caption", "text", "Machine caption (machine-made)"),
+    Field("machine_caption_model", "text", "Model that wrote the machine caption", hidden=True),
     Field("phash", "text", "Perceptual hash", hidden=True),
     Field("media", "text", "Media file", hidden=True),
 )
@@ -82,7 +87,12 @@ EMBEDDED_FIELDS: tuple[str, ...] = (
 RESERVED_KEYS: frozenset[str] = frozenset({
     "media", "phash", "width", "height", "added_at", "file_name", "source_path", "source", "captioned",
     "caption_from", "metadata_from", "metadata_problem",
+    # What an OCR engine or a captioner wrote (media/picture_text.py): a caption file cannot plant it.
+    "ocr_text", "ocr_words", "ocr_engine", "machine_caption", "machine_caption_model",
 })
+
+# `caption_from` of an item whose only caption is a machine caption (it stays `captioned = False`).
+MACHINE_CAPTION_ORIGIN = "machine"
 
 
 def is_reserved(key: str) -> bool:

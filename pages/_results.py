@@ -25,7 +25,7 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
 from imgsearch_core.display import scores as scores_md
-from pages import _admin_gate, _style, _ui
+from pages import _admin_gate, _picture_text, _style, _ui
 
 GRID_THUMB = 320
 DETAIL_THUMB = 960
@@ -234,6 +234,7 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
         facts = item_facts.detail_facts(hit.metadata)
         if facts:
             st.markdown(item_facts.facts_markdown(facts))
+        _picture_text.show(hit)
         if copies := _copies(hit):
             st.caption(f"{fmt.copies_label(len(copies))} of this picture folded into this card: "
                        + ", ".join(f"`{c[:12]}…`" for c in copies))

@@ -20,7 +20,7 @@ from imgsearch_core.ingest.sources import IngestError, check_uploads, import_fol
 from imgsearch_core.store.language_policy import ensure_language
 from imgsearch_core.store.store import validate_collection_name
 from imgsearch_core.errors import StoreError
-from pages import _admin_gate, _collection_settings, _text_tower, _ui
+from pages import _admin_gate, _collection_settings, _enrich, _text_tower, _ui
 
 SOURCES = {"folder": "Server folder", "zip": "Zip file", "files": "Images"}
 LOCAL_MODEL = "local"
@@ -146,7 +146,7 @@ def _run_ingest(store, name: str, model: str | None, sources: dict, read_metadat
     embedder = _ui.get_embedder(store, model_name) if model else _ui.collection_embedder(store, store.open(name))
     bar = st.progress(0.0, text=f"Embedding {len(items):,} images with {Path(model_name).name}…")
     report = ingest(store, name, embedder, items, problems=problems, progress=_ui.progress_callback(bar),
-                    read_metadata=read_metadata)
+                    read_metadata=read_metadata, **_enrich.ingest_engines(store, name))
     if not report.added and not report.already_stored:
         bar.empty()
         if model is not None:  # ingest created the new collection; with nothing in it, it is not kept
@@ -353,6 +353,7 @@ def _collections_tab(store, names: list[str]) -> None:
     _collection_settings.language_box(store, current)
     _collection_settings.backend_box(store, current)
     _text_tower.text_tower_box(store, current)
+    _enrich.enrich_box(store, current)
     _reembed_box(store, names)
     with st.container(border=True):
         st.markdown("##### Delete a collection")

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from imgsearch_core.cli import archive as cli_archive
+from imgsearch_core.cli import enrich as cli_enrich
 from imgsearch_core.cli import evaluation as cli_eval
 from imgsearch_core.cli import settings as cli_settings
 from imgsearch_core.cli.support import (CliError, bad_input_errors, collect_source, read_input,
@@ -111,7 +112,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             bar.update(progress.done - bar.n)
 
         report = ingest(store, name, embedder, items, problems=problems, progress=on_progress,
-                        read_metadata=not args.no_embedded_metadata)
+                        read_metadata=not args.no_embedded_metadata, **cli_enrich.engines(args, existing))
     language = cli_settings.record_language(store.open(name), args.language) if name in store.collection_names() else None
     summary = (
         f"{report.summary()} into collection {name!r}"
@@ -138,6 +139,7 @@ def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str)
     base += ["--store", args.store] if args.store else []
     base += ["--no-embedded-metadata"] if args.no_embedded_metadata else []
     base += ["--language", args.language] if args.language else []
+    base += cli_enrich.engine_flags(args)
     children = [subprocess.Popen([*base, "--shard", f"{i}/{args.workers}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for i in range(args.workers)]
     reports, failures = [], []
@@ -310,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="i/N", help="take share i of N of the source (N processes on N machines)")
     p.add_argument("--workers", type=int, default=1, help="N local ingest processes, one shard each (Chroma server only)")
     cli_settings.add_language_option(p)
+    cli_enrich.add_engine_options(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="text to image search")
@@ -360,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finetune)
 
     cli_archive.register(sub, common)
+    cli_enrich.register(sub, common)
     cli_eval.register(sub, common)
     cli_settings.register(sub, common)
     cli_text_tower.register(sub, common)

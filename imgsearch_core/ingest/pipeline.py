@@ -39,6 +39,8 @@ from imgsearch_core.store.records import Record
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.media.images import ImageError
 from imgsearch_core.ingest.decode import FrameBudget
+from imgsearch_core.ingest.engines import PictureText
+from imgsearch_core.media.picture_text import machine_caption_fields
 from imgsearch_core.ingest.prepare import FRAME_BUDGET_PIXELS, Limits, Prepared, ReadError, hash_item, model_side, prepare
 # Re-exported: the app, the command line, reread, the demo and the tests import the source side from here.
 from imgsearch_core.ingest.sources import (  # noqa: F401
@@ -51,6 +53,7 @@ from imgsearch_core.ingest.sources import (  # noqa: F401
 )
 from imgsearch_core.ingest.writes import Batch, Duplicate, IngestReport, Progress, Writer  # noqa: F401  (re-exported)
 from imgsearch_core.store.store import Store
+from imgsearch_core.types import Captioner, TextReader
 
 
 _WRITES_IN_FLIGHT = 2  # embedded chunks waiting for the writing thread
@@ -94,8 +97,9 @@ class _Feed:
     """
 
     def __init__(self, items: Sequence[SourceItem], collection: Collection, limits: Limits, threads: int,
-                 batch_size: int, window: int) -> None:
+                 batch_size: int, window: int, engines: PictureText | None = None) -> None:
         self.collection, self.limits, self.batch_size, self.window = collection, limits, batch_size, window
+        self.engines = engines
         self.budget = FrameBudget(FRAME_BUDGET_PIXELS)
         self._batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgsearch-hash")
@@ -157,7 +161,8 @@ class _Feed:
             self._look_up()
         while self._waiting and self._in_flight < self.window:
             entry = self._waiting.popleft()
-            entry.future = self._pool.submit(prepare, entry.item, entry.digest, entry.stat, self.limits, self.budget)
+            entry.future = self._pool.submit(prepare, entry.item, entry.digest, entry.stat, self.limits, self.budget,
+                                             self.engines)
             self._in_flight += 1
 
     def next_chunk(self) -> _Chunk | None:
@@ -193,7 +198,7 @@ class _Feed:
                 result = entry.future.result()
                 entry.future = None
             else:  # a copy of an item that failed is tried again itself (its own name in the message)
-                result = prepare(entry.item, entry.digest, entry.stat, self.limits, self.budget)
+                result = prepare(entry.item, entry.digest, entry.stat, self.limits, self.budget, self.engines)
         except ReadError as exc:
             chunk.problems.append(exc.problem)
         except ImageError as exc:
@@ -202,7 +207,7 @@ class _Feed:
             self._outcome[entry.digest] = True
             chunk.prepared.append(result)
             chunk.problems.extend(metadata_problems(entry.item.name, result.metadata_problems))
-            chunk.problems.extend(Problem(entry.item.name, reason) for reason in result.refused)
+            chunk.problems.extend(Problem(entry.item.name, reason) for reason in result.refused + result.engine_problems)
 
 
 class _Embedding:
@@ -231,12 +236,25 @@ class _Embedding:
                     break
                 prepared, chunk.prepared = chunk.prepared, []
                 vectors = self.embedder.embed_images([p.image for p in prepared]) if prepared else []
+                self._caption(prepared, chunk)
                 records = [Record(p.id, v, p.caption, p.metadata, p.media, p.media_ext) for p, v in zip(prepared, vectors)]
                 del prepared
                 self._hand_over((records, chunk))
             self._hand_over(None)
         except BaseException as exc:  # noqa: BLE001 - raised again on the writing thread
             self._hand_over(exc)
+
+    def _caption(self, prepared: list[Prepared], chunk: _Chunk) -> None:
+        """Machine captions for the chunk's uncaptioned items (ingest --machine-captions), in one batch."""
+        engines = self.feed.engines
+        waiting = [p for p in prepared if p.caption_input is not None]
+        if engines is None or engines.captioner is None or not waiting:
+            return
+        for p, (text, problem) in zip(waiting, engines.describe([p.caption_input for p in waiting])):
+            if problem is not None:
+                chunk.problems.append(Problem(str(p.metadata.get("source_path", p.id)), problem))
+            else:
+                p.metadata.update(machine_caption_fields(text or "", engines.captioner.name, p.caption))
 
     def __iter__(self) -> Iterator[tuple[list[Record], _Chunk]]:
         while True:
@@ -264,6 +282,8 @@ def ingest(
     batch_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     read_metadata: bool = True,
+    reader: TextReader | None = None,
+    captioner: Captioner | None = None,
 ) -> IngestReport:
     """Embed and store `items` into the collection (created and pinned to the embedder's model).
 
@@ -271,6 +291,8 @@ def ingest(
     With INT8_WORTH_ITEMS items or more, a pending int8 gate is settled first (minutes, once per model).
     Decoding runs in `settings.decode_threads` threads (env IMGSEARCH_DECODE_THREADS, default
     min(4, cores)), embedding on its own thread, writing on the calling one (see the module docstring).
+    `reader` reads the text in each new picture (in the decode pool), `captioner` writes a machine caption for each
+    new picture without an editorial one (on the embedding thread); a failure is a problem of that file.
     """
     settings = store.settings
     batch_size = batch_size or settings.embed_batch_size
@@ -282,7 +304,8 @@ def ingest(
     with store.writing():
         collection: Collection = store.open_or_create(collection_name, embedder.identity)
         collection.recover()
-        feed = _Feed(items, collection, limits, settings.decode_threads, batch_size, window=2 * batch_size)
+        feed = _Feed(items, collection, limits, settings.decode_threads, batch_size, window=2 * batch_size,
+                     engines=PictureText(reader, captioner))
         embedding = _Embedding(feed, embedder)
         writer = Writer(collection, report, started, progress)
         try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from imgsearch_core.media.images import ImageError, check_file_size
 from imgsearch_core.ingest.decode import MODEL_INPUT_SIDE, FrameBudget, decode_for_ingest
+from imgsearch_core.ingest.engines import PictureText
 from imgsearch_core.ingest.sources import Problem, SourceItem, describe_item
 from imgsearch_core.media.perceptual import perceptual_hash
 
@@ -26,6 +27,8 @@ class Prepared:
     image: Any  # the PIL picture to embed (the model input, short side = the model's input size)
     metadata_problems: list[str]
     refused: list[str]  # caption-file columns reserved by the store (item_metadata.split_reserved)
+    caption_input: Any = None  # the picture to caption (an uncaptioned item, when ingest writes machine captions)
+    engine_problems: list[str] = field(default_factory=list)  # an OCR engine that failed on this picture
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,9 @@ def _read_for_decoding(item: SourceItem, digest: str, stat: tuple[int, int] | No
 
 
 def prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits: Limits,
-            budget: FrameBudget | None = None) -> Prepared:
-    """Read, decode once, describe and hash one new item (runs in the decode pool)."""
+            budget: FrameBudget | None = None, engines: PictureText | None = None) -> Prepared:
+    """Read, decode once, describe and hash one new item (runs in the decode pool); with `engines`, read the
+    text in the working picture and keep a small copy of an uncaptioned one for the captioner."""
     data = _read_for_decoding(item, digest, stat, limits)
     picture = decode_for_ingest(
         data, name=item.name, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes,
@@ -114,5 +118,12 @@ def prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits:
         "added_at": int(time.time()),
         "phash": perceptual_hash(picture.decoded.image),
     }
+    problems, caption_input = [], None
+    if engines is not None and engines.reader is not None:
+        fields, problem = engines.read(picture.decoded.image)
+        metadata.update(fields or {})
+        problems += [problem] if problem else []
+    if engines is not None and engines.captioner is not None and not described.caption.strip():
+        caption_input = engines.caption_input(picture.decoded.image)
     return Prepared(digest, described.caption, metadata, picture.media, picture.media_ext, picture.model_input,
-                    described.problems, described.refused)
+                    described.problems, described.refused, caption_input, problems)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgsearch_core.fields import EMBEDDED_FIELDS, twin_keys
+from imgsearch_core.fields import EMBEDDED_FIELDS, MACHINE_CAPTION_ORIGIN, twin_keys
 from imgsearch_core.media.images import ImageError
 from imgsearch_core.ingest.pipeline import Problem, Progress, SourceItem, describe_item, metadata_problems
 from imgsearch_core.store.records import StoredItem
@@ -57,6 +57,8 @@ def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str,
         metadata["captioned"] = bool(caption)
     if not item.caption and not caption:
         metadata.pop("caption_from", None)
+        if stored.metadata.get("machine_caption"):  # its only caption is still the machine's
+            metadata["caption_from"] = MACHINE_CAPTION_ORIGIN
     target = {**{k: stored.metadata[k] for k in _KEPT_FROM_INGEST if k in stored.metadata}, **metadata}
     stale = {key for name in (*EMBEDDED_FIELDS, "caption_from") for key in twin_keys(name)} - set(target)
     changes = {k: v for k, v in target.items() if stored.metadata.get(k) != v}

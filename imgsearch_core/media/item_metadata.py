@@ -112,6 +112,8 @@ def searchable_text(caption: str, metadata: Mapping[str, Any]) -> str:
     tests compare with rank-bm25, and a keyword, a city or a name ("Keystone", a photographer's) counts
     like one more caption word, which is what an editor typing "Hamburg" or an agency expects (a filter on
     the credit field stays exact). The caption shown to users stays the caption alone.
+    The text read inside the picture (`ocr_text`: a placard, a shop sign) is always appended; the machine
+    caption only when the item has no editorial caption, which it must never outweigh.
     """
     parts = [caption]
     for name in SEARCHABLE_FIELDS:
@@ -120,4 +122,7 @@ def searchable_text(caption: str, metadata: Mapping[str, Any]) -> str:
             parts.extend(str(v) for v in value)
         elif value:
             parts.append(str(value))
+    parts.append(str(metadata.get("ocr_text") or ""))
+    if not caption.strip():
+        parts.append(str(metadata.get("machine_caption") or ""))
     return "\n".join(p for p in parts if p and p.strip())

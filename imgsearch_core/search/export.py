@@ -22,10 +22,12 @@ if TYPE_CHECKING:  # search loads Chroma and spaCy; the CLI's parser reads SORTS
 SORTS: tuple[str, ...] = ("relevance", "date", "date_asc")
 FORMATS: tuple[str, ...] = (".csv", ".json")
 COLUMNS: tuple[str, ...] = (
-    "rank", "file_name", "caption", "credit", "creator", "copyright", "date_taken", "keywords", "city", "country",
+    "rank", "file_name", "caption", "machine_caption", "ocr_text", "credit", "creator", "copyright", "date_taken", "keywords", "city", "country",
     "id", "score", "bm25", "bm25_norm", "cosine", "cosine_norm",
 )
-_TEXT_METADATA = ("file_name", "credit", "creator", "copyright", "date_taken", "city", "country")
+# machine_caption: written by a model, never the caption (its own column says so); ocr_text: read inside the picture.
+_TEXT_METADATA = ("file_name", "machine_caption", "ocr_text", "credit", "creator", "copyright", "date_taken", "city",
+                  "country")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DATE_KEY = BY_NAME["date_taken"].filter_key
 

@@ -28,7 +28,7 @@ def test_rows_have_the_columns_in_order_and_empty_cells_when_absent():
                keywords=["harbour", "boat"], city="Kiel", country="Germany")
     rows = export_rows([full, hit(2, bm25=None)])
     assert list(rows[0]) == list(COLUMNS) == [
-        "rank", "file_name", "caption", "credit", "creator", "copyright", "date_taken", "keywords", "city", "country",
+        "rank", "file_name", "caption", "machine_caption", "ocr_text", "credit", "creator", "copyright", "date_taken", "keywords", "city", "country",
         "id", "score", "bm25", "bm25_norm", "cosine", "cosine_norm",
     ]
     assert rows[0]["keywords"] == "harbour; boat" and rows[0]["credit"] == "Reuters" and rows[0]["rank"] == 1
@@ -82,3 +82,11 @@ def test_export_format_by_extension():
     for bad in ("hits.xlsx", "hits"):
         with pytest.raises(ExportError, match="must end in .csv or .json"):
             export_format(Path(bad))
+
+
+def test_machine_caption_and_text_in_the_picture_are_exported_literally_in_their_own_columns():
+    hostile = '=HYPERLINK("http://x","y")'
+    row = read_csv(to_csv([hit(1, caption="", machine_caption="a red picture", ocr_text=hostile)]))[0]
+    assert row["caption"] == "" and row["machine_caption"] == "a red picture" and row["ocr_text"] == "'" + hostile
+    document = json.loads(to_json([hit(1, machine_caption="**bold** <b>x</b>", ocr_text="Köln")]))[0]
+    assert (document["machine_caption"], document["ocr_text"]) == ("**bold** <b>x</b>", "Köln")
