@@ -61,6 +61,10 @@ FIELDS: tuple[Field, ...] = (
     Field("metadata_problem", "text", "Metadata problem"),
     Field("phash", "text", "Perceptual hash", hidden=True),
     Field("media", "text", "Media file", hidden=True),
+    Field("caption_suspicion", "number", "Caption suspicion (audit)"),
+    Field("caption_audit_rank", "number", "Place in the caption audit's order", hidden=True),
+    Field("caption_audit_by", "text", "Caption audit computed with", hidden=True),
+    Field("caption_audit_check", "number", "CRC-32 of the caption the audit scored", hidden=True),
 )
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -81,7 +85,8 @@ EMBEDDED_FIELDS: tuple[str, ...] = (
 # Ingest and reread refuse these keys, and the twins of catalogued fields (`is_twin`), from caption files.
 RESERVED_KEYS: frozenset[str] = frozenset({
     "media", "phash", "width", "height", "added_at", "file_name", "source_path", "source", "captioned",
-    "caption_from", "metadata_from", "metadata_problem",
+    "caption_from", "metadata_from", "metadata_problem", "caption_suspicion", "caption_audit_rank", "caption_audit_by",
+    "caption_audit_check",
 })
 
 
