@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from imgsearch_core.cli import archive as cli_archive
+from imgsearch_core.cli import audit as cli_audit
 from imgsearch_core.cli import evaluation as cli_eval
 from imgsearch_core.cli import settings as cli_settings
 from imgsearch_core.cli.support import (CliError, bad_input_errors, collect_source, read_input,
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finetune)
 
     cli_archive.register(sub, common)
+    cli_audit.register(sub, common)
     cli_eval.register(sub, common)
     cli_settings.register(sub, common)
     cli_text_tower.register(sub, common)
