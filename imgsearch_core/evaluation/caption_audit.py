@@ -291,24 +291,29 @@ def computed_by(statistic: str, identity: ModelIdentity) -> str:
 
 def write_scores(collection: Collection, run: AuditRun, by: str, page: int = PAGE) -> tuple[int, int]:
     """Store the run's scores through `Collection.update_items` (vectors kept, the stored caption passed back),
-    and remove the scores of items that lost their caption since. An item whose caption changed after it was
-    scored is left for the next audit. Returns (written, cleared)."""
+    and remove the scores of items that lost their caption since. An item whose stored score is already the
+    same is not written again (a re-run rewrites only what moved); one whose caption changed after it was
+    scored is left for the next audit. Returns (items now carrying this run's score, scores removed)."""
     position = {item_id: n for n, item_id in enumerate(run.ids)}
     stale = sorted(collection.ids_matching(SCORED) - position.keys())
-    written = cleared = 0
+    scored = cleared = 0
     for start in range(0, len(run.ids), page):
         updates = []
         for item in collection.get(run.ids[start:start + page]):
             n = position[item.id]
-            if item.caption.strip() and _check(item.caption) == int(run.checks[n]):
-                updates.append((item.id, item.caption, {SCORE_FIELD: round(float(run.suspicion[n]), 4),
-                                                        ORDER_FIELD: round(float(run.order[n]), 6), BY_FIELD: by,
-                                                        CHECK_FIELD: int(run.checks[n])}))
-        written += collection.update_items(updates) if updates else 0
+            if not item.caption.strip() or _check(item.caption) != int(run.checks[n]):
+                continue
+            values = {SCORE_FIELD: round(float(run.suspicion[n]), 4), ORDER_FIELD: round(float(run.order[n]), 6),
+                      BY_FIELD: by, CHECK_FIELD: int(run.checks[n])}
+            if all(item.metadata.get(key) == value for key, value in values.items()):
+                scored += 1
+            else:
+                updates.append((item.id, item.caption, values))
+        scored += collection.update_items(updates) if updates else 0
     for start in range(0, len(stale), page):
         gone = dict.fromkeys(AUDIT_FIELDS)
         cleared += collection.update_items([(i.id, i.caption, gone) for i in collection.get(stale[start:start + page])])
-    return written, cleared
+    return scored, cleared
 
 
 def _scored(collection: Collection, page: int) -> Iterator[Suspect]:

@@ -52,11 +52,15 @@ def test_swapped_captions_rank_on_top_and_auroc_is_high(audited):
     assert 0.02 <= report.wrong_share <= 0.15  # 10 of 160 = 6 %; measured 3.8 % (swaps between alike scenes fit)
 
 
-def test_the_audit_keeps_vectors_and_captions(audited):
-    collection, _, _, vectors, captions, _ = audited
+def test_the_audit_keeps_vectors_and_captions_and_a_rerun_rewrites_nothing_unchanged(audited):
+    collection, embedder, _, vectors, captions, report = audited
     after = collection.embeddings(list(vectors))
     assert all(np.allclose(vectors[i], after[i], rtol=0, atol=1e-6) for i in vectors)  # Chroma's float32 round trip
     assert {i.id: i.caption for i in collection.all_items()} == captions
+    revision = collection.revision
+    again = audit_collection(collection, embedder, top=SWAPPED)
+    assert collection.revision == revision and again.scored == SCENES  # same scores: no write
+    assert [s.id for s in again.top] == [s.id for s in report.top]
 
 
 def test_stored_scores_are_found_by_the_filter_language(audited):
