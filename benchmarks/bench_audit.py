@@ -2,7 +2,7 @@
 picture, and what it costs.
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_audit.py [--n 2000] [--share 0.05] [--seed 0] [--store DIR]
-     [--vitb32] [--json FILE]
+     [--hard] [--vitb32] [--json FILE]
 
 The demo's held-out generated scenes (bundled imgsearch-mini) in a collection `audit-bench`; the captions of
 `--share` of the items (seeded) are rotated among themselves, so each of them carries another scene's caption.
@@ -10,6 +10,7 @@ For every statistic: AUROC of the raw statistic and of the calibrated score (swa
 the top 100, the estimated share of wrong captions, how many items score > 0.9 and how many of those are
 swapped, and the time per 1,000 items (total and the caption embedding alone). Then one full audit with the
 default statistic, scores written, timed. The captions are put back afterwards, so `--store` can be reused.
+`--hard`: the captions are exchanged within pairs of scenes of the same colours (other shapes or positions).
 `--vitb32`: the cost of the caption embedding and the comparisons with a randomly initialised ViT-B/32 (the
 default model's architecture; its figures say nothing about quality).
 """
@@ -34,13 +35,37 @@ NAME = "audit-bench"
 TOP = 100
 
 
-def swap(collection, share: float, seed: int) -> tuple[set[str], list[tuple[str, str, dict]]]:
-    """Rotate the captions of a seeded `share` of the items; returns the swapped ids and the updates undoing it."""
+def hard_pairs(items: list, count: int, rng: np.random.Generator) -> list:
+    """`count` items in pairs of the same colours but other objects (a swap keeps every colour word right)."""
+    by_colours: dict[str, list] = {}
+    for n in rng.permutation(len(items)):
+        by_colours.setdefault(items[n].metadata["colours"], []).append(items[n])
+    chosen: list = []
+    for group in by_colours.values():
+        while len(group) >= 2 and len(chosen) < count:
+            first = group.pop()
+            partner = next((g for g in group if g.metadata["objects"] != first.metadata["objects"]), None)
+            if partner is None:
+                break
+            group.remove(partner)
+            chosen += [first, partner]
+    return chosen
+
+
+def swap(collection, share: float, seed: int, hard: bool) -> tuple[set[str], list[tuple[str, str, dict]]]:
+    """Rotate the captions of a seeded `share` of the items (`hard`: exchange them within pairs of the same
+    colours); returns the swapped ids and the updates undoing it."""
     items = collection.all_items()
     count = max(2, round(share * len(items)))
-    chosen = [items[i] for i in np.random.default_rng(seed).choice(len(items), count, replace=False)]
-    collection.update_items([(item.id, chosen[(n + 1) % count].caption, {"caption_from": "swapped (bench)"})
-                             for n, item in enumerate(chosen)])
+    rng = np.random.default_rng(seed)
+    if hard:
+        chosen = hard_pairs(items, count - count % 2, rng)
+        partner = [chosen[n + 1 if n % 2 == 0 else n - 1] for n in range(len(chosen))]
+    else:
+        chosen = [items[i] for i in rng.choice(len(items), count, replace=False)]
+        partner = [chosen[(n + 1) % count] for n in range(count)]
+    collection.update_items([(item.id, other.caption, {"caption_from": "swapped (bench)"})
+                             for item, other in zip(chosen, partner)])
     undo = [(item.id, item.caption, {"caption_from": item.metadata.get("caption_from")}) for item in chosen]
     return {item.id for item in chosen}, undo
 
@@ -86,6 +111,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--store")
+    parser.add_argument("--hard", action="store_true", help="swap within pairs of scenes of the same colours")
     parser.add_argument("--vitb32", action="store_true")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -95,7 +121,7 @@ def main() -> None:
     build_scene_collection(store, NAME, embedder, args.n)
     print(f"collection of {args.n} scenes ready in {time.perf_counter() - start:.1f} s")
     collection = store.open(NAME)
-    swapped, undo = swap(collection, args.share, args.seed)
+    swapped, undo = swap(collection, args.share, args.seed, args.hard)
     try:
         rows = [measure(collection, embedder, swapped, name, args.seed) for name in STATISTICS]
         start = time.perf_counter()
@@ -105,7 +131,7 @@ def main() -> None:
         captions = [i.caption for i in collection.all_items()]
     finally:
         collection.update_items(undo)
-    print(f"{len(swapped)} of {collection.count()} captions swapped (seed {args.seed})")
+    print(f"{len(swapped)} of {collection.count()} captions swapped (seed {args.seed}{', same colours' if args.hard else ''})")
     print(f"| statistic | AUROC statistic | AUROC score | precision@{TOP} | est. share | > 0.9 (swapped) | s / 1k | embed s / 1k |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -114,7 +140,8 @@ def main() -> None:
               f"{r['seconds_per_1k']:.2f} | {r['embed_seconds_per_1k']:.2f} |")
     print(f"full audit ({DEFAULT_STATISTIC}, scores written): {full['seconds_per_1k']:.2f} s per 1k items, "
           f"{full[f'swapped_in_top{TOP}']} swapped in its top {TOP}")
-    document = {"n": args.n, "swapped": len(swapped), "seed": args.seed, "rows": rows, "full_audit": full}
+    document = {"n": args.n, "swapped": len(swapped), "seed": args.seed, "hard": args.hard, "rows": rows,
+                "full_audit": full}
     if args.vitb32:
         document["vitb32"] = cost = vitb32_cost(captions)
         print(f"random ViT-B/32 ({cost['backend']}): caption embedding {cost['embed_seconds_per_1k']:.1f} s per 1k, "

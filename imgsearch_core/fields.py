@@ -62,7 +62,7 @@ FIELDS: tuple[Field, ...] = (
     Field("phash", "text", "Perceptual hash", hidden=True),
     Field("media", "text", "Media file", hidden=True),
     Field("caption_suspicion", "number", "Caption suspicion (audit)"),
-    Field("caption_audit_rank", "number", "Place in the caption audit's order", hidden=True),
+    Field("caption_audit_rank", "number", "Caption audit rank (0..1, 1 = fits its picture least)"),
     Field("caption_audit_by", "text", "Caption audit computed with", hidden=True),
     Field("caption_audit_check", "number", "CRC-32 of the caption the audit scored", hidden=True),
 )

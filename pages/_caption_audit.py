@@ -43,8 +43,10 @@ def caption_audit_box(store, name: str) -> None:
         st.markdown("##### Caption audit")
         st.caption("Compares each caption's text vector with its picture's, relative to how the caption fits the "
                    "collection's other pictures and the picture its other captions. The score (0 to 1) estimates "
-                   "the share of wrong captions among items at least as suspicious; filter with "
-                   "`caption_suspicion > 0.9` on Text search. Pictures without a caption get no score.")
+                   "the share of wrong captions among items at least as suspicious (`caption_suspicion > 0.9` on "
+                   "Text search); near misses, captions of a similar scene, show in the rank (`caption_audit_rank "
+                   "> 0.95`: the least fitting 5 %), which orders this list. Pictures without a caption get no "
+                   "score.")
         listed, _, _ = _ui.cached("caption_audit", _ui.collection_key(store, collection),
                                   lambda: suspects(collection, SHOWN))
         if st.button("Run the audit again" if listed else "Audit the captions", icon=":material/fact_check:",
@@ -60,4 +62,5 @@ def caption_audit_box(store, name: str) -> None:
             with text:
                 st.text(suspect.caption)
                 st.caption(escape_markdown(suspect.file_name))
-            score.markdown(f"**{suspect.score:.2f}**", help="caption suspicion")
+            score.markdown(f"**{suspect.score:.2f}**", help="Estimated share of wrong captions from this score up")
+            score.caption(f"rank {suspect.order:.3f}", help="Place in the collection, 1 = fits its picture least")

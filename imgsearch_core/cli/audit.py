@@ -17,8 +17,9 @@ def _listing(report) -> str:
     lines = [report.summary() + f" [{report.computed_by}]"]
     if report.cleared:
         lines.append(f"{report.cleared} stale scores removed (those captions are gone).")
-    lines.append("Most suspicious:" if report.top else "No captioned items to list.")
-    lines += [f"{s.score:6.3f}  {s.id[:12]}  {s.file_name}  {s.caption[:90]!r}" for s in report.top]
+    lines.append("Most suspicious (score: estimated share of wrong captions from here up; rank: place in the "
+                 "collection, 1 = fits its picture least):" if report.top else "No captioned items to list.")
+    lines += [f"{s.score:6.3f}  rank {s.order:.4f}  {s.id[:12]}  {s.file_name}  {s.caption[:90]!r}" for s in report.top]
     return "\n".join(lines)
 
 

@@ -10,7 +10,10 @@ Why a calibrated 0..1: the same statistic is computed for deliberately wrong pai
 another item's picture), which shows how wrong captions score in *this* collection with *this* model. The
 stored `caption_suspicion` of an item is the estimated share of wrong captions among the items at least as
 suspicious as it (a tail-area false-discovery estimate), so `caption_suspicion > 0.9` lists a set that is
-about 90 % wrong captions, and a clean collection gets low scores rather than a fixed top decile.
+about 90 % wrong captions, and a clean collection gets low scores rather than a fixed top decile. It counts
+only captions that fit no better than another picture's would: a near miss (a caption of a similar scene,
+e.g. of the next frame of a shoot) stays low there, so `caption_audit_rank` (the item's place in the
+collection's order, 0..1) is stored too, and lists and `caption_audit_rank > 0.95` go by it.
 
 Another signal of the same question (the machine caption's text vector against the caption's) would enter
 as a second statistic averaged into `_page_statistic`'s result, calibrated the same way.
@@ -112,7 +115,8 @@ class Suspect:
     order: float = 0.0  # the place in the collection's order (ties of the score broken)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "file_name": self.file_name, "caption": self.caption, "score": self.score}
+        return {"id": self.id, "file_name": self.file_name, "caption": self.caption, "score": self.score,
+                "rank": self.order}
 
 
 @dataclass

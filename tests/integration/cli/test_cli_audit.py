@@ -31,7 +31,7 @@ def test_audit_json_lists_the_most_suspicious_and_stores_scores_a_filter_finds(s
     assert main(["audit", "--collection", "pics", "--top", "3", "--json", "--store", store_dir]) == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["collection"], document["scored"], document["uncaptioned"]) == ("pics", CAPTIONED, UNCAPTIONED)
-    assert len(document["top"]) == 3 and all(set(s) == {"id", "file_name", "caption", "score"} for s in document["top"])
+    assert len(document["top"]) == 3 and all(set(s) == {"id", "file_name", "caption", "score", "rank"} for s in document["top"])
     scores = [s["score"] for s in document["top"]]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
 

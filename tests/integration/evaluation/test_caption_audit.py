@@ -70,6 +70,8 @@ def test_stored_scores_are_found_by_the_filter_language(audited):
     assert flagged and len(flagged & swapped) / len(flagged) >= 0.8
     assert collection.ids_matching(parse_filter("caption_suspicion <= 0.9", collection_fields(collection))) \
         == {i.id for i in collection.all_items()} - flagged
+    worst = collection.ids_matching(parse_filter("caption_audit_rank >= 0.94", collection_fields(collection)))
+    assert len(worst) == 10 and len(worst & swapped) >= SWAPPED - 1  # rank 150 of 0..159 and above
 
 
 def test_uncaptioned_items_get_no_score_and_stale_scores_go(audited):
