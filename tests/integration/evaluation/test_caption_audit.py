@@ -65,10 +65,10 @@ def test_the_audit_keeps_vectors_and_captions_and_a_rerun_rewrites_nothing_uncha
 
 def test_stored_scores_are_found_by_the_filter_language(audited):
     collection, _, swapped, _, _, _ = audited
-    where = parse_filter("caption_suspicion > 0.9", collection_fields(collection))
+    where = parse_filter("caption_suspicion > 0.5", collection_fields(collection))
     flagged = collection.ids_matching(where)
-    assert flagged and len(flagged & swapped) / len(flagged) >= 0.8
-    assert collection.ids_matching(parse_filter("caption_suspicion <= 0.9", collection_fields(collection))) \
+    assert len(flagged & swapped) >= SWAPPED - 1 and len(flagged & swapped) / len(flagged) >= 0.8  # measured 10 of 11
+    assert collection.ids_matching(parse_filter("caption_suspicion <= 0.5", collection_fields(collection))) \
         == {i.id for i in collection.all_items()} - flagged
     worst = collection.ids_matching(parse_filter("caption_audit_rank >= 0.94", collection_fields(collection)))
     assert len(worst) == 10 and len(worst & swapped) >= SWAPPED - 1  # rank 150 of 0..159 and above
