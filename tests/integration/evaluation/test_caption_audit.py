@@ -70,6 +70,11 @@ def test_stored_scores_are_found_by_the_filter_language(audited):
     assert len(flagged & swapped) >= SWAPPED - 1 and len(flagged & swapped) / len(flagged) >= 0.8  # measured 10 of 11
     assert collection.ids_matching(parse_filter("caption_suspicion <= 0.5", collection_fields(collection))) \
         == {i.id for i in collection.all_items()} - flagged
+    stored = {i.id: i.metadata[SCORE_FIELD] for i in collection.all_items()}
+    assert parse_filter("caption_suspicion > 0.9", collection_fields(collection)) == {SCORE_FIELD: {"$gt": 0.9}}
+    for bound in (0.9, 0.6, 0.3):
+        where = parse_filter(f"caption_suspicion > {bound}", collection_fields(collection))
+        assert collection.ids_matching(where) == {i for i, score in stored.items() if score > bound}
     worst = collection.ids_matching(parse_filter("caption_audit_rank >= 0.94", collection_fields(collection)))
     assert len(worst) == 10 and len(worst & swapped) >= SWAPPED - 1  # rank 150 of 0..159 and above
 
