@@ -138,6 +138,8 @@ class AuditRun:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """What one audit did, for people and for the command line's JSON."""
+
     collection: str
     scored: int
     uncaptioned: int
