@@ -66,6 +66,10 @@ FIELDS: tuple[Field, ...] = (
     Field("machine_caption_model", "text", "Model that wrote the machine caption", hidden=True),
     Field("phash", "text", "Perceptual hash", hidden=True),
     Field("media", "text", "Media file", hidden=True),
+    Field("caption_suspicion", "number", "Caption suspicion (audit)"),
+    Field("caption_audit_rank", "number", "Caption audit rank (0..1, 1 = fits its picture least)"),
+    Field("caption_audit_by", "text", "Caption audit computed with", hidden=True),
+    Field("caption_audit_check", "number", "CRC-32 of the caption the audit scored", hidden=True),
 )
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -89,6 +93,8 @@ RESERVED_KEYS: frozenset[str] = frozenset({
     "caption_from", "metadata_from", "metadata_problem",
     # What an OCR engine or a captioner wrote (media/picture_text.py): a caption file cannot plant it.
     "ocr_text", "ocr_words", "ocr_engine", "machine_caption", "machine_caption_model",
+    # What the caption audit wrote (evaluation/caption_audit.py).
+    "caption_suspicion", "caption_audit_rank", "caption_audit_by", "caption_audit_check",
 })
 
 # `caption_from` of an item whose only caption is a machine caption (it stays `captioned = False`).

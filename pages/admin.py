@@ -20,7 +20,7 @@ from imgsearch_core.ingest.sources import IngestError, check_uploads, import_fol
 from imgsearch_core.store.language_policy import ensure_language
 from imgsearch_core.store.store import validate_collection_name
 from imgsearch_core.errors import StoreError
-from pages import _admin_gate, _collection_settings, _enrich, _text_tower, _ui
+from pages import _admin_gate, _caption_audit, _collection_settings, _enrich, _text_tower, _ui
 
 SOURCES = {"folder": "Server folder", "zip": "Zip file", "files": "Images"}
 LOCAL_MODEL = "local"
@@ -354,6 +354,7 @@ def _collections_tab(store, names: list[str]) -> None:
     _collection_settings.backend_box(store, current)
     _text_tower.text_tower_box(store, current)
     _enrich.enrich_box(store, current)
+    _caption_audit.caption_audit_box(store, current)
     _reembed_box(store, names)
     with st.container(border=True):
         st.markdown("##### Delete a collection")

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from imgsearch_core.cli import archive as cli_archive
+from imgsearch_core.cli import audit as cli_audit
 from imgsearch_core.cli import enrich as cli_enrich
 from imgsearch_core.cli import evaluation as cli_eval
 from imgsearch_core.cli import settings as cli_settings
@@ -363,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finetune)
 
     cli_archive.register(sub, common)
+    cli_audit.register(sub, common)
     cli_enrich.register(sub, common)
     cli_eval.register(sub, common)
     cli_settings.register(sub, common)
