@@ -154,13 +154,11 @@ def relevance_calibration(store: Store, collection: Collection) -> relevance.Cal
                                   (*collection_key(store, collection), *relevance.model_key(embedder)))
 
 
-def relevance_judge(collection_name: str, mode: str, text_query: bool,
+def relevance_judge(store: Store, collection: Collection, mode: str, text_query: bool,
                     query_tokens: Sequence[str]) -> Callable[[Any], tuple[relevance.Verdict, str]]:
     """hit -> (Verdict, calibration note) for a result grid: its band with the raw evidence it rests on. The
     calibration and the BM25 index are looked up once per grid, not per card (each lookup asks Chroma for
     the collection's revision: ~10 ms a card)."""
-    store = get_store()
-    collection = store.open(collection_name)
     # keyword hits are banded by their words alone: a keyword search loads no text tower, here neither
     calibration = relevance.UNCALIBRATED if mode == "text" else relevance_calibration(store, collection)
     index = collection.bm25() if mode != "vector" and query_tokens else None
