@@ -197,7 +197,7 @@ class _Feed:
         except ReadError as exc:
             chunk.problems.append(exc.problem)
         except ImageError as exc:
-            chunk.problems.append(Problem(entry.item.name, str(exc)))
+            chunk.problems.append(Problem(entry.item.name, exc.reason))
         else:
             self._outcome[entry.digest] = True
             chunk.prepared.append(result)
