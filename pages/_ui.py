@@ -184,14 +184,30 @@ def default_alpha(collection: Collection) -> float:
 
 
 # ----- current collection -----------------------------------------------------------------------
+URL_COLLECTION_KEY = "_url_collection"  # the URL's `c` as the app last saw or wrote it
+
+
 def current_collection_name(store: Store) -> str | None:
     """The sidebar's collection; a stale or missing choice falls back to demo, default, then the first."""
     names = store.collection_names()
+    _follow_url_collection(names)
     chosen = st.session_state.get("collection")
     if chosen not in names:
         chosen = next((n for n in ("demo", "default") if n in names), names[0] if names else None)
         st.session_state["collection"] = chosen
     return chosen
+
+
+def _follow_url_collection(names: Sequence[str]) -> None:
+    """Take the URL's collection when the URL changed it since the app last saw or wrote it: Back/Forward
+    within one page (a search on A, B picked in the sidebar, Back) changes only `c`, and the page (not an
+    arrival) must show A again. An unchanged `c` is only the URL not yet showing the sidebar's new choice."""
+    url = st.query_params.get("c")
+    if url == st.session_state.get(URL_COLLECTION_KEY):
+        return
+    st.session_state[URL_COLLECTION_KEY] = url
+    if url in names:
+        st.session_state["collection"] = url
 
 
 def sidebar(store: Store) -> None:
@@ -249,6 +265,7 @@ def write_url(page: str, params: dict[str, Any]) -> None:
     if {key: st.query_params.get_all(key) for key in st.query_params} != wanted:
         st.query_params.from_dict(params)
     st.session_state.setdefault(VIEWS_KEY, {})[page] = wanted
+    st.session_state[URL_COLLECTION_KEY] = st.query_params.get("c")
 
 
 def keep_widget_state(keys: Sequence[str]) -> None:
