@@ -24,6 +24,7 @@ from imgsearch_core.display import filenames
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
+from imgsearch_core.display import ranks
 from imgsearch_core.display import scores as scores_md
 from pages import _admin_gate, _style, _ui
 
@@ -185,8 +186,8 @@ def hit_card(hit: Any, ctx: GridContext, judge: Callable[[Any], tuple[Any, str]]
             copies = _copies(hit)  # a badge in the same line keeps every card of a row equally high
             badge = f" :violet-badge[:material/filter_none: {fmt.copies_label(len(copies))}]" if copies else ""
             st.markdown(f"**#{hit.rank}**{badge}", width="content",
-                        help="Near-duplicates of this picture further down the results are folded into this card."
-                        if copies else None)
+                        help=ranks.rank_help(hit.rank, ctx.mode, ctx.alpha, not ctx.query,
+                                             option_values(ctx.key)[0] != "relevance", len(copies)))
             verdict, note = judge(hit)
             st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
         # The evidence on its own line: beside the rank and band it is cut on a 1024 px screen's four columns.

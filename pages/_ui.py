@@ -210,6 +210,11 @@ def _follow_url_collection(names: Sequence[str]) -> None:
         st.session_state["collection"] = url
 
 
+def model_label(name: str) -> str:
+    """A model as a narrow place shows it: a hub name as it is, a local model by its folder's name."""
+    return Path(name).name if os.sep in name else name
+
+
 def sidebar(store: Store) -> None:
     """Collection picker with the current collection's model and size (rendered after the page)."""
     names = store.collection_names()
@@ -221,8 +226,8 @@ def sidebar(store: Store) -> None:
         name = st.selectbox("Collection", names, key="collection")
         collection = store.open(name)
         model = collection.model
-        short = Path(model.name).name if os.sep in model.name else model.name
-        st.caption(f":material/neurology: model **{captions_md.escape_markdown(short)}** · {model.dim}-d",
+        st.caption(f":material/neurology: model **{captions_md.escape_markdown(model_label(model.name))}** · "
+                   f"{model.dim}-d",
                    help=captions_md.escape_markdown(model.name) if _admin_gate.is_unlocked() else None)
         st.caption(f":material/photo_library: **{collection.count():,}** items")
 
