@@ -24,6 +24,7 @@ from imgsearch_core.display import filenames
 from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
+from imgsearch_core.display import ranks
 from imgsearch_core.display import scores as scores_md
 from pages import _admin_gate, _picture_text, _style, _ui
 
@@ -170,24 +171,24 @@ def _copies(hit: Any) -> tuple[str, ...]:
     return tuple(getattr(hit, "duplicates", ()) or ())
 
 
-def relevance_of(ctx: GridContext) -> Callable[[Any], tuple[Any, str]]:
+def relevance_of(ctx: GridContext, store, collection) -> Callable[[Any], tuple[Any, str]]:
     """The grid's hit -> (relevance verdict, calibration note), set up once for all its cards."""
-    return _ui.relevance_judge(ctx.collection, ctx.mode, bool(ctx.query), ctx.query_tokens)
+    return _ui.relevance_judge(store, collection, ctx.mode, bool(ctx.query), ctx.query_tokens)
 
 
-def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None, root: str = "",
-             judge: Callable[[Any], tuple[Any, str]] | None = None) -> None:
+def hit_card(hit: Any, ctx: GridContext, judge: Callable[[Any], tuple[Any, str]],
+             verdicts: dict[str, str] | None = None, root: str = "") -> None:
     """One result: image, rank and score (the score opens its breakdown), caption, actions. `judge`: the
-    grid's relevance_of(ctx), so the cards share one set-up."""
+    grid's relevance_of(ctx, store, collection), so the cards share one set-up."""
     with st.container(border=True, gap="small"):
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
         with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
             copies = _copies(hit)  # a badge in the same line keeps every card of a row equally high
             badge = f" :violet-badge[:material/filter_none: {fmt.copies_label(len(copies))}]" if copies else ""
             st.markdown(f"**#{hit.rank}**{badge}", width="content",
-                        help="Near-duplicates of this picture further down the results are folded into this card."
-                        if copies else None)
-            verdict, note = (judge or relevance_of(ctx))(hit)
+                        help=ranks.rank_help(hit.rank, ctx.mode, ctx.alpha, not ctx.query,
+                                             option_values(ctx.key)[0] != "relevance", len(copies)))
+            verdict, note = judge(hit)
             st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
         # The evidence on its own line: beside the rank and band it is cut on a 1024 px screen's four columns.
         with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
@@ -210,24 +211,24 @@ def hit_card(hit: Any, ctx: GridContext, verdicts: dict[str, str] | None = None,
                           key=f"{ctx.key}_detail_{hit.id}", on_click=_open_detail, args=(ctx, hit))
 
 
-def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, collection=None) -> None:
-    verdicts, root = _verdicts(ctx, collection) if collection is not None else ({}, "")
-    judge = relevance_of(ctx)
+def results_grid(hits: Sequence[Any], ctx: GridContext, columns: int, store, collection) -> None:
+    verdicts, root = _verdicts(ctx, collection)
+    judge = relevance_of(ctx, store, collection)
     for row in paging.rows_of(list(hits), columns):
         cells = st.columns(columns, gap="small")
         for cell, hit in zip(cells, row):
             with cell:
-                hit_card(hit, ctx, verdicts, root, judge)
-    show_detail_if_open(root)
+                hit_card(hit, ctx, judge, verdicts, root)
+    show_detail_if_open(store, collection, root)
 
 
 @st.dialog("Image details", width="large", on_dismiss=_close_detail)
-def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
+def _detail_dialog(ctx: GridContext, hit: Any, store, collection, root: str = "") -> None:
     left, right = st.columns([3, 2], gap="medium")
     with left:
         _ui.show_image(hit.media_path, DETAIL_THUMB, alt=hit.caption or "image", upscale=3)
     with right:
-        verdict, _ = relevance_of(ctx)(hit)
+        verdict, _ = relevance_of(ctx, store, collection)(hit)
         st.markdown(f"**#{hit.rank}** · {scores_md.band_badge(verdict)} · {verdict.evidence} · "
                     f":gray[rank score {hit.score:.4f}]")
         st.markdown(ctx.highlight(hit.caption))
@@ -253,10 +254,10 @@ def _detail_dialog(ctx: GridContext, hit: Any, root: str = "") -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-def show_detail_if_open(root: str = "") -> None:
+def show_detail_if_open(store, collection, root: str = "") -> None:
     detail = st.session_state.get("_detail")
     if detail:
-        _detail_dialog(detail["ctx"], detail["hit"], root)
+        _detail_dialog(detail["ctx"], detail["hit"], store, collection, root)
 
 
 def timing_text(result: Any, computed: bool, elapsed_ms: float, rank_ms: float) -> str:
@@ -282,6 +283,6 @@ def listing(hits: Sequence[Any], ctx: GridContext, store, collection, page_key: 
                    "picture of each (\"+N\" on its card).")
     window = paging.page_slice(len(listed), st.session_state.get(page_key, 1))
     st.session_state[page_key] = window.page
-    results_grid(listed[window.start:window.end], ctx, columns, collection)
+    results_grid(listed[window.start:window.end], ctx, columns, store, collection)
     _ui.pager(page_key, len(listed), window.page)
     return listed

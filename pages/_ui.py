@@ -154,13 +154,11 @@ def relevance_calibration(store: Store, collection: Collection) -> relevance.Cal
                                   (*collection_key(store, collection), *relevance.model_key(embedder)))
 
 
-def relevance_judge(collection_name: str, mode: str, text_query: bool,
+def relevance_judge(store: Store, collection: Collection, mode: str, text_query: bool,
                     query_tokens: Sequence[str]) -> Callable[[Any], tuple[relevance.Verdict, str]]:
     """hit -> (Verdict, calibration note) for a result grid: its band with the raw evidence it rests on. The
     calibration and the BM25 index are looked up once per grid, not per card (each lookup asks Chroma for
     the collection's revision: ~10 ms a card)."""
-    store = get_store()
-    collection = store.open(collection_name)
     # keyword hits are banded by their words alone: a keyword search loads no text tower, here neither
     calibration = relevance.UNCALIBRATED if mode == "text" else relevance_calibration(store, collection)
     index = collection.bm25() if mode != "vector" and query_tokens else None
@@ -186,14 +184,35 @@ def default_alpha(collection: Collection) -> float:
 
 
 # ----- current collection -----------------------------------------------------------------------
+URL_COLLECTION_KEY = "_url_collection"  # the URL's `c` as the app last saw or wrote it
+
+
 def current_collection_name(store: Store) -> str | None:
     """The sidebar's collection; a stale or missing choice falls back to demo, default, then the first."""
     names = store.collection_names()
+    _follow_url_collection(names)
     chosen = st.session_state.get("collection")
     if chosen not in names:
         chosen = next((n for n in ("demo", "default") if n in names), names[0] if names else None)
         st.session_state["collection"] = chosen
     return chosen
+
+
+def _follow_url_collection(names: Sequence[str]) -> None:
+    """Take the URL's collection when the URL changed it since the app last saw or wrote it: Back/Forward
+    within one page (a search on A, B picked in the sidebar, Back) changes only `c`, and the page (not an
+    arrival) must show A again. An unchanged `c` is only the URL not yet showing the sidebar's new choice."""
+    url = st.query_params.get("c")
+    if url == st.session_state.get(URL_COLLECTION_KEY):
+        return
+    st.session_state[URL_COLLECTION_KEY] = url
+    if url in names:
+        st.session_state["collection"] = url
+
+
+def model_label(name: str) -> str:
+    """A model as a narrow place shows it: a hub name as it is, a local model by its folder's name."""
+    return Path(name).name if os.sep in name else name
 
 
 def sidebar(store: Store) -> None:
@@ -207,8 +226,8 @@ def sidebar(store: Store) -> None:
         name = st.selectbox("Collection", names, key="collection")
         collection = store.open(name)
         model = collection.model
-        short = Path(model.name).name if os.sep in model.name else model.name
-        st.caption(f":material/neurology: model **{captions_md.escape_markdown(short)}** · {model.dim}-d",
+        st.caption(f":material/neurology: model **{captions_md.escape_markdown(model_label(model.name))}** · "
+                   f"{model.dim}-d",
                    help=captions_md.escape_markdown(model.name) if _admin_gate.is_unlocked() else None)
         st.caption(f":material/photo_library: **{collection.count():,}** items")
 
@@ -251,6 +270,7 @@ def write_url(page: str, params: dict[str, Any]) -> None:
     if {key: st.query_params.get_all(key) for key in st.query_params} != wanted:
         st.query_params.from_dict(params)
     st.session_state.setdefault(VIEWS_KEY, {})[page] = wanted
+    st.session_state[URL_COLLECTION_KEY] = st.query_params.get("c")
 
 
 def keep_widget_state(keys: Sequence[str]) -> None:

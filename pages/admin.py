@@ -6,7 +6,6 @@ asks for it before showing anything; without one it says plainly that it is open
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
@@ -20,7 +19,7 @@ from imgsearch_core.ingest.sources import IngestError, check_uploads, import_fol
 from imgsearch_core.store.language_policy import ensure_language
 from imgsearch_core.store.store import validate_collection_name
 from imgsearch_core.errors import StoreError
-from pages import _admin_gate, _caption_audit, _collection_settings, _enrich, _text_tower, _ui
+from pages import _admin_gate, _caption_audit, _collection_settings, _enrich, _style, _text_tower, _ui
 
 SOURCES = {"folder": "Server folder", "zip": "Zip file", "files": "Images"}
 LOCAL_MODEL = "local"
@@ -36,13 +35,16 @@ def _stats(store, name: str | None) -> None:
         return
     stats = store.open(name).stats()
     model = stats["model"]
-    short = Path(model).name if os.sep in model else model
-    boxes = (("Collection", stats["name"], None), ("Items", f"{stats['items']:,}", None), ("Model", short, model),
+    boxes = (("Collection", stats["name"], None), ("Items", f"{stats['items']:,}", None),
+             ("Model", _ui.model_label(model), model),
              ("Dimension", stats["dim"], None), ("Disk size", fmt.format_bytes(stats["disk_bytes"]), None),
              ("Captioned", f"{stats['captioned_share']:.0%}", None))
     for row in (boxes[:3], boxes[3:]):  # two even rows of three: no box is left alone on a row at any width
         for column, (label, value, help_text) in zip(st.columns(3, gap="small"), row):
-            column.metric(label, value, help=help_text, border=True)
+            # names (collection, model) wrap in a smaller size than the figures (_style.NAME_STAT_KEY)
+            named = label in ("Collection", "Model")
+            column.container(key=_style.name_stat_key(label.lower()) if named else None).metric(
+                label, value, help=help_text, border=True)
     st.caption(f"Caption language: {ensure_language(store.open(name)).label} (keyword search; change it under "
                "Collections).")
 
@@ -338,9 +340,12 @@ def _collections_tab(store, names: list[str]) -> None:
         rows = []
         for n in names:
             s = store.open(n).stats()
-            rows.append({"collection": n, "items": s["items"], "model": s["model"], "dim": s["dim"],
+            rows.append({"collection": n, "items": s["items"], "model": _ui.model_label(s["model"]), "dim": s["dim"],
                          "captioned": f"{s['captioned_share']:.0%}", "disk": fmt.format_bytes(s["disk_bytes"])})
-        st.dataframe(rows, hide_index=True, width="stretch")
+        # A local model by its folder's name: its full path made the table wider than a 1024 px page.
+        st.dataframe(rows, hide_index=True, width="stretch", column_config={
+            "model": st.column_config.TextColumn(help="A local model by its folder's name; the Model box above "
+                                                      "has the full path of the chosen collection's.")})
     with st.container(border=True):
         st.markdown("##### Demo collection")
         st.caption("2,000 generated, captioned scenes embedded with the bundled offline model; loading it again "

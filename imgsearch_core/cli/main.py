@@ -119,8 +119,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"{report.summary()} into collection {name!r}"
         + (f"; captions read as {language['label']}" if language else "")
     )
-    detail = "\n".join([*(f"  {d.name}: already stored as {d.matched}" for d in report.duplicates),
-                        *(f"  {p.name}: {p.reason}" for p in report.problems)])
+    detail = "\n".join(report.detail_lines())
     _emit(args, {"collection": name, **report.to_dict(), "caption_language": language},
           summary + ("\n" + detail if detail else ""))
     return 0
@@ -129,6 +128,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str) -> int:
     """N ingest processes, each taking one shard (--shard i/N), against the same Chroma server."""
     import subprocess
+
+    from imgsearch_core.ingest.pipeline import IngestReport
+    from imgsearch_core.ingest.sharding import merge_reports
 
     if not store.shared:
         raise CliError("--workers needs a Chroma server (IMGSEARCH_CHROMA_HOST): an embedded store has one writer "
@@ -147,17 +149,13 @@ def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str)
     for i, child in enumerate(children):
         out, err = child.communicate()
         if child.returncode == 0:
-            reports.append(json.loads(out))
+            reports.append(IngestReport.from_dict(json.loads(out)))
         else:
             failures.append(f"worker {i}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
-    total = {key: sum(r[key] for r in reports) for key in ("total", "added", "already_stored")}
-    problems = [p for r in reports for p in r["problems"]]
-    seconds = max((r["seconds"] for r in reports), default=0.0)
-    document = {"collection": name, **total, "problems": problems, "seconds": seconds, "workers": args.workers,
-                "failed_workers": failures}
-    summary = (f"{total['added']} added, {total['already_stored']} already stored, {len(problems)} problems by "
-               f"{args.workers} workers in {seconds:.1f} s into collection {name!r}")
-    _emit(args, document, "\n".join([summary, *(f"  {p['name']}: {p['reason']}" for p in problems), *failures]))
+    report = merge_reports(reports)
+    document = {"collection": name, **report.to_dict(), "workers": args.workers, "failed_workers": failures}
+    summary = f"{report.summary()} by {args.workers} workers into collection {name!r}"
+    _emit(args, document, "\n".join([summary, *report.detail_lines(), *failures]))
     return EXIT_INTERNAL if failures else 0
 
 

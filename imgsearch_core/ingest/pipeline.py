@@ -51,7 +51,7 @@ from imgsearch_core.ingest.sources import (  # noqa: F401
     describe_item,
     metadata_problems,
 )
-from imgsearch_core.ingest.writes import Batch, Duplicate, IngestReport, Progress, Writer  # noqa: F401  (re-exported)
+from imgsearch_core.ingest.writes import Batch, Duplicate, IngestReport, Progress, Writer, stored_name  # noqa: F401  (re-exported)
 from imgsearch_core.store.store import Store
 from imgsearch_core.types import Captioner, TextReader
 
@@ -138,7 +138,7 @@ class _Feed:
             entries.append(_Entry(item, "", digest, stat))
         stored = self.collection.existing_ids(sorted({e.digest for e in entries if e.digest}))
         for item in self.collection.get(sorted(stored - self._stored_as.keys())):
-            self._stored_as[item.id] = str(item.metadata.get("source_path") or item.metadata.get("file_name") or item.id)
+            self._stored_as[item.id] = stored_name(item.metadata, item.id)
         for entry in entries:
             if entry.kind:
                 pass
@@ -202,7 +202,7 @@ class _Feed:
         except ReadError as exc:
             chunk.problems.append(exc.problem)
         except ImageError as exc:
-            chunk.problems.append(Problem(entry.item.name, str(exc)))
+            chunk.problems.append(Problem(entry.item.name, exc.reason))
         else:
             self._outcome[entry.digest] = True
             chunk.prepared.append(result)

@@ -66,7 +66,7 @@ def model_side(embedder: Any) -> int:
 
 def _read_problem(item: SourceItem, exc: BaseException) -> Problem:
     if isinstance(exc, ImageError):
-        return Problem(item.name, str(exc))
+        return Problem(item.name, exc.reason)
     return Problem(item.name, f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
 
 
@@ -95,7 +95,7 @@ def _read_for_decoding(item: SourceItem, digest: str, stat: tuple[int, int] | No
             check_file_size(size, name=item.name, max_bytes=limits.max_bytes)  # never read a huge file
         data = item.read()
         if item.path is not None and _stat(item.path) != stat and hashlib.sha256(data).hexdigest() != digest:
-            raise ImageError(f"{item.name}: file changed while it was being ingested (run the ingest again)")
+            raise ImageError("file changed while it was being ingested (run the ingest again)", item.name)
         return data
     except OSError as exc:
         raise ReadError(_read_problem(item, exc)) from exc

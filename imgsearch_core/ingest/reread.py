@@ -94,7 +94,7 @@ def _reread_batch(collection: Any, batch: Sequence[SourceItem], report: RereadRe
         try:
             data = item.read()
         except (OSError, ImageError) as exc:
-            report.problems.append(Problem(item.name, str(exc) if isinstance(exc, ImageError) else f"cannot be read ({exc.strerror})"))
+            report.problems.append(Problem(item.name, exc.reason if isinstance(exc, ImageError) else f"cannot be read ({exc.strerror})"))
             continue
         loaded.setdefault(hashlib.sha256(data).hexdigest(), (item, data))
     stored = {s.id: s for s in collection.get(list(loaded))}

@@ -2,8 +2,10 @@
 
 Why by a hash of the item's name: every process lists the same source and keeps its own share
 without talking to the others, and a re-run gives each process the same share again. An image listed
-under two names (overlapping folders) may land in two shards; ids are content hashes, so it is still
-stored once.
+under two names (a copy, overlapping folders) may land in two shards; ids are content hashes, so it is
+still stored once, and the shard that finds it stored names the copy it matched (ingest_writes.Writer)
+as one process does (two shards writing it in the same instant both count it as added). The shards'
+reports add up to one (`merge_reports`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import re
 import zlib
 from collections.abc import Sequence
 from typing import TypeVar
+
+from imgsearch_core.ingest.writes import IngestReport
 
 T = TypeVar("T")
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -34,3 +38,16 @@ def shard_of(name: str, count: int) -> int:
 def take_shard(items: Sequence[T], index: int, count: int, name_of=lambda item: item.name) -> list[T]:
     """The items of share `index` of `count`."""
     return [item for item in items if shard_of(name_of(item), count) == index]
+
+
+def merge_reports(reports: Sequence[IngestReport]) -> IngestReport:
+    """One report for the shards of one ingest: counts, duplicates and problems added up; the time is the
+    slowest shard's (they ran at once)."""
+    merged = IngestReport(seconds=max((r.seconds for r in reports), default=0.0))
+    for report in reports:
+        merged.total += report.total
+        merged.added += report.added
+        merged.already_stored += report.already_stored
+        merged.duplicates.extend(report.duplicates)
+        merged.problems.extend(report.problems)
+    return merged

@@ -52,17 +52,11 @@ class SourceItem:
 
 @dataclass(frozen=True)
 class Problem:
-    """What went wrong with one file. Reports show the name in its own column, so a reason that starts
-    with the file's name (an image error says "x.png: not a supported image") is kept without it."""
+    """What went wrong with one file. Reports show the name in its own column, so the reason leaves it out
+    (an input error's `reason`, not its message)."""
 
     name: str
     reason: str
-
-    def __post_init__(self) -> None:
-        for prefix in dict.fromkeys((self.name, PurePosixPath(self.name).name)):
-            if prefix and self.reason.startswith(f"{prefix}: "):
-                object.__setattr__(self, "reason", self.reason[len(prefix) + 2:])
-                return
 
 
 
@@ -125,7 +119,7 @@ def _read_sidecar(name: str, size: int, open_stream: Callable[[], Any], limit: L
     try:
         return limit.read(name, size, open_stream).decode("utf-8", "replace").strip()
     except LimitError as exc:
-        problems.append(Problem(name, f"{exc} (caption not used)"))
+        problems.append(Problem(name, f"{exc.reason} (caption not used)"))
     except OSError as exc:
         problems.append(Problem(name, f"cannot be read ({exc.strerror or exc}); caption not used"))
     return ""
@@ -228,7 +222,7 @@ def zip_items(archive: Path | bytes, name: str, problems: list[Problem], limits:
             captions = parse_caption_file(data, entry_name, limits.field_chars)
         elif _is_image_name(entry_name):
             if entry.file_size > limits.file.value:
-                problems.append(Problem(entry_name, str(limits.file.error(entry_name, entry.file_size))))
+                problems.append(Problem(entry_name, limits.file.error(entry_name, entry.file_size).reason))
                 continue
             sidecar = by_name.get(str(PurePosixPath(entry_name).with_suffix(SIDECAR_EXTENSION)))
             caption = "" if sidecar is None else _read_sidecar(
@@ -251,7 +245,7 @@ def _zip_reader(handle: zipfile.ZipFile, entry: zipfile.ZipInfo, max_bytes: int)
             with handle.open(entry) as stream:
                 data = stream.read(max_bytes + 1)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            raise ImageError(f"{entry.filename}: cannot be read from the zip ({exc}).") from exc
+            raise ImageError(f"cannot be read from the zip ({exc}).", entry.filename) from exc
         check_file_size(len(data), name=entry.filename, max_bytes=max_bytes)
         return data
 

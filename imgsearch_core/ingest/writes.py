@@ -14,7 +14,7 @@ are written before a stop, an error and the end of the source.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,11 @@ class Progress:
     total: int
     rate: float  # items per second
     eta_seconds: float | None
+
+
+def stored_name(metadata: Mapping[str, Any], item_id: str) -> str:
+    """What a report calls an item: its source path, its file name when that is all it has, else its id."""
+    return str(metadata.get("source_path") or metadata.get("file_name") or item_id)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,19 @@ class IngestReport:
         rate = f" ({self.rate:.1f} images/s)" if self.rate is not None else ""
         return (f"{self.added:,} added, {self.already_stored:,} already stored, {len(self.problems):,} problems "
                 f"in {self.seconds:.1f} s{rate}")
+
+    def detail_lines(self) -> list[str]:
+        """One line per duplicate (what it copies) and per problem, for a command line's report."""
+        return [*(f"  {d.name}: already stored as {d.matched}" for d in self.duplicates),
+                *(f"  {p.name}: {p.reason}" for p in self.problems)]
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> "IngestReport":
+        """The report `to_dict` wrote (an ingest worker's --json output)."""
+        return cls(total=document["total"], added=document["added"], already_stored=document["already_stored"],
+                   problems=[Problem(p["name"], p["reason"]) for p in document["problems"]],
+                   seconds=document["seconds"],
+                   duplicates=[Duplicate(d["name"], d["stored_as"], d["id"]) for d in document["duplicates"]])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,10 +142,20 @@ class Writer:
         """Write every held batch (at once) and count them as one write per batch would."""
         held, self._held = self._held, []  # never written twice, even when the write fails
         records = [r for b in held for r in b.records]
+        meanwhile = self._stored_meanwhile(records)
         added = self.collection.add(records) if records else 0
         for batch in held:
             self.report.problems.extend(batch.problems)
             self.report.already_stored += batch.already_stored
             self.report.duplicates.extend(batch.duplicates)
         self.report.added += added
-        self.report.already_stored += len(records) - added  # stored meanwhile by another writer
+        self.report.already_stored += len(records) - added
+        self.report.duplicates.extend(meanwhile)
+
+    def _stored_meanwhile(self, records: Sequence[Record]) -> list[Duplicate]:
+        """The records another writer stored since they were looked up (another shard of `ingest --workers`
+        holding a copy under another name), named with what they matched, as a duplicate of this run is."""
+        present = self.collection.existing_ids([r.id for r in records]) if records else set()
+        stored = {item.id: item for item in self.collection.get(sorted(present))} if present else {}
+        return [Duplicate(stored_name(r.metadata, r.id), stored_name(stored[r.id].metadata, r.id), r.id)
+                for r in records if r.id in stored]

@@ -12,12 +12,22 @@ import struct
 SUPPORTED_NAMES = "JPEG, PNG, WEBP, GIF, BMP or TIFF"
 
 
-class ImageError(ValueError):
+class NamedInputError(ValueError):
+    """What is wrong with one named input (a file, an upload). `reason` leaves the name out: a report shows
+    the name in its own column. The message (str) puts it in front, "x.png: file is empty", for one-line
+    places that show nothing else (the command line, an error box)."""
+
+    def __init__(self, reason: str, name: str = "") -> None:
+        super().__init__(f"{name}: {reason}" if name else reason[:1].upper() + reason[1:])
+        self.name, self.reason = name, reason
+
+
+class ImageError(NamedInputError):
     """A file that cannot be used as an image; the message is one user-facing sentence."""
 
 
 def error(name: str, text: str) -> ImageError:
-    return ImageError(f"{name}: {text}" if name else text[:1].upper() + text[1:])
+    return ImageError(text, name)
 
 
 def too_many_pixels(name: str, pixels: int, limit: int, whose: str = "") -> ImageError:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import IO
 
 from imgsearch_core.config import Settings
+from imgsearch_core.media.errors import NamedInputError
 from imgsearch_core.units import format_bytes
 
 
-class LimitError(ValueError):
+class LimitError(NamedInputError):
     """An input over one of the limits; the message names the input, the limit and its setting."""
 
 
@@ -41,8 +42,8 @@ class Limit:
     def error(self, subject: str, amount: int | None = None) -> LimitError:
         """'captions.csv: 70.2 MB, over the caption-file limit of 64.0 MB (IMGSEARCH_MAX_CAPTION_FILE_BYTES)'."""
         found = f"{self.show(amount)}, " if amount is not None else ""
-        return LimitError(f"{subject}: {found}over the {self.what} limit of {self.show(self.value)} "
-                          f"({env_name(self.setting)})")
+        return LimitError(f"{found}over the {self.what} limit of {self.show(self.value)} ({env_name(self.setting)})",
+                          subject)
 
     def check(self, subject: str, amount: int) -> None:
         if amount > self.value:

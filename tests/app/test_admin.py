@@ -233,7 +233,7 @@ def test_stats_show_items_model_dimension_disk_size_and_captioned_share(filled_s
     assert shown == {"Collection": "photos", "Items": "40", "Model": tiny_model_dir.name, "Dimension": "16",
                      "Disk size": format_bytes(disk), "Captioned": "75%"}
     table = next(d.value for d in at.dataframe if "collection" in d.value.columns)
-    assert table.to_dict("records") == [{"collection": "photos", "items": 40, "model": str(tiny_model_dir.resolve()),
+    assert table.to_dict("records") == [{"collection": "photos", "items": 40, "model": tiny_model_dir.name,
                                          "dim": 16, "captioned": "75%", "disk": format_bytes(disk)}]
 
 

@@ -158,24 +158,29 @@ def screenshots() -> Path:
 @pytest.fixture(scope="module")
 def archive_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
     """A real server over a store already holding the editorial archive (tests/app/archive.py: IPTC credits,
-    keywords, dates), embedded with the tiny test CLIP, which the server loads from its directory."""
+    keywords, dates), embedded with the tiny test CLIP, which the server loads from its directory; and a
+    second, small collection 'press' (three captioned pictures) to switch to."""
     from tests.app.archive import write_archive
+    from tests.helpers import write_images
 
     base = tmp_path_factory.mktemp("e2e-archive")
-    yield from serve_folder(write_archive(base / "photos"), base, tiny_embedder)
+    write_images(base / "press", 3)
+    yield from serve_folder(write_archive(base / "photos"), base, tiny_embedder, more={"press": base / "press"})
 
 
-def serve_folder(photos: Path, base: Path, embedder) -> Iterator[Server]:
-    """A real server over a fresh store in `base` holding every picture of `photos` in collection 'photos',
-    embedded with `embedder` (the server loads the same model from its directory)."""
+def serve_folder(photos: Path, base: Path, embedder, more: dict[str, Path] | None = None) -> Iterator[Server]:
+    """A real server over a fresh store in `base` holding every picture of `photos` in collection 'photos'
+    (and of each folder of `more` in the collection it is named under), embedded with `embedder` (the server
+    loads the same model from its directory)."""
     from imgsearch_core.config import Settings
     from imgsearch_core.ingest.pipeline import collect, ingest
     from imgsearch_core.store.store import Store
 
     store = Store(Settings.from_env(store_dir=base / "store"))
-    items, problems = collect(photos)
-    report = ingest(store, "photos", embedder, items, problems=problems)
-    assert report.added == len(items) and not report.problems, report.problems
+    for name, folder in {"photos": photos, **(more or {})}.items():
+        items, problems = collect(folder)
+        report = ingest(store, name, embedder, items, problems=problems)
+        assert report.added == len(items) and not report.problems, report.problems
     del store
     running = _start(base / "store", base)
     try:

@@ -23,6 +23,11 @@ WIDTHS = (1024, 1280, 1440, 1920)
 HEIGHT = 800
 MARKUP_CAPTION = "**bold** <b>x</b> [link](http://x)"
 QUERY = "harbour"
+LONG_NAME = "reuters-editorial-archive-2024-selection"
+# The Text search controls above the results may be at most this much taller at 1024 px than at 1280 px:
+# a laptop's page is no longer than a wider one's (measured: 1069 px vs 933 px, 1.15, before the 1024 px
+# rules in pages/_style.py; 885 px vs 907 px, 0.98, with them).
+MAX_CONTROLS_GROWTH = 1.05
 RELEVANCE = b"query,relevant\nboats in a harbour,harbour.jpg|ship.jpg\ncity street at night,street.jpg\nsnow,snow.jpg|peak.jpg\n"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # Nothing, Streamlit's name for an icon-only button ("thumb_up icon") or a bare ligature ("open_in_full") says
@@ -88,14 +93,16 @@ MEASURE_JS = r"""
 @pytest.fixture(scope="module")
 def layout_server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Server]:
     """The editorial archive (credits, creators, keywords, dates, uncaptioned pictures) plus one picture whose
-    sidecar caption is Markdown and HTML."""
+    sidecar caption is Markdown and HTML; and a collection with a long name (Admin's stat boxes)."""
     from tests.app.archive import archive_picture
+    from tests.helpers import write_images
 
     base = tmp_path_factory.mktemp("e2e-layout")
     photos = write_archive(base / "photos")
     archive_picture(40).save(photos / "markup.jpg", "JPEG", quality=92)
     (photos / "markup.txt").write_text(MARKUP_CAPTION)
-    yield from serve_folder(photos, base, tiny_embedder)
+    write_images(base / "long", 2)
+    yield from serve_folder(photos, base, tiny_embedder, more={LONG_NAME: base / "long"})
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +140,17 @@ def measure(server: Server, page: Page, where: str, shots: Path) -> list[str]:
         problems += [f"{where} @ {width}px: {p}" for p in found["problems"]]
     page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
     return problems
+
+
+def controls_height(server: Server, page: Page, width: int) -> float:
+    """How far below the top of the page the first result card starts, at `width`."""
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    settle(server, page)
+    return page.evaluate("""() => {
+      const main = document.querySelector('[data-testid="stMain"]');
+      const card = main.querySelector('[class*="st-key-ts_similar_"]').closest('[data-testid="stVerticalBlock"]');
+      return card.getBoundingClientRect().top + main.scrollTop - main.getBoundingClientRect().top;
+    }""")
 
 
 def button_names(page: Page) -> list[str]:
@@ -184,6 +202,9 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
     wait_summary(server, page, f"results for “{QUERY}”")
     assert_no_errors(server, page, "Text search")
     problems += measure(server, page, "Text search (hybrid, filters, results)", screenshots)
+    narrow, wide = controls_height(server, page, 1024), controls_height(server, page, 1280)
+    print(f"layout: Text search's results start {narrow:.0f} px down at 1024 px, {wide:.0f} px at 1280 px")
+    assert narrow <= MAX_CONTROLS_GROWTH * wide, f"the controls take {narrow / wide:.2f} times the height at 1024 px"
     names = button_names(page)
     assert ICON_BUTTON_NAMES <= set(names), f"icon buttons without their names: {sorted(set(names))}"
     unnamed += [name for name in names if ICON_ONLY_NAME.fullmatch(name)]
@@ -220,6 +241,10 @@ def test_every_page_fits_every_width_and_stays_offline(layout_server: Server, se
             assert shown.first.inner_text().strip() == MARKUP_CAPTION, shown.first.inner_text()
             assert shown.locator("b, strong, a").count() == 0, shown.first.inner_html()
     assert_no_errors(server, page, "Admin")
+    page.goto(f"{server.url}/admin?c={LONG_NAME}")  # the stat boxes show the whole name, wrapped
+    wait_for(server, main(page).get_by_test_id("stMetric").filter(has_text="reuters"), "the long name's stat box")
+    settle(server, page)
+    problems += measure(server, page, "Admin (a long collection name)", screenshots)
 
     foreign = sorted({url for url in requested if urlsplit(url).scheme in ("http", "https", "ws", "wss")
                       and urlsplit(url).hostname not in LOOPBACK})

@@ -140,3 +140,27 @@ def test_image_and_text_uses_the_text_by_default(archive_server: Server, page: P
     line = wait_summary(server, page, "the text matched no captions")
     assert "image only" in line, line
     assert_no_errors(server, page, "Image search with text")
+
+
+def test_back_after_switching_the_collection_shows_the_first_one_again(archive_server: Server, page: Page) -> None:
+    """Back within one page that changes only the collection (`c`) switches back to it (issue 21)."""
+    server = archive_server
+    page.goto(server.url)
+    search(server, page, QUERY)
+    line, first = text_view(server, page, QUERY)
+    first_url = page.url
+    assert "c=photos" in first_url and line.startswith("9 results"), (line, first_url)
+
+    pick(server, page, "collection", "press")  # the sidebar's collection picker
+    page.wait_for_url(re.compile(r"[?&]c=press(&|$)"))
+    line, other = text_view(server, page, QUERY)
+    assert line.startswith("3 results") and not set(other) & set(first), (line, other)
+
+    page.go_back()
+    page.wait_for_url(first_url)
+    wait_idle(server, page)
+    line, shown = text_view(server, page, QUERY)
+    expect(page.locator(".st-key-collection").get_by_role("combobox")).to_have_value("photos")
+    assert shown == first and line.startswith("9 results"), (line, shown)
+    assert page.url == first_url, "the page keeps the collection the URL named"
+    assert_no_errors(server, page, "Text search after Back to the first collection")

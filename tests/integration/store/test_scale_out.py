@@ -1,7 +1,8 @@
 """Scale-out on a real `chroma run`: two ingest processes write overlapping folders at once while two
 replica processes (the app's store and search code, each with its own BM25 directory, one shared media
 directory) search during and after. Every image is stored once and both replicas see every item with
-its media; `ingest --workers 2` splits one source into two processes."""
+its media; `ingest --workers 2` splits one source into two processes and names the duplicates as one
+process does."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import write_images
+from imgsearch_core.ingest.sharding import shard_of
+from tests.helpers import image_bytes, write_images
 from tests.integration.store.test_multiprocess_consistency import ROOT, Worker, server_port  # noqa: F401 - fixture
 
 QUERIES = [["red"], ["harbour", "city"], ["portrait", "street"]]
@@ -80,13 +82,25 @@ def test_two_writers_and_two_replicas_on_one_server(server_port, tmp_path, tiny_
 
 
 def test_workers_split_one_source_and_shards_cover_it(server_port, tmp_path, tiny_model_dir):  # noqa: F811
+    """... and report duplicates as one process does: a copy in the same shard and a copy in the other shard
+    each name the stored item they matched."""
     write_images(tmp_path / "c", 40)
+    names = (f"zz_copy_{i}.png" for i in range(100))
+    same = next(n for n in names if shard_of(n, 2) == shard_of("img_0002.png", 2))
+    other = next(n for n in names if shard_of(n, 2) != shard_of("img_0003.png", 2))
+    (tmp_path / "c" / same).write_bytes(image_bytes(2))
+    (tmp_path / "c" / other).write_bytes(image_bytes(3))
     done = ingest(server_port, tmp_path, tmp_path / "c", tiny_model_dir, "--workers", "2", "--collection", "split")
     out, err = done.communicate()
     assert done.returncode == 0, err
     report = json.loads(out)
-    assert report["workers"] == 2 and report["added"] == 40 and report["failed_workers"] == []
+    assert report["workers"] == 2 and report["failed_workers"] == [] and report["total"] == 42
+    named = {d["name"]: d["stored_as"] for d in report["duplicates"]}
+    cross = {k: v for k, v in named.items() if "img_0003.png" in (k, v)}
+    assert named == {same: "img_0002.png", **cross}, named
+    assert cross in ({other: "img_0003.png"}, {"img_0003.png": other}, {}), named  # {}: both shards wrote it at once
+    assert report["already_stored"] == len(named) and report["added"] == 42 - len(named), report
     again = ingest(server_port, tmp_path, tmp_path / "c", tiny_model_dir, "--shard", "1/2", "--collection", "split")
     out, err = again.communicate()
     assert again.returncode == 0, err
-    assert json.loads(out)["added"] == 0 and 0 < json.loads(out)["already_stored"] < 40
+    assert json.loads(out)["added"] == 0 and 0 < json.loads(out)["already_stored"] < 42
