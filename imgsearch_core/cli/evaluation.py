@@ -1,6 +1,7 @@
 """Evaluation commands: sweep every search mode, fusion method and alpha; export and import judgements.
 
     python -m imgsearch_core evaluate [--collection NAME] [--relevance FILE] [--source SOURCE] [--save-alpha METRIC]
+    python -m imgsearch_core evaluate --caption-routes [--collection NAME] [--relevance FILE] [--source SOURCE]
     python -m imgsearch_core judgements export|import FILE.csv [--collection NAME]
 """
 from __future__ import annotations
@@ -46,6 +47,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     store = open_store(args)
     searcher = searcher_for(store.open(resolve_collection_name(store, args.collection)))
     source = SOURCE_NAMES.get(args.source, AUTO)
+    if args.caption_routes:
+        return _caption_routes(args, searcher, relevance, source)
     result = evaluate(searcher, relevance_file=relevance, source=source)
     if args.save_alpha:
         check_saveable(result.query_set, args.accept_few_queries)
@@ -62,6 +65,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
            if result.image_to_image else "")
     )
     emit(args, result.to_dict(), text)
+    return 0
+
+
+def _caption_routes(args: argparse.Namespace, searcher, relevance: bytes | None, source: str) -> int:
+    """The machine-caption routes beside the image vectors, on the query set `evaluate` would choose."""
+    from imgsearch_core.evaluation.caption_routes import compare_routes
+    from imgsearch_core.evaluation.evaluate import choose_query_set
+
+    if args.save_alpha:
+        raise CliError("--caption-routes measures only; it saves nothing (leave out --save-alpha).")
+    collection = searcher.collection
+    query_set = choose_query_set(collection, relevance, source=source)
+    table = compare_routes(collection, searcher.embedder, query_set)
+    columns = ["route", "alpha", "recall@5", "mrr@5", "recall@10", "mrr@10"]
+    document = {"collection": collection.name, "model": collection.model.name, "source": query_set.source,
+                "queries": int(table["queries"].iloc[0]), "items": int(table["items"].iloc[0]),
+                "routes": table.drop(columns=["queries", "items"]).to_dict("records")}
+    text = (f"{collection.name} ({collection.model.name}): {document['queries']} queries from {query_set.source} "
+            f"over the {document['items']} items with a machine caption\n"
+            + table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
+    emit(args, document, text)
     return 0
 
 
@@ -101,6 +125,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                    help="save the best fusion method and alpha for METRIC (e.g. mrr@5) as the collection's default")
     p.add_argument("--accept-few-queries", action="store_true",
                    help="let --save-alpha save a configuration measured on fewer than 20 queries")
+    p.add_argument("--caption-routes", action="store_true",
+                   help="compare BM25 over machine captions, their CLIP text embedding, the image vectors and the "
+                        "best hybrids, on the items that have a machine caption")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("judgements", parents=[common], help="export or import relevance judgements as a relevance CSV")
