@@ -181,20 +181,25 @@ def serve(tree: Path, store: Path, logs: Path) -> Iterator[str]:
 @dataclass
 class Samples:
     """Timed repetitions of one measure (ms from the input): the last card change (the result), the first
-    one (when the page starts to answer) and every card thumbnail loaded; and the steps that changed no card."""
+    one (when the page starts to answer), every card thumbnail loaded and the last server message handled by the
+    page; and the steps that changed no card."""
 
     times_ms: list[float] = field(default_factory=list)
     first_ms: list[float] = field(default_factory=list)
     images_ms: list[float] = field(default_factory=list)
+    messages_ms: list[float] = field(default_factory=list)
     unchanged: int = 0
 
     def record(self, page: Page) -> None:
         """Read the probe after a settled step; a step that changed no card is only counted."""
-        t0, changes, images = page.evaluate("() => [window.__bench.t0, window.__bench.changes, window.__bench.imagesAt]")
+        t0, changes, images, messages = page.evaluate(
+            "() => [window.__bench.t0, window.__bench.changes, window.__bench.imagesAt, window.__bench.messages]")
         if not changes:
             self.unchanged += 1
             return
         self.times_ms.append(changes[-1] - t0)
+        if messages:
+            self.messages_ms.append(messages[-1] - t0)
         self.first_ms.append(changes[0] - t0)
         self.images_ms.append(max(images, changes[-1]) - t0)  # settling waits for every thumbnail
 
@@ -327,7 +332,8 @@ def measure_tree(browser: Browser, tree: Path, store: Path, repeat: int) -> dict
 def _row(samples: Samples) -> dict:
     """One measure's figures: statistics of the result times, the medians of first change and thumbnails."""
     row: dict = summarise(samples.times_ms) if samples.times_ms else {"n": 0}
-    for name, values in (("first_median", samples.first_ms), ("images_median", samples.images_ms)):
+    for name, values in (("first_median", samples.first_ms), ("images_median", samples.images_ms),
+                         ("messages_median", samples.messages_ms)):
         row[name] = summarise(values)["median"] if values else None
     return {**row, "unchanged": samples.unchanged, "samples_ms": samples.times_ms}
 
@@ -349,17 +355,18 @@ def print_table(doc: dict) -> None:
     print(f"CPU: {doc['cpu']} ({doc['cores']} cores); {flags}")
     print(f"load average (1 min) at start {doc['load_start']:.2f}, at end {doc['load_end']:.2f}; "
           f"{doc['repeat']} repetitions after {doc['warm_up']} warm-up; ms from the input event")
-    columns = ("median", "p95", "min", "max", "first_median", "images_median")
+    columns = ("median", "p95", "min", "max", "first_median", "images_median", "messages_median")
     for tree in doc["trees"]:
         print(f"\n{tree['tree']}")
         print(f"  {'measure':<8} {'n':>3} {'median':>7} {'p95':>7} {'min':>7} {'max':>7} {'first':>7} {'images':>7} "
-              f"{'unchanged':>9}")
+              f"{'msgs':>7} {'unchanged':>9}")
         for name in MEASURES:
             row = tree[name]
             print(f"  {name:<8} {row['n']:>3} " + " ".join(f"{_ms(row.get(c)):>7}" for c in columns)
                   + f" {row['unchanged']:>9}")
     print("\nmedian/p95: until the last change of the result cards (detail: the dialog shown); first: median "
-          "until the first card changed; images: median until every card's thumbnail had loaded.")
+          "until the first card changed; images: median until every card's thumbnail had loaded; msgs: median until the "
+          "page had handled the run's last server message (the app's own messages arrive at the page's pace).")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,8 @@
 (() => {
   const MARK = 'st-key-ts_similar_';
   const S = window.__bench = {t0: 0, armedRuns: 0, runs: 0, state: null, changes: [], dialogAt: null,
-                              imagesAt: null, loaded: false, lastMutation: performance.now(), sig: '', armed: false};
+                              imagesAt: null, loaded: false, lastMutation: performance.now(), sig: '', armed: false,
+                              messages: []};
   const cards = () => {
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main) return [];
@@ -48,7 +49,7 @@
   };
   S.arm = () => {
     Object.assign(S, {armed: true, t0: null, changes: [], dialogAt: null, imagesAt: null, loaded: false,
-                      armedRuns: S.runs});
+                      armedRuns: S.runs, messages: []});
   };
   // Over when a run the input started has ended and the DOM is quiet; should a tree's rerun not show in the
   // script state (a fragment), after a longer quiet (4x with a changed card, 8x without: nothing happened).
@@ -56,6 +57,15 @@
     const quiet = performance.now() - Math.max(S.lastMutation, S.t0 ?? 0);  // never quiet before the input
     return S.t0 !== null && S.state === 'notRunning' && quiet > quietMs && (S.loaded || !S.changes.length)
            && (S.runs > S.armedRuns || quiet > (S.changes.length ? 4 : 8) * quietMs);
+  };
+  // When each server message arrived (its event's creation time, on the performance.now() clock), so the
+  // server's share (input to last message) and the browser's (last message to last card change) can be told apart.
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', event => { if (S.t0 !== null) S.messages.push(event.timeStamp); });
+    }
   };
   const start = () => { if (S.armed) { S.armed = false; S.t0 = performance.now(); } };
   window.addEventListener('keydown', start, true);

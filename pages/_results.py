@@ -182,14 +182,14 @@ def hit_card(hit: Any, ctx: GridContext, judge: Callable[[Any], tuple[Any, str]]
     grid's relevance_of(ctx, store, collection), so the cards share one set-up."""
     with st.container(border=True, gap="small"):
         _ui.show_image(hit.media_path, GRID_THUMB, alt=f"Result {hit.rank}: {hit.caption or 'no caption'}", square=True)
-        with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap="small"):
-            copies = _copies(hit)  # a badge in the same line keeps every card of a row equally high
-            badge = f" :violet-badge[:material/filter_none: {fmt.copies_label(len(copies))}]" if copies else ""
-            st.markdown(f"**#{hit.rank}**{badge}", width="content",
-                        help=ranks.rank_help(hit.rank, ctx.mode, ctx.alpha, not ctx.query,
-                                             option_values(ctx.key)[0] != "relevance", len(copies)))
-            verdict, note = judge(hit)
-            st.markdown(scores_md.band_badge(verdict), width="content", help=verdict.evidence)
+        verdict, note = judge(hit)
+        copies = _copies(hit)
+        # Rank, copies and band in one element: every element of a card is a delta the browser applies on each
+        # slider step (issue 21 item 11), and one line keeps every card of a row equally high.
+        rank_help = ranks.rank_help(hit.rank, ctx.mode, ctx.alpha, not ctx.query,
+                                    option_values(ctx.key)[0] != "relevance", len(copies))
+        st.markdown(scores_md.card_head(hit.rank, verdict, fmt.copies_label(len(copies)) if copies else ""),
+                    help=f"{rank_help}\n\n{verdict.evidence}")
         # The evidence on its own line: beside the rank and band it is cut on a 1024 px screen's four columns.
         with st.popover(scores_md.evidence_label(hit, ctx.mode), type="tertiary",
                         help="What the band rests on, and how the rank score was made"):

@@ -2,12 +2,16 @@
 
 A stored item's view is a link (url_state.ImageSearchParams: ?item=<id>&text=...&alpha=..., the filters,
 sort, collapse and page) that can be bookmarked and comes back after a visit to another page; an upload
-cannot be linked (the page says so). Each query image is embedded once per session and filter: text, alpha,
+cannot be linked (the page says so), but the session keeps it (KeptUpload), so it too comes back after a visit
+to another page. Each query image is embedded once per session and filter: text, alpha,
 sort and page changes only re-rank. Typed text moves the slider from "image only" to an equal mix
 (url_state.image_default_alpha), and the results line says what was combined. For an upload, "Is this
-already in our archive?" finds its exact copy and near-duplicates (pages/_provenance.py).
+already in our archive?" finds its exact copy and near-duplicates (pages/_provenance.py). The slider, the query
+panel and the results are a fragment (`_ranked`), as on Text search: a slider step reruns only them.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -22,7 +26,19 @@ from pages import _archive_filters, _provenance, _results, _ui
 
 KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
 QUERY_IMAGE_KEY = "is_query_image"  # the current upload, decoded once (only that one is kept)
+KEPT_UPLOAD_KEY = "_is_upload"  # the current upload's bytes: a plain key, so it outlives a visit to another page
 TEXT_BEFORE_KEY = "_is_text_before"  # the text as the last run had it, to see text appear or vanish
+
+
+@dataclass(frozen=True)
+class KeptUpload:
+    """The uploaded query picture as the session keeps it: the uploader widget forgets its file when the editor
+    leaves the page, this does not, so coming back shows the same query and results."""
+
+    name: str
+    data: bytes
+    digest: str  # _ui.image_query_digest(data), computed once (hashing megabytes on every slider step is waste)
+    file_id: str  # the uploader's id of the file, to tell a new upload from the kept one
 
 
 def _apply_view(store, collection, view: dict, from_link: bool) -> None:
@@ -36,6 +52,8 @@ def _apply_view(store, collection, view: dict, from_link: bool) -> None:
     ss.is_item, ss.is_text, ss.is_alpha, ss.is_k = params.item, params.text, params.alpha, params.k
     ss.is_page, ss[TEXT_BEFORE_KEY] = params.page, params.text
     ss.is_signature = None
+    if params.item:  # a stored item's view ("More like this", a link) replaces a kept upload
+        ss.pop(KEPT_UPLOAD_KEY, None)
 
 
 def _text_changed() -> None:
@@ -57,6 +75,29 @@ def combined_text(text: str, mode: str, alpha: float, candidates, own_caption: b
         return "image only" + (" (alpha 1 ignores the text)" if text else "")
     source = "text" if text else "its caption" if own_caption else "text"
     return f"image + {source} at alpha {alpha:.2f}"
+
+
+def _upload_changed() -> None:
+    """The editor removed the upload (the uploader's x): forget it. A new file replaces it in main."""
+    if st.session_state.get("is_upload") is None:
+        st.session_state.pop(KEPT_UPLOAD_KEY, None)
+
+
+def _forget_query() -> None:
+    """The Clear button: neither the item nor a kept upload is the query any more."""
+    st.session_state.is_item = ""
+    st.session_state.pop(KEPT_UPLOAD_KEY, None)
+
+
+def kept_upload(upload) -> KeptUpload | None:
+    """The upload to search with: the uploader's file (kept from now on), else the one kept from before the
+    editor left the page (the uploader comes back empty)."""
+    kept = st.session_state.get(KEPT_UPLOAD_KEY)
+    if upload is not None and (kept is None or kept.file_id != upload.file_id):
+        data = upload.getvalue()
+        kept = KeptUpload(upload.name, data, _ui.image_query_digest(data), upload.file_id)
+        st.session_state[KEPT_UPLOAD_KEY] = kept
+    return kept
 
 
 def _upload_limit_mb(store) -> int:
@@ -102,41 +143,40 @@ def main() -> None:
     upload_col, options_col = st.columns([2, 3], gap="medium")
     upload = upload_col.file_uploader(
         f"Upload an image (up to {_upload_limit_mb(store)} MB)", type=sorted(e.lstrip(".") for e in SUPPORTED_EXTENSIONS),
-        key="is_upload", max_upload_size=_upload_limit_mb(store),
+        key="is_upload", max_upload_size=_upload_limit_mb(store), on_change=_upload_changed,
     )
     with options_col:
         st.text_input("Combine with text (optional)", key="is_text", max_chars=url_state.MAX_QUERY_CHARS,
                       placeholder="e.g. at night, in the snow", on_change=_text_changed,
                       help="Adds keyword (BM25) matches of this text; typing it sets the slider to an equal mix.")
-        alpha_slot = st.container()
         st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160)
 
     chosen = _archive_filters.filter_controls(store, collection, "is")
     where_key = filter_where.filter_key(chosen)
     searcher = _ui.get_searcher(store, collection)
     text = ss.is_text.strip()
-    if upload is None:
+    if upload is not None and upload.size > store.settings.max_file_bytes:
+        ss.pop(KEPT_UPLOAD_KEY, None)
+        st.error(f"{upload.name} is {fmt.format_bytes(upload.size)}, over the limit of "
+                 f"{fmt.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
+        return
+    kept = kept_upload(upload)
+    if kept is None:
         ss.pop(QUERY_IMAGE_KEY, None)
-    if upload is not None:
+    if kept is not None:
         ss.is_item = ""  # an upload replaces the linked item
-        data = upload.getvalue()
-        if len(data) > store.settings.max_file_bytes:
-            st.error(f"{upload.name} is {fmt.format_bytes(len(data))}, over the limit of "
-                     f"{fmt.format_bytes(store.settings.max_file_bytes)}.", icon=":material/error:")
-            return
-        digest = _ui.image_query_digest(data)
-        query = _query_image(store, data, upload.name, digest)
-        thumb, _, _ = _ui.cached("query-thumb", (digest,), lambda: _query_thumbnail(query))
+        query = _query_image(store, kept.data, kept.name, kept.digest)
+        thumb, _, _ = _ui.cached("query-thumb", (kept.digest,), lambda: _query_thumbnail(query))
         key = _ui.collection_key(store, collection)
         candidates, computed, elapsed = _ui.cached(
-            "image", (*key, digest, where_key), lambda: searcher.image_candidates(query, where=chosen))
+            "image", (*key, kept.digest, where_key), lambda: searcher.image_candidates(query, where=chosen))
         if text:  # the keyword side of the text; the upload's embedding is reused
             text_side, text_computed, text_ms = _ui.cached(
                 "text", (*key, text, where_key), lambda: searcher.text_candidates(text, chosen))
-            candidates = session_cache.with_text_side(candidates, text_side, exclude={digest})
+            candidates = session_cache.with_text_side(candidates, text_side, exclude={kept.digest})
             computed, elapsed = computed or text_computed, elapsed + text_ms
-        query_caption, query_id = f"Uploaded: {upload.name}", None
-        _provenance.provenance_section(store, collection, query, digest)
+        query_view = QueryView(thumb, f"Uploaded: {kept.name}", None, kept.digest, upload is None)
+        _provenance.provenance_section(store, collection, query, kept.digest)
     elif ss.get("is_item"):
         stored = collection.get([ss.is_item])
         if not stored:
@@ -150,44 +190,70 @@ def main() -> None:
             "item", (*_ui.collection_key(store, collection), ss.is_item, text, where_key),
             lambda: searcher.image_candidates(item_id=ss.is_item, text=text or None, where=chosen),
         )
-        query_caption, query_id = stored[0].caption or "(no caption)", ss.is_item
+        query_view = QueryView(thumb, stored[0].caption or "(no caption)", ss.is_item, None, True)
     else:
         _ui.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
         st.info("Upload an image, or use **More like this** on any search result.", icon=":material/image_search:")
         return
+    _ranked(store, collection, searcher, candidates, computed, elapsed, query_view, chosen)
 
-    if candidates.has_text:
-        with alpha_slot:
-            _ui.alpha_slider("Keyword ↔ semantic (alpha)", "is_alpha", "keyword", "semantic",
-                             "1 ranks by image similarity only; lower values mix in keyword matches of the text "
-                             "(or of the item's own caption).")
+
+@dataclass(frozen=True)
+class QueryView:
+    """What the query panel shows and the ranking needs to know of the query picture."""
+
+    thumb: bytes | None
+    caption: str
+    item_id: str | None  # a stored item's id; None for an upload
+    digest: str | None  # an upload's content hash
+    clearable: bool  # a Clear button: for a stored item, and for an upload kept from an earlier visit
+
+
+@st.fragment
+def _ranked(store, collection, searcher, candidates, computed: bool, elapsed: float, query: QueryView,
+            chosen: dict | None) -> None:
+    """The alpha slider, the query panel and the results: a fragment, so a slider step, a sort, a page turn or a
+    card's button reruns only this part (the candidates are cached), not the uploader, text box and filters."""
+    _ui.keep_widget_state(("is_alpha", *_results.option_keys("is")))  # a hidden slider's value too (no text)
+    _ui.guarded(lambda: _results_view(store, collection, searcher, candidates, computed, elapsed, query, chosen))
+
+
+def _results_view(store, collection, searcher, candidates, computed: bool, elapsed: float, query: QueryView,
+                  chosen: dict | None) -> None:
+    ss, name, text = st.session_state, collection.name, st.session_state.is_text.strip()
+    query_col, results_col = st.columns([1, 3], gap="medium")
+    with results_col:
+        if candidates.has_text:
+            with st.container(width=420):
+                _ui.alpha_slider("Keyword ↔ semantic (alpha)", "is_alpha", "keyword", "semantic",
+                                 "1 ranks by image similarity only; lower values mix in keyword matches of the text "
+                                 "(or of the item's own caption).")
     alpha = ss.is_alpha if candidates.has_text else 1.0
     mode = "hybrid" if candidates.has_text and alpha < 1.0 else "vector"
     result = searcher.rank(candidates, mode, alpha, ss.is_k)
-    params = url_state.ImageSearchParams(query_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1), name,
-                                         _archive_filters.chosen_listing(store, collection, "is"))
-    how = combined_text(text, mode, alpha, candidates, own_caption=query_id is not None)
-    signature = (name, query_id, upload.file_id if upload else None, text, alpha, ss.is_k, where_key,
+    params = url_state.ImageSearchParams(query.item_id or "", ss.is_text, ss.is_alpha, ss.is_k, ss.get("is_page", 1),
+                                         name, _archive_filters.chosen_listing(store, collection, "is"))
+    how = combined_text(text, mode, alpha, candidates, own_caption=query.item_id is not None)
+    signature = (name, query.item_id, query.digest, text, alpha, ss.is_k, filter_where.filter_key(chosen),
                  *_results.option_values("is"))
     if ss.get("is_signature") not in (None, signature):
         ss.is_page = 1
     ss.is_signature = signature
 
-    query_col, results_col = st.columns([1, 3], gap="medium")
     with query_col:
         st.markdown("**Query image**")
         with st.container(border=True):
-            if thumb:
-                st.image(thumb, width="stretch", alt="The query image")
-            st.caption(captions_md.escape_markdown(query_caption))
+            if query.thumb:
+                st.image(query.thumb, width="stretch", alt="The query image")
+            st.caption(captions_md.escape_markdown(query.caption))
         if text:
             st.caption(f"text: “{captions_md.escape_markdown(text)}” · {how}")
-        if upload is not None:
+        if query.digest:
             st.caption(":material/link_off: An uploaded picture cannot be linked: this page's link keeps the text, "
                        "filters and sort, not the upload. Search from a stored picture (More like this) to share it.")
-        if query_id and st.button("Clear", icon=":material/close:", key="is_clear"):
-            ss.is_item = ""
-            st.rerun()
+        if query.clearable and st.button("Clear", icon=":material/close:", key="is_clear"):
+            _forget_query()
+            st.rerun()  # the whole page: the query picture is chosen outside this fragment
     with results_col:
         if result.notice:
             st.info(result.notice, icon=":material/info:")

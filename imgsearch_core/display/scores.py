@@ -54,6 +54,12 @@ def band_badge(verdict: Verdict) -> str:
     return f":{verdict.colour}-badge[{BAND_ICONS[verdict.band]} {verdict.label}]"
 
 
+def card_head(rank: int, verdict: Verdict, copies: str = "") -> str:
+    """A card's first line: its rank, the "+N copies" badge of a folded card, and its band."""
+    badge = f" :violet-badge[:material/filter_none: {copies}]" if copies else ""
+    return f"**#{rank}**{badge} {band_badge(verdict)}"
+
+
 def evidence_label(hit: Any, mode: str) -> str:
     """The raw evidence in a few characters for a card: the cosine and/or the BM25 score."""
     parts = []

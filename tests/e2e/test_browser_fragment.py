@@ -1,4 +1,5 @@
-"""A slider move reruns only the results fragment of Text search, not the whole page, in a real browser.
+"""A slider move reruns only the results fragment of Text search and of Image search, not the whole page, in a
+real browser.
 
 Why a browser: AppTest always reruns the whole script; only the frontend asks the server for a fragment run.
 The evidence is what the server sends back over the websocket: every element (delta) of a fragment run
@@ -14,8 +15,8 @@ from playwright.sync_api import Page, WebSocket
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import assert_no_errors, hit_ids
-from tests.e2e.test_browser_state import QUERY, pick, search, wait_idle
+from tests.e2e.test_browser import assert_no_errors, hit_ids, wait_summary
+from tests.e2e.test_browser_state import QUERY, more_like_this, pick, search, wait_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -70,3 +71,26 @@ def test_slider_reruns_only_the_results(archive_server: Server, page: Page) -> N
     assert f"alpha={alpha}" in page.url, page.url
     assert "" in deltas.take(), "a filter change reruns the whole page"
     assert len(hit_ids(page, "ts")) == 4
+
+
+def test_image_search_slider_reruns_only_the_results(archive_server: Server, page: Page) -> None:
+    server = archive_server
+    deltas = Deltas(page)
+    page.goto(server.url)
+    search(server, page, QUERY)
+    more_like_this(server, page, hit_ids(page, "ts")[0])
+    box = page.locator(".st-key-is_text input")
+    box.fill("snow mountain")
+    box.press("Enter")
+    wait_summary(server, page, "image + text at alpha 0.50")
+    assert "" in deltas.take(), "new text reruns the whole page (it fetches keyword candidates)"
+    before = hit_ids(page, "is")
+
+    page.locator('.st-key-is_alpha input[type="range"]').press("ArrowLeft")  # one step towards the keywords
+    page.wait_for_url(re.compile(r"[?&]alpha=0\.45(&|$)"))
+    wait_summary(server, page, "image + text at alpha 0.45")
+    sent = deltas.take()
+    assert sent and all(sent), f"the slider reran the whole page: {sent.count('')} of {len(sent)} elements outside"
+    assert len(set(sent)) == 1, "one fragment"
+    assert hit_ids(page, "is") and len(hit_ids(page, "is")) == len(before), "the re-ranked cards are shown"
+    assert_no_errors(server, page, "after an Image search slider move")
