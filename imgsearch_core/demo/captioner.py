@@ -3,14 +3,18 @@
     python -m imgsearch_core.demo.captioner --out data/models/imgsearch-captioner [--minutes M] [--seed S]
 
 Why a captioner of our own: no captioning weights can be downloaded here, yet the demo must show machine
-captions for real. This trains a tiny `BlipForConditionalGeneration` (the architecture of
-Salesforce/blip-image-captioning-base, scaled down) with a word-level BERT tokenizer over the scenes'
-words, saved with `save_pretrained`, so `models.captioner.load_captioner` loads it like any hub captioner.
+captions for real. This trains a tiny `VisionEncoderDecoderModel` (the layout of hub captioners such as
+nlpconnect/vit-gpt2-image-captioning): the vision tower of the bundled imgsearch-mini CLIP as encoder, a
+new small GPT-2 decoder with cross-attention, a `BlipProcessor` (BLIP's image preprocessing, a word-level
+BERT tokenizer over the scenes' words), saved with `save_pretrained`, so `models.captioner.load_captioner`
+loads it like any hub captioner. Why the CLIP tower: a ViT trained from scratch to caption learned too
+slowly on this shared 2-core machine (a tiny BLIP named 26-32 % of the objects after 30k scenes), while
+imgsearch-mini's tower already tells the scenes' colours, shapes and positions apart.
 
 Recipe: fresh scenes every step (an endless seeded stream, as for imgsearch-mini), drawn at 128 px and
 resized by the saved processor to 64 px; the target is the scene's canonical caption (`target_caption`:
 every object with its size, colour, shape and position in a fixed reading order, then the background);
-next-token cross-entropy, AdamW, warm-up then cosine; the checkpoint with the best validation quality
+next-token cross-entropy, AdamW (the encoder at a lower rate), warm-up then cosine; the checkpoint with the best validation quality
 (`captioner_quality`) is kept. The model card (README.md, quality.json) is written by captioner_card.py.
 """
 from __future__ import annotations
@@ -28,13 +32,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+from transformers import (BertTokenizer, BlipImageProcessor, BlipProcessor, CLIPModel, GPT2Config,
+                          GPT2LMHeadModel, VisionEncoderDecoderModel)
 
+from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL
 from imgsearch_core.demo.captioner_quality import caption_quality, quality_score
 from imgsearch_core.models.captioner import TransformersCaptioner
 from imgsearch_core.scenes.render import DISPLAY_SIZE, render
 from imgsearch_core.scenes.scenes import Scene, sample_scene
-from imgsearch_core.scenes.vocabulary import BACKGROUNDS, DEMO_VOCAB, POSITIONS, SIZES
+from imgsearch_core.scenes.vocabulary import BACKGROUNDS, DEMO_VOCAB, SIZES
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]")  # BLIP's: [DEC] starts a caption
 READING_ORDER = ("top", "left", "centre", "right", "bottom")
@@ -49,12 +55,10 @@ class CaptionerSettings:
     lr: float = 1.5e-3
     weight_decay: float = 0.05
     warmup: float = 0.05
-    image_size: int = 64
-    patch_size: int = 8
-    vision_width: int = 96
-    vision_layers: int = 4
-    text_width: int = 96
-    text_layers: int = 2
+    encoder: str = str(BUNDLED_MODELS_DIR / DEMO_MODEL)  # a CLIP whose vision tower is the encoder
+    encoder_lr: float = 3e-4  # the pretrained encoder is tuned gently, the new decoder at ``lr``
+    text_width: int = 128
+    text_layers: int = 3
     heads: int = 4
     max_length: int = 40
     render_size: int = DISPLAY_SIZE
@@ -62,6 +66,7 @@ class CaptionerSettings:
     eval_scenes: int = 100
     seed: int = 0
     workers: int = 1
+    init: str = ""  # a saved captioner to continue training from (its architecture wins); "" builds a new one
 
     def describe(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,29 +96,29 @@ def build_processor(words: list[str], image_size: int, max_length: int) -> BlipP
     return BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def build_blip(processor: BlipProcessor, *, image_size: int, patch_size: int, vision_width: int, vision_layers: int,
-               text_width: int, text_layers: int, heads: int, max_length: int) -> BlipForConditionalGeneration:
-    """A randomly initialised BlipForConditionalGeneration whose special ids match `processor`'s tokenizer."""
+def build_captioner(processor: BlipProcessor, encoder: str | Path, *, text_width: int, text_layers: int, heads: int,
+                    max_length: int) -> VisionEncoderDecoderModel:
+    """A VisionEncoderDecoderModel: the vision tower of the CLIP in ``encoder`` (the bundled imgsearch-mini, which
+    already tells the scenes' colours, shapes and positions apart) and a new small GPT-2 decoder that
+    cross-attends to its patch tokens, with special ids matching ``processor``'s tokenizer."""
+    vision = CLIPModel.from_pretrained(str(encoder)).vision_model  # a CLIPVisionModel with the trained weights
     tok = processor.tokenizer
-    config = BlipConfig(
-        vision_config=dict(hidden_size=vision_width, intermediate_size=4 * vision_width, num_hidden_layers=vision_layers,
-                           num_attention_heads=heads, image_size=image_size, patch_size=patch_size,
-                           initializer_range=0.02),
-        text_config=dict(vocab_size=len(tok), hidden_size=text_width, intermediate_size=4 * text_width,
-                         num_hidden_layers=text_layers, num_attention_heads=heads, max_position_embeddings=max_length,
-                         bos_token_id=tok.convert_tokens_to_ids("[DEC]"), eos_token_id=tok.sep_token_id,
-                         sep_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id),
-    )
-    return BlipForConditionalGeneration(config)
+    decoder = GPT2Config(vocab_size=len(tok), n_embd=text_width, n_layer=text_layers, n_head=heads,
+                         n_positions=max_length, add_cross_attention=True, is_decoder=True,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id)
+    model = VisionEncoderDecoderModel(encoder=vision, decoder=GPT2LMHeadModel(decoder))
+    model.config.decoder_start_token_id = tok.bos_token_id
+    model.config.pad_token_id, model.config.eos_token_id = tok.pad_token_id, tok.sep_token_id
+    model.generation_config.decoder_start_token_id = tok.bos_token_id
+    model.generation_config.pad_token_id, model.generation_config.eos_token_id = tok.pad_token_id, tok.sep_token_id
+    model.generation_config.max_new_tokens = max_length
+    return model
 
 
-def text_batch(processor: BlipProcessor, model: BlipForConditionalGeneration, texts: list[str]) -> dict:
-    """Decoder inputs as BLIP's `generate` starts them ([DEC] first, [SEP] ends), labels with padding ignored."""
+def labels_of(processor: BlipProcessor, texts: list[str]) -> torch.Tensor:
+    """Caption tokens then [SEP] (the model starts each caption with [DEC] itself), padding ignored by the loss."""
     tokens = processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
-    input_ids = tokens["input_ids"].clone()
-    input_ids[:, 0] = model.config.text_config.bos_token_id
-    labels = input_ids.masked_fill(tokens["attention_mask"] == 0, -100)
-    return {"input_ids": input_ids, "attention_mask": tokens["attention_mask"], "labels": labels}
+    return tokens["input_ids"][:, 1:].masked_fill(tokens["attention_mask"][:, 1:] == 0, -100)
 
 
 class SceneCaptions(torch.utils.data.IterableDataset):
@@ -155,16 +160,23 @@ def train_captioner(settings: CaptionerSettings, out: Path, minutes: float | Non
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     st = settings
-    processor = build_processor(caption_words(), st.image_size, st.max_length)
-    model = build_blip(processor, image_size=st.image_size, patch_size=st.patch_size, vision_width=st.vision_width,
-                       vision_layers=st.vision_layers, text_width=st.text_width, text_layers=st.text_layers,
-                       heads=st.heads, max_length=st.max_length)
+    if st.init:
+        processor = BlipProcessor.from_pretrained(st.init)
+        model = VisionEncoderDecoderModel.from_pretrained(st.init)
+    else:
+        image_size = CLIPModel.config_class.from_pretrained(st.encoder).vision_config.image_size
+        processor = build_processor(caption_words(), image_size, st.max_length)
+        model = build_captioner(processor, st.encoder, text_width=st.text_width, text_layers=st.text_layers,
+                                heads=st.heads, max_length=st.max_length)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f} M parameters; vocabulary {len(processor.tokenizer)}")
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": st.weight_decay},
-                                   {"params": rest, "weight_decay": 0.0}], lr=st.lr)
+    groups: dict[tuple[float, float], list] = {}  # (lr, weight decay): the encoder gently, the rest (projection, decoder) at lr
+    for name, p in model.named_parameters():
+        decays = p.ndim >= 2 and not any(word in name for word in ("embed", "wte", "wpe"))
+        key = (st.encoder_lr if name.startswith("encoder.") else st.lr, st.weight_decay if decays else 0.0)
+        groups.setdefault(key, []).append(p)
+    optimizer = torch.optim.AdamW([{"params": ps, "base_lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()],
+                                  lr=st.lr)
     history, best, best_state, best_step, step, stopped = [], -1.0, None, -1, 0, "completed"
     deadline = started + minutes * 60 if minutes else None
     loss_sum = 0.0
@@ -173,9 +185,9 @@ def train_captioner(settings: CaptionerSettings, out: Path, minutes: float | Non
         if deadline is not None:
             progress = max(progress, (time.perf_counter() - started) / (deadline - started))
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(progress, st)
+            group["lr"] = lr_at(progress, st) * group["base_lr"] / st.lr
         model.train()
-        loss = model(pixel_values=pixels, **text_batch(processor, model, texts)).loss
+        loss = model(pixel_values=pixels, labels=labels_of(processor, texts)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -204,7 +216,6 @@ def train_captioner(settings: CaptionerSettings, out: Path, minutes: float | Non
     if best_state is not None:
         model.load_state_dict(best_state)
     out.mkdir(parents=True, exist_ok=True)
-    model.generation_config.max_new_tokens = st.max_length
     model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {
