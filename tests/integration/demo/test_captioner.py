@@ -38,7 +38,6 @@ def test_bundled_captioner_names_the_objects_of_held_out_scenes() -> None:
     size = sum(p.stat().st_size for p in (BUNDLED_MODELS_DIR / DEMO_CAPTIONER).iterdir())
     assert size <= 25 * 10**6
     report = caption_quality(captioner, n_scenes=CI_SCENES)
-    one, two, three = report["rows"]
-    assert one["objects_named"] >= 0.85, report["summary"]
-    assert two["objects_named"] >= 0.6 and three["objects_named"] >= 0.5, report["summary"]
-    assert all(r["not_in_picture"] <= 0.15 for r in report["rows"]), report["summary"]
+    assert [r["objects"] for r in report["rows"]] == [1, 2, 3]
+    assert all(r["objects_named"] >= 0.85 for r in report["rows"]), report["summary"]  # card, 500 each: 0.97
+    assert all(r["not_in_picture"] <= 0.1 for r in report["rows"]), report["summary"]  # card: 0.03
