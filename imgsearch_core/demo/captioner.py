@@ -35,9 +35,10 @@ import torch
 from transformers import (BertTokenizer, BlipImageProcessor, BlipProcessor, CLIPModel, GPT2Config,
                           GPT2LMHeadModel, VisionEncoderDecoderModel)
 
-from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL
+from imgsearch_core.config import DEMO_MODEL
 from imgsearch_core.demo.captioner_quality import caption_quality, quality_score
 from imgsearch_core.models.captioner import TransformersCaptioner
+from imgsearch_core.models.embed import resolve_model
 from imgsearch_core.scenes.render import DISPLAY_SIZE, render
 from imgsearch_core.scenes.scenes import Scene, sample_scene
 from imgsearch_core.scenes.vocabulary import BACKGROUNDS, DEMO_VOCAB, SIZES
@@ -55,7 +56,7 @@ class CaptionerSettings:
     lr: float = 1.5e-3
     weight_decay: float = 0.05
     warmup: float = 0.05
-    encoder: str = str(BUNDLED_MODELS_DIR / DEMO_MODEL)  # a CLIP whose vision tower is the encoder
+    encoder: str = DEMO_MODEL  # a CLIP whose vision tower is the encoder (bundled name or directory)
     encoder_lr: float = 3e-4  # the pretrained encoder is tuned gently, the new decoder at ``lr``
     text_width: int = 128
     text_layers: int = 3
@@ -164,9 +165,10 @@ def train_captioner(settings: CaptionerSettings, out: Path, minutes: float | Non
         processor = BlipProcessor.from_pretrained(st.init)
         model = VisionEncoderDecoderModel.from_pretrained(st.init)
     else:
-        image_size = CLIPModel.config_class.from_pretrained(st.encoder).vision_config.image_size
+        encoder = resolve_model(st.encoder)[1] or st.encoder
+        image_size = CLIPModel.config_class.from_pretrained(encoder).vision_config.image_size
         processor = build_processor(caption_words(), image_size, st.max_length)
-        model = build_captioner(processor, st.encoder, text_width=st.text_width, text_layers=st.text_layers,
+        model = build_captioner(processor, encoder, text_width=st.text_width, text_layers=st.text_layers,
                                 heads=st.heads, max_length=st.max_length)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f} M parameters; vocabulary {len(processor.tokenizer)}")
