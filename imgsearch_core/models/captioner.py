@@ -59,7 +59,9 @@ class TransformersCaptioner:
             raise CaptionerError(f"num_beams must be 1 to {MAX_BEAMS}, got {num_beams}.")
         self.name, self.model, self.processor = name, model.eval(), processor
         self.batch_size, self.num_beams = max(1, batch_size), num_beams
-        self.max_new_tokens = max(1, min(max_new_tokens, MAX_NEW_TOKENS))
+        positions = getattr(model.config.get_text_config(decoder=True), "max_position_embeddings", None)
+        bound = min(MAX_NEW_TOKENS, positions - 2) if positions else MAX_NEW_TOKENS  # the start token needs one
+        self.max_new_tokens = max(1, min(max_new_tokens, bound))
 
     def caption(self, images: list[Any]) -> list[str]:
         """One caption per picture (RGB), whitespace-normalised; an empty list gives an empty list."""

@@ -16,6 +16,10 @@ WORDS = ["a", "cat", "dog", "on", "sofa", "the", "red", "chair", "sleeping"]
 
 @pytest.fixture(scope="module")
 def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+
+
+def save_tiny_blip(path: Path, positions: int = 64) -> Path:
     """BlipForConditionalGeneration with a tiny BlipConfig and a word-level BERT tokenizer, saved like a hub model."""
     import torch
     from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
@@ -28,10 +32,9 @@ def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                            image_size=32, patch_size=8),
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=64, bos_token_id=vocab["[DEC]"],
+                         num_attention_heads=2, max_position_embeddings=positions, bos_token_id=vocab["[DEC]"],
                          eos_token_id=vocab["[SEP]"], sep_token_id=vocab["[SEP]"], pad_token_id=0),
     )
-    path = tmp_path_factory.mktemp("tiny-blip")
     BlipForConditionalGeneration(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
@@ -68,6 +71,13 @@ def test_small_beam_and_bounds(tiny_blip: Path) -> None:
         C.TransformersCaptioner("x", loaded.model, loaded.processor, num_beams=C.MAX_BEAMS + 1)
     assert C.TransformersCaptioner("x", loaded.model, loaded.processor, max_new_tokens=10**6).max_new_tokens \
         == C.MAX_NEW_TOKENS
+
+
+def test_length_stays_within_the_decoders_positions(tmp_path: Path) -> None:
+    """A decoder with few positions is never asked for more tokens than it can place (no index error)."""
+    captioner = C.load_captioner(str(save_tiny_blip(tmp_path, positions=8)))
+    assert captioner.max_new_tokens == 6
+    assert all(len(c.split()) <= 6 for c in captioner.caption(pictures(2)))
 
 
 def test_environment_names_the_captioner(tiny_blip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
