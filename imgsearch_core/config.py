@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "clip-ViT-B-32"
 BUNDLED_MODELS_DIR = PROJECT_ROOT / "data" / "models"
 DEMO_MODEL = "imgsearch-mini"
+DEMO_CAPTIONER = "imgsearch-captioner"  # the bundled machine-caption model (models.captioner)
 
 
 def _env_int(name: str, default: int) -> int:

@@ -12,3 +12,7 @@ class ModelMismatchError(StoreError):
 
 class CollectionNotFoundError(StoreError):
     """No collection of that name."""
+
+
+class CaptionerError(StoreError):
+    """The captioning model is missing or cannot be loaded; the message names the fix."""
