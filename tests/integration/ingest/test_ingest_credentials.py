@@ -2,6 +2,7 @@
 by a caption file, a broken manifest reported while its picture is stored, re-read like embedded metadata."""
 from __future__ import annotations
 
+from imgsearch_core.display.item_facts import metadata_rows
 from imgsearch_core.ingest.pipeline import collect, ingest
 from imgsearch_core.ingest.reread import reread_metadata
 from imgsearch_core.search.filters.parse import collection_fields, parse_filter
@@ -37,6 +38,10 @@ def test_ingest_stores_credentials_as_filterable_fields_and_reports_a_broken_man
     assert "has_credentials" not in items["unsigned.jpg"] and "c2pa_signer" not in items["unsigned.jpg"]
     assert items["malformed.jpg"]["c2pa_status"] == "unreadable"
     assert "Content Credentials unreadable" in items["malformed.jpg"]["metadata_problem"]
+
+    rows = {r["field"]: r["value"] for r in metadata_rows(items["signed.jpg"])}  # the detail view's table
+    assert rows["c2pa_actions"] == "c2pa.created; c2pa.edited" and rows["has_credentials"] == "True"
+    assert rows["c2pa_signer"] == fx.SIGNER_NAME and "c2pa_actions_lc" not in rows
 
     fields = collection_fields(collection)
     by_name = {i.id: i.metadata["file_name"] for i in collection.all_items()}
