@@ -88,7 +88,7 @@ def read_credentials(data: bytes, *, trust_anchors: str | None = None,
         with reader:
             text = reader.json()
     except Exception as exc:  # noqa: BLE001 - a hostile manifest must not stop an ingest
-        return _unreadable(f"{type(exc).__name__}: {exc}")
+        return _unreadable(str(exc) if isinstance(exc, c2pa.C2paError) else f"{type(exc).__name__}: {exc}")
     if len(text) > max_json_chars:
         return _unreadable(f"manifest store of {len(text):,} characters is over the limit of {max_json_chars:,}")
     try:
