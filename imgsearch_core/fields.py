@@ -70,16 +70,32 @@ FIELDS: tuple[Field, ...] = (
     Field("caption_audit_rank", "number", "Caption audit rank (0..1, 1 = fits its picture least)"),
     Field("caption_audit_by", "text", "Caption audit computed with", hidden=True),
     Field("caption_audit_check", "number", "CRC-32 of the caption the audit scored", hidden=True),
+    # Content Credentials (C2PA) the file carries (media/content_credentials.py).
+    Field("has_credentials", "bool", "Has Content Credentials"),
+    Field("c2pa_status", "text", "Content Credentials status"),
+    Field("c2pa_signer", "text", "Content Credentials signer"),
+    Field("c2pa_issuer", "text", "Content Credentials issuer"),
+    Field("c2pa_claim_generator", "text", "Content Credentials made with"),
+    Field("c2pa_signed_at", "date", "Content Credentials signed at"),
+    Field("c2pa_actions", "list", "Content Credentials actions"),
+    Field("c2pa_failure", "text", "Content Credentials checks that failed"),
 )
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
 # Twins written beside a field (see the module docstring); never shown, never filtered by name.
 TWIN_SUFFIXES = ("_lc", "_ts")
 
-# Fields read from the image file itself (embedded IPTC / XMP / EXIF); re-reading replaces them all.
+# What a file's Content Credentials give (media/content_credentials.py); only the file may set them.
+CREDENTIAL_FIELDS: tuple[str, ...] = (
+    "has_credentials", "c2pa_status", "c2pa_signer", "c2pa_issuer", "c2pa_claim_generator", "c2pa_signed_at",
+    "c2pa_actions", "c2pa_failure",
+)
+
+# Fields read from the image file itself (embedded IPTC / XMP / EXIF, C2PA); re-reading replaces them all.
 EMBEDDED_FIELDS: tuple[str, ...] = (
     "headline", "keywords", "credit", "creator", "copyright", "photo_source", "city", "country",
     "date_taken", "gps_lat", "gps_lon", "camera_make", "camera_model", "metadata_from", "metadata_problem",
+    *CREDENTIAL_FIELDS,
 )
 
 
@@ -95,6 +111,8 @@ RESERVED_KEYS: frozenset[str] = frozenset({
     "ocr_text", "ocr_words", "ocr_engine", "machine_caption", "machine_caption_model",
     # What the caption audit wrote (evaluation/caption_audit.py).
     "caption_suspicion", "caption_audit_rank", "caption_audit_by", "caption_audit_check",
+    # What a file's Content Credentials say: a caption file claiming "has_credentials" would forge provenance.
+    *CREDENTIAL_FIELDS,
 })
 
 # `caption_from` of an item whose only caption is a machine caption (it stays `captioned = False`).

@@ -10,6 +10,7 @@ import streamlit as st
 
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import item_facts
+from imgsearch_core.media.content_credentials import read_credentials
 from imgsearch_core.media.images import QueryImage
 from pages import _admin_gate, _ui
 
@@ -57,8 +58,34 @@ def _report(store, collection, data: QueryImage, digest: str):
     return report
 
 
-def provenance_section(store, collection, data: QueryImage, digest: str) -> None:
-    """The button, then the report for this upload (kept for the session until the collection changes)."""
+_CREDENTIAL_BADGES = {
+    "valid": ":green-badge[:material/verified_user: Content Credentials valid]",
+    "untrusted": ":orange-badge[:material/gpp_maybe: Content Credentials intact, signer not on a trust list here]",
+    "invalid": ":red-badge[:material/gpp_bad: Content Credentials invalid: changed after signing]",
+    "unreadable": ":red-badge[:material/error: Content Credentials unreadable]",
+}
+
+
+def _credentials(raw: bytes, digest: str) -> None:
+    """The upload's own Content Credentials (C2PA): who signed it, with what, what was done, whether it holds."""
+    found, _, _ = _ui.cached("credentials", (digest,), lambda: read_credentials(raw))
+    if not found.found:
+        st.caption("No Content Credentials (C2PA) in this file.")
+        return
+    st.markdown(_CREDENTIAL_BADGES[found.status])
+    signer = f"{found.signer} ({found.issuer})" if found.signer and found.issuer else found.signer or found.issuer
+    facts = [item_facts.Fact(label, value) for label, value in (
+        ("Signed by", signer), ("Made with", found.claim_generator), ("Signed at", found.signed_at),
+        ("Actions", "; ".join(found.actions)), ("Failed checks", "; ".join(found.failures))) if value]
+    if facts:
+        st.markdown(item_facts.facts_markdown(facts))
+    for problem in found.problems:
+        st.caption(captions_md.escape_markdown(problem))
+
+
+def provenance_section(store, collection, data: QueryImage, digest: str, raw: bytes | None = None) -> None:
+    """The button, then the report for this upload (kept for the session until the collection changes); with
+    `raw`, the upload's bytes, the report starts with the file's own Content Credentials."""
     with st.container(border=True):
         head, action = st.columns([4, 1], vertical_alignment="center")
         head.markdown("**Is this already in our archive?**  \n"
@@ -67,6 +94,8 @@ def provenance_section(store, collection, data: QueryImage, digest: str) -> None
             st.session_state[ASKED_KEY] = digest
         if st.session_state.get(ASKED_KEY) != digest:
             return
+        if raw is not None:
+            _credentials(raw, digest)
         report = _report(store, collection, data, digest)
         if not report.found:
             st.info(f"**Not in the archive**: no exact copy and no near-duplicate among the "

@@ -176,7 +176,7 @@ def main() -> None:
             candidates = session_cache.with_text_side(candidates, text_side, exclude={kept.digest})
             computed, elapsed = computed or text_computed, elapsed + text_ms
         query_view = QueryView(thumb, f"Uploaded: {kept.name}", None, kept.digest, upload is None)
-        _provenance.provenance_section(store, collection, query, kept.digest)
+        _provenance.provenance_section(store, collection, query, kept.digest, kept.data)
     elif ss.get("is_item"):
         stored = collection.get([ss.is_item])
         if not stored:

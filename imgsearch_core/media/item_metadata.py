@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from imgsearch_core.media.content_credentials import Credentials, read_credentials
 from imgsearch_core.media.dates import parse_taken, taken_epoch
 from imgsearch_core.media.embedded_metadata import EmbeddedMetadata, read_embedded
 from imgsearch_core.fields import BY_NAME, is_reserved
@@ -49,11 +50,15 @@ def describe(
     store writes itself (fields.RESERVED_KEYS, twins) is left out and named in `refused`.
     """
     embedded = read_embedded(data) if read_metadata else EmbeddedMetadata()
+    credentials = read_credentials(data) if read_metadata else Credentials()
+    problems = [*embedded.problems, *credentials.problems]
     kept, refused = split_reserved(extra or {})
     final_caption = caption.strip() or embedded.caption
     origin = caption_from if caption.strip() else embedded.origin.get("caption", "")
     metadata: dict[str, Any] = {
         **embedded.as_metadata(),
+        **credentials.as_metadata(),
+        **({"metadata_problem": "; ".join(problems)} if problems else {}),
         **normalise_extra(kept),
         "file_name": PurePosixPath(name).name,
         "source_path": name,
@@ -62,7 +67,7 @@ def describe(
     }
     if origin:
         metadata["caption_from"] = origin
-    return Described(final_caption, metadata, embedded.problems, refused)
+    return Described(final_caption, metadata, problems, refused)
 
 
 def split_reserved(extra: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:

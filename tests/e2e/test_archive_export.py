@@ -1,5 +1,6 @@
 """An editor's round trip in a real browser: search the archive, pick a credit in the filter, download
-the CSV export and find exactly the filtered hits in it, in the order shown."""
+the CSV export and find exactly the filtered hits in it, in the order shown; and the archive check showing
+who signed an upload (its Content Credentials), on the same server."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,10 @@ import pytest
 from playwright.sync_api import Page
 
 from imgsearch_core.display.filenames import export_stem
+from tests import c2pa_fixtures as fx
 from tests.e2e.conftest import Server
 from tests.e2e.test_browser import assert_no_errors, hit_ids, loaded_images, main, save_full_page, wait_idle, wait_summary
+from tests.e2e.test_browser import go_to, wait_for
 
 QUERY = "harbour"
 CREDIT = "Reuters"
@@ -49,3 +52,19 @@ def test_filter_by_credit_and_download_the_csv(archive_server: Server, page: Pag
     assert sorted(r["file_name"] for r in rows) == REUTERS
     assert {r["credit"] for r in rows} == {CREDIT}
     wait_idle(server, page)
+
+
+def test_the_archive_check_shows_who_signed_an_upload(archive_server: Server, page: Page, screenshots) -> None:
+    server = archive_server
+    page.goto(server.url)
+    go_to(server, page, "Image search")
+    page.locator('.st-key-is_upload input[type="file"]').set_input_files(
+        files=[{"name": "signed.jpg", "mimeType": "image/jpeg", "buffer": fx.signed_jpeg(31)}])
+    wait_summary(server, page, "similar images")
+    main(page).locator(".st-key-is_provenance").get_by_role("button").first.click()
+    badge = main(page).get_by_text("Content Credentials intact, signer not on a trust list here")
+    wait_for(server, badge, "the upload's Content Credentials")
+    facts = main(page).get_by_test_id("stMarkdownContainer").filter(has_text="Signed by:").first.inner_text()
+    assert f"Signed by: {fx.SIGNER_NAME} ({fx.ISSUER_ORG})" in facts and "c2pa.edited" in facts
+    assert_no_errors(server, page, "The archive check of a signed upload")
+    save_full_page(page, screenshots / "provenance_credentials.png")

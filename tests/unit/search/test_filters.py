@@ -105,7 +105,7 @@ def test_unknown_field_names_the_field_and_lists_the_known_ones_sorted():
     with pytest.raises(FilterError) as caught:
         parse_filter("credt = Reuters", KNOWN)
     message = str(caught.value)
-    assert message.startswith("Unknown field 'credt'. Known fields: added_at, camera_make,")
+    assert message.startswith("Unknown field 'credt'. Known fields: added_at, c2pa_actions,")
     listed = message.split("Known fields: ")[1].rstrip(".").split(", ")
     assert listed == sorted(listed) and {"credit", "group", "year", "keywords"} <= set(listed)
     assert not {"keywords_lc", "media", "phash", "metadata_from"} & set(listed)
