@@ -205,9 +205,26 @@ def compose(composition: Composition, collection: Collection, embedder: Embedder
         timings["vector"] = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     parts = _parts(terms, ids, rows, bm25, cosine, collection, vectors, norm, mode)
+    if mode == "hybrid":
+        bm25, cosine = _filled(bm25, cosine, parts)
     timings["terms"] = (time.perf_counter() - start) * 1000
     tokens = [token for _, words in positive for token in words]
     return ComposedSides(bm25, cosine, tokens, parts, timings)
+
+
+def _filled(bm25: list[tuple[str, float]], cosine: list[tuple[str, float]],
+            parts: dict[str, tuple[TermPart, ...]]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Both lists with every candidate of the other side scored exactly (from its term parts), best first."""
+    def best_first(scores: dict[str, float]) -> list[tuple[str, float]]:
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+    keyword, vector = dict(bm25), dict(cosine)
+    for doc_id, entries in parts.items():
+        vector.setdefault(doc_id, sum(p.cosine for p in entries if p.cosine is not None))
+        found = sum(p.bm25 for p in entries if p.bm25 is not None)
+        if found > 0:
+            keyword.setdefault(doc_id, found)
+    return best_first(keyword), best_first(vector)
 
 
 def _parts(terms: tuple[Term, ...], ids: list[str], rows: np.ndarray, bm25: list[tuple[str, float]],
