@@ -88,3 +88,16 @@ def test_the_cli_answers_a_malformed_composition_with_one_line_and_exit_2(search
     code = main(["search", "circle + + red", "--store", store_dir, "--collection", searcher.collection.name])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and lines == ["error: Two operators in a row ('+ +'): put a term between them."]
+
+
+def test_in_hybrid_mode_every_candidate_is_scored_on_both_sides(searcher):
+    """A keyword hit the subtraction pushed past the vector look-up still carries its exact cosine, so it cannot
+    ride on its BM25 alone; a vector hit whose caption holds a positive term carries its BM25."""
+    candidates = searcher.text_candidates("circle - red", mode="hybrid")
+    cosine, bm25 = dict(candidates.cosine), dict(candidates.bm25)
+    assert set(bm25) <= set(cosine)
+    assert len(cosine) > searcher.depth, "some keyword candidates lay beyond the vector look-up"
+    for doc_id, parts in candidates.term_parts.items():
+        assert cosine[doc_id] == pytest.approx(sum(p.cosine for p in parts), abs=1e-4)
+        if parts[0].bm25 > 0:
+            assert bm25[doc_id] == pytest.approx(parts[0].bm25)
