@@ -5,8 +5,8 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_composition.py [--n 2000] [-
 The demo collection (held-out generated scenes, bundled imgsearch-mini). Whether a hit "holds a red circle" is
 read from the scene's own metadata (the generator's objects), not from its caption: captions use synonyms
 ("scarlet disc") and may leave an object out, so the keyword exclusion alone cannot reach every such hit. Each
-composition's measures are the share of the top `--k` hits satisfying them, for the plain query of its positive
-terms (no negative, weights dropped), the composed query in hybrid (alpha 0.5), vector and text mode, and, as an
+composition's measures are the share of the top `--k` hits satisfying them, in hybrid (alpha 0.5), vector and
+text mode, for the plain query of its positive terms (no negative, weights dropped) and the composed query, and, as an
 ablation, the vector subtraction alone (the composed direction searched without the caption exclusion). Then
 the median wall time of a plain and a composed hybrid query.
 """
@@ -32,6 +32,7 @@ from imgsearch_core.store.store import Store
 
 Objects = list[tuple[str, str]]
 Measure = tuple[str, Callable[[Objects], bool], str]
+MODES = ("hybrid", "vector", "text")
 
 
 def has(colour: str | None, shape: str | None) -> Callable[[Objects], bool]:
@@ -49,6 +50,7 @@ COMPOSITIONS: dict[str, list[Measure]] = {
     "2:red circle + square - blue": [
         ("holds a red circle", has("red", "circle"), "high"),
         ("holds a square", has(None, "square"), "high"),
+        ("holds a red circle and a square", lambda o: has("red", "circle")(o) and has(None, "square")(o), "high"),
         ("holds something blue", has("blue", None), "low")],
 }
 
@@ -76,13 +78,11 @@ def shares(ids: list[str], scenes: dict[str, Objects], measures: list[Measure]) 
 def measure(searcher: Searcher, scenes: dict[str, Objects], k: int) -> list[dict]:
     rows = []
     for query, measures in COMPOSITIONS.items():
-        columns = {
-            "plain": [h.id for h in searcher.search(plain_of(query), "hybrid", 0.5, k).hits],
-            "hybrid": [h.id for h in searcher.search(query, "hybrid", 0.5, k).hits],
-            "vector": [h.id for h in searcher.search(query, "vector", 0.5, k).hits],
-            "text": [h.id for h in searcher.search(query, "text", 0.5, k).hits],
-            "subtraction only": subtraction_only(searcher, query, k),
-        }
+        columns = {}
+        for mode in MODES:
+            columns[f"{mode} plain"] = [h.id for h in searcher.search(plain_of(query), mode, 0.5, k).hits]
+            columns[mode] = [h.id for h in searcher.search(query, mode, 0.5, k).hits]
+        columns["subtraction only"] = subtraction_only(searcher, query, k)
         found = {name: shares(ids, scenes, measures) for name, ids in columns.items()}
         for j, (label, _, target) in enumerate(measures):
             rows.append({"query": query, "measure": label, "target": target,
@@ -118,7 +118,7 @@ def main() -> None:
     scenes = {item.id: objects_of(item.metadata) for item in collection.all_items()}
     searcher = Searcher(collection, embedder)
     rows = {k: measure(searcher, scenes, k) for k in args.k}
-    columns = ["plain", "hybrid", "vector", "text", "subtraction only"]
+    columns = [name for mode in MODES for name in (f"{mode} plain", mode)] + ["subtraction only"]
     for k, table in rows.items():
         print(f"\n{len(scenes):,} scenes, top {k}\n")
         print("| query | share of top hits that ... | target | " + " | ".join(columns) + " |")
