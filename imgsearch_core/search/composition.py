@@ -160,16 +160,26 @@ def _keyword_scores(index: BM25Index, positive: list[tuple[Term, list[str]]]) ->
 
 def _keyword_top(ids: list[str], total: np.ndarray, depth: int, allowed: frozenset[str] | None,
                  excluded: Callable[[str], bool]) -> list[tuple[str, float]]:
-    """The best `depth` (id, summed score) above 0, equal scores by id, skipping `excluded(id)` and ids not allowed."""
+    """The best `depth` (id, summed score) above 0, equal scores by id, skipping `excluded(id)` and ids not allowed.
+
+    Only the best few times `depth` scores are sorted (a common word scores most of a large collection); the
+    window widens when exclusions and the filter eat it."""
     found = np.flatnonzero(total > 0)
-    order = sorted(found.tolist(), key=lambda p: (-total[p], ids[p]))
-    top: list[tuple[str, float]] = []
-    for p in order:
-        if len(top) == depth:
-            break
-        if (allowed is None or ids[p] in allowed) and not excluded(ids[p]):
-            top.append((ids[p], float(total[p])))
-    return top
+    window = 4 * depth
+    while True:
+        head = found
+        if found.size > window:
+            kth = np.partition(total[found], found.size - window)[found.size - window]
+            head = found[total[found] >= kth]  # keeps every document tied with the window's last
+        top: list[tuple[str, float]] = []
+        for p in sorted(head.tolist(), key=lambda p: (-total[p], ids[p])):
+            if len(top) == depth:
+                break
+            if (allowed is None or ids[p] in allowed) and not excluded(ids[p]):
+                top.append((ids[p], float(total[p])))
+        if len(top) == depth or head.size == found.size:
+            return top
+        window *= 4
 
 
 def compose(composition: Composition, collection: Collection, embedder: Embedder, depth: int,
@@ -179,7 +189,8 @@ def compose(composition: Composition, collection: Collection, embedder: Embedder
     timings: dict[str, float] = {}
     start = time.perf_counter()
     index = collection.bm25()
-    analysed = [analyze_one(term.text, index.language) for term in terms]
+    # a vector search analyses only its negative terms (for the exclusion), as a plain one analyses nothing
+    analysed = [analyze_one(term.text, index.language) if term.negative or mode != "vector" else [] for term in terms]
     negative_words = [set(tokens) for term, tokens in zip(terms, analysed) if term.negative and tokens]
     positive = [(term, tokens) for term, tokens in zip(terms, analysed) if not term.negative]
 

@@ -172,7 +172,8 @@ class Searcher:
     def text_candidates(self, query: str, where: dict | None = None, mode: str = "hybrid") -> Candidates:
         """Both sides' candidates (the app re-ranks them in any mode), or with `mode` 'text' or 'vector' only the
         side that mode ranks: a keyword search never embeds the query (no text tower session is made) and a
-        vector search never analyses it (no spaCy; its query_tokens are empty)."""
+        vector search never analyses it (no spaCy; its query_tokens are empty). A composed query
+        ("2:red circle + square - blue", search.composition) is parsed first: malformed input runs nothing."""
         if not isinstance(query, str) or not query.strip():
             raise SearchError("Enter a search query.")
         check_mode(mode)

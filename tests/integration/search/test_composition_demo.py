@@ -101,3 +101,9 @@ def test_in_hybrid_mode_every_candidate_is_scored_on_both_sides(searcher):
         assert cosine[doc_id] == pytest.approx(sum(p.cosine for p in parts), abs=1e-4)
         if parts[0].bm25 > 0:
             assert bm25[doc_id] == pytest.approx(parts[0].bm25)
+
+
+def test_a_filter_holds_for_every_composed_hit(searcher):
+    hits = searcher.search("circle - red", "hybrid", 0.5, 30, where={"n_objects": 1}).hits
+    assert hits and all(h.metadata["n_objects"] == 1 for h in hits)
+    assert all(h.bm25 is None or h.bm25 > 0 for h in hits)

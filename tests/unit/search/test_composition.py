@@ -67,3 +67,19 @@ def test_each_malformed_query_has_one_clear_message(query, message):
 
 def test_the_term_limit_is_inclusive():
     assert len(parse(" + ".join(["a"] * MAX_TERMS)).terms) == MAX_TERMS
+
+
+def test_the_keyword_top_widens_its_window_when_exclusions_eat_it_and_breaks_ties_by_id():
+    import numpy as np
+
+    from imgsearch_core.search.composition import _keyword_top
+
+    ids = [f"d{i:03d}" for i in range(200)]
+    total = np.linspace(10.0, 1.0, 200)
+    total[150] = total[151] = 0.5  # the two weakest, tied; d199 scores nothing
+    total[199] = 0.0
+    keep = {"d151", "d150", "d007"}
+    top = _keyword_top(ids, total, 2, None, lambda doc_id: doc_id not in keep)
+    assert top == [("d007", total[7]), ("d150", 0.5)]
+    assert _keyword_top(ids, total, 3, frozenset({"d151", "d150", "d199"}), lambda doc_id: False) == [
+        ("d150", 0.5), ("d151", 0.5)]
