@@ -18,21 +18,23 @@ Grammar (whitespace around the operators is required)::
   minor term already moves the query direction by about a tenth; larger figures are mostly typos ("20" for "2.0")
   that would silently erase every other term, on the keyword side too (a BM25 boost). Weight 0 is rejected, not
   read as "leave the term out": a term that does nothing is a mistake worth a message.
-- At least one term must be positive (a negative term alone has nothing to move away from).
+- A negative term takes a weight too (``circle - 3:red``). At least one term must be positive (a negative term
+  alone has nothing to move away from), at most MAX_TERMS terms, and terms that cancel out (``red - red``) are an
+  error, since their sum has no direction.
 
 Scoring (`compose`): the vector side searches with the weighted sum of the terms' unit embeddings (negative
 weights subtract), renormalised; the keyword side sums the positive terms' BM25 scores times their weights. A
-negative term also *excludes* every candidate, on both sides, whose caption holds all its analysed words (a
-negative term of stop words only excludes nothing and acts through the vector side alone); excluding on both
+negative term also *excludes* every candidate, on both sides, whose caption holds all its analysed words, in any
+order (``- blue square`` drops "a blue circle by a red square" too; a negative term of stop words only excludes
+nothing and acts through the vector side alone); excluding on both
 sides is what keeps a hit holding the term from being raised by the vector side in a hybrid ranking, and the app
 (which always fetches both sides) and the CLI agree in every mode. Captions name things by synonyms ("scarlet disc"),
 which word exclusion cannot see, so in hybrid mode every candidate of either side is scored exactly on both
 (its cosine to the composed direction, its summed BM25): a hit the subtraction pushed away cannot then ride on its
 keywords alone, as min-max fusion would let it when it scored "not found" (0) on the vector side. On the demo this
 took the red circles in the top 10 of "circle - red" from 0.2 to 0.1 (benchmarks/bench_composition.py). Fusion is
-unchanged. Each hit carries its
-`TermPart`s: a term's share of the BM25 score (weight x its BM25) and of the cosine (weight x its cosine / the norm
-of the weighted sum), so the parts of a side add up to that side's raw score.
+unchanged. Each hit carries its `TermPart`s: a term's share of the BM25 score (weight x its BM25) and of the cosine
+(weight x its cosine / the norm of the weighted sum), so the parts of a side add up to that side's raw score.
 """
 from __future__ import annotations
 
@@ -129,6 +131,12 @@ def parse(query: str) -> Composition:
     if all(term.negative for term in terms):
         raise SearchError("A composed query needs a positive term: 'circle - red' finds circles that are not red, "
                           "'- red' alone has nothing to look for.")
+    summed: dict[str, float] = {}
+    for term in terms:
+        key = " ".join(term.text.casefold().split())
+        summed[key] = summed.get(key, 0.0) + term.weight
+    if all(abs(weight) < _CANCEL for weight in summed.values()):
+        raise SearchError("The terms cancel out (the same words added and subtracted): the query has no direction.")
     return Composition(tuple(terms))
 
 

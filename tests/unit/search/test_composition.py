@@ -37,6 +37,7 @@ def test_a_leading_sign_applies_to_the_first_term():
 def test_operators_need_whitespace_on_both_sides_but_any_whitespace_counts():
     assert terms("circle\t-\nred") == [("circle", 1.0), ("red", -1.0)]
     assert terms("t-shirt - e-mail") == [("t-shirt", 1.0), ("e-mail", -1.0)]
+    assert terms("circle + red - red") == [("circle", 1.0), ("red", 1.0), ("red", -1.0)]  # circle is left: no cancel
 
 
 @pytest.mark.parametrize("query, message", [
@@ -56,6 +57,8 @@ def test_operators_need_whitespace_on_both_sides_but_any_whitespace_counts():
     ("circle + 2: + red", "The weight '2:' has no words"),
     ("- red", "needs a positive term"),
     ("- red - 2:blue", "needs a positive term"),
+    ("red circle - Red  Circle", "The terms cancel out"),
+    ("2:red + blue - red - red - blue", "The terms cancel out"),
     (" + ".join(["a"] * (MAX_TERMS + 1)), f"at most {MAX_TERMS} terms"),
 ])
 def test_each_malformed_query_has_one_clear_message(query, message):
