@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.models.embed import Embedder
+from imgsearch_core.search.composition import Composition, TermPart, compose, parse
 from imgsearch_core.search.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.media.images import ImageError, QueryImage, decode_query
 from imgsearch_core.store.collection import Collection
@@ -66,6 +67,7 @@ class Hit:
     method: str = DEFAULT_METHOD  # the fusion that made `score` (imgsearch_core.search.fusion.METHODS)
     bm25_rank: int | None = None  # 1-based place in the keyword candidates; None: not found there
     vector_rank: int | None = None
+    terms: tuple[TermPart, ...] = ()  # a composed query's per-term parts (search.composition); () for a plain one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class Hit:
             "method": self.method,
             "bm25_rank": self.bm25_rank,
             "vector_rank": self.vector_rank,
+            "terms": [part.to_dict() for part in self.terms],
             "metadata": self.metadata,
         }
 
@@ -96,6 +99,7 @@ class Candidates:
     has_vector: bool
     notice: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    term_parts: dict[str, tuple[TermPart, ...]] = field(default_factory=dict)  # by id, for a composed query
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,15 @@ class Searcher:
     def text_candidates(self, query: str, where: dict | None = None, mode: str = "hybrid") -> Candidates:
         """Both sides' candidates (the app re-ranks them in any mode), or with `mode` 'text' or 'vector' only the
         side that mode ranks: a keyword search never embeds the query (no text tower session is made) and a
-        vector search never analyses it (no spaCy; its query_tokens are empty)."""
+        vector search never analyses it (no spaCy; its query_tokens are empty). A composed query
+        ("2:red circle + square - blue", search.composition) is parsed first: malformed input runs nothing."""
         if not isinstance(query, str) or not query.strip():
             raise SearchError("Enter a search query.")
         check_mode(mode)
+        composition = parse(query)  # "2:red circle + square - blue"; one positive term is a plain query
+        if composition.composed:
+            return self._composed_candidates(composition, where, mode)
+        query = composition.terms[0].text
         timings: dict[str, float] = {}
         # The keyword side needs no vector: it runs while the text tower encodes (ONNX Runtime and torch
         # release the GIL), so a hybrid query costs about the encoding plus the vector lookup.
@@ -187,6 +196,12 @@ class Searcher:
         notice = STOP_WORDS_NOTICE if keyword_side is not None and not tokens else None
         return Candidates(bm25, cosine, tokens, has_text=keyword_side is not None, has_vector=mode != "text",
                           notice=notice, timings_ms=timings)
+
+    def _composed_candidates(self, composition: Composition, where: dict | None, mode: str) -> Candidates:
+        sides = compose(composition, self.collection, self.embedder, self.depth, where, mode)
+        notice = STOP_WORDS_NOTICE if mode != "vector" and not sides.tokens else None
+        return Candidates(sides.bm25, sides.cosine, sides.tokens, has_text=mode != "vector", has_vector=mode != "text",
+                          notice=notice, timings_ms=sides.timings_ms, term_parts=sides.parts)
 
     def image_candidates(
         self,
@@ -263,7 +278,8 @@ class Searcher:
         items = {item.id: item for item in self.collection.get([r.id for r in rows])}
         hits = [
             Hit(rank, r.id, items[r.id].caption, items[r.id].media_path, items[r.id].metadata, r.score, r.bm25,
-                r.bm25_norm, r.cosine, r.cosine_norm, method, r.bm25_rank, r.vector_rank)
+                r.bm25_norm, r.cosine, r.cosine_norm, method, r.bm25_rank, r.vector_rank,
+                candidates.term_parts.get(r.id, ()))
             for rank, r in enumerate(rows, start=1)
             if r.id in items
         ]

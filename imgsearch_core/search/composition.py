@@ -1,0 +1,275 @@
+"""Composed text queries: weighted and negative terms, such as ``2:red circle + square - blue``.
+
+Grammar (whitespace around the operators is required)::
+
+    query    := [sign] term (SPACE sign SPACE term)*
+    sign     := "+" | "-"                      "-" makes the next term negative
+    term     := [weight ":"] words
+    weight   := digits ["." digits] | "." digits    0 < weight <= MAX_WEIGHT
+
+- An operator is a lone ``+`` or ``-`` with whitespace (or the query's start or end) on both sides, so a hyphenated
+  word ("e-mail", "t-shirt"), a glued sign ("-red", "+5") and a range ("2-3") stay words of a plain query.
+  A query may start with a sign: ``- blue + circle`` is ``circle - blue``.
+- A weight is the first word of a term when it ends in ``:``, starts with a digit, ``.`` or a sign and the
+  colon is not followed by a digit (so "12:30" and "16:9" stay words). It must then be a plain decimal number.
+- A query without operators and without a weight is one term of weight 1: exactly today's plain query. A single
+  positive term with a weight ranks like the term alone (one direction, renormalised; one BM25 list, min-max).
+- Why 0 < weight <= 10: the vector side is renormalised, so only ratios between weights count, and at 10:1 the
+  minor term already moves the query direction by about a tenth; larger figures are mostly typos ("20" for "2.0")
+  that would silently erase every other term, on the keyword side too (a BM25 boost). Weight 0 is rejected, not
+  read as "leave the term out": a term that does nothing is a mistake worth a message.
+- A negative term takes a weight too (``circle - 3:red``). At least one term must be positive (a negative term
+  alone has nothing to move away from), at most MAX_TERMS terms, and terms that cancel out (``red - red``) are an
+  error, since their sum has no direction.
+
+Scoring (`compose`): the vector side searches with the weighted sum of the terms' unit embeddings (negative
+weights subtract), renormalised; the keyword side sums the positive terms' BM25 scores times their weights. A
+negative term also *excludes* every candidate, on both sides, whose caption holds all its analysed words, in any
+order (``- blue square`` drops "a blue circle by a red square" too; a negative term of stop words only excludes
+nothing and acts through the vector side alone); excluding on both
+sides is what keeps a hit holding the term from being raised by the vector side in a hybrid ranking, and the app
+(which always fetches both sides) and the CLI agree in every mode. Captions name things by synonyms ("scarlet disc"),
+which word exclusion cannot see, so in hybrid mode every candidate of either side is scored exactly on both
+(its cosine to the composed direction, its summed BM25): a hit the subtraction pushed away cannot then ride on its
+keywords alone, as min-max fusion would let it when it scored "not found" (0) on the vector side. On the demo this
+took the red circles in the top 10 of "circle - red" from 0.2 to 0.1 (benchmarks/bench_composition.py). Fusion is
+unchanged. Each hit carries its `TermPart`s: a term's share of the BM25 score (weight x its BM25) and of the cosine
+(weight x its cosine / the norm of the weighted sum), so the parts of a side add up to that side's raw score.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from imgsearch_core.models.embed import Embedder
+from imgsearch_core.search.fusion import SearchError
+from imgsearch_core.store.collection import Collection
+from imgsearch_core.text.analysis import analyze_one
+from imgsearch_core.text.bm25 import BM25Index
+
+MAX_WEIGHT = 10.0
+MAX_TERMS = 10  # each term costs one text embedding and one BM25 pass
+_OPERATOR = re.compile(r"(?:^|(?<=\s))([+-])(?=\s|$)")
+_WEIGHT = re.compile(r"\s*([0-9.+-][^\s:]*):(?!\d)(.*)", re.S)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_CANCEL = 1e-6  # a weighted sum shorter than this has no direction
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a composed query; a negative weight subtracts it."""
+
+    text: str
+    weight: float
+
+    @property
+    def negative(self) -> bool:
+        return self.weight < 0
+
+
+@dataclass(frozen=True)
+class Composition:
+    terms: tuple[Term, ...]
+
+    @property
+    def composed(self) -> bool:
+        """False for one positive term: it ranks as the plain query of its words."""
+        return len(self.terms) > 1
+
+
+@dataclass(frozen=True)
+class TermPart:
+    """One term's share of a hit's scores; None where that side did not run or the term has no keyword part."""
+
+    term: str
+    weight: float
+    bm25: float | None
+    cosine: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "weight": self.weight, "bm25": self.bm25, "cosine": self.cosine}
+
+
+def _weighted(text: str) -> Term:
+    """A term's text and weight (1 without a prefix)."""
+    match = _WEIGHT.fullmatch(text)
+    if match is None:
+        return Term(text.strip(), 1.0)
+    raw, words = match.group(1), match.group(2).strip()
+    if not _NUMBER.fullmatch(raw):
+        raise SearchError(f"The weight {raw!r} is not a number: write it like 2 or 0.5 before a colon (2:red circle).")
+    weight = float(raw)
+    if not 0.0 < weight <= MAX_WEIGHT:
+        raise SearchError(f"The weight {raw} is out of range: use a number above 0 and at most {MAX_WEIGHT:g} "
+                          "(leave a term out rather than weighting it 0; subtract it with ' - ').")
+    if not words:
+        raise SearchError(f"The weight '{raw}:' has no words after it: write a term such as {raw}:red circle.")
+    return Term(words, weight)
+
+
+def parse(query: str) -> Composition:
+    """The terms of `query` (grammar in the module docstring); SearchError for malformed input."""
+    pieces = _OPERATOR.split(query)
+    texts, signs = pieces[0::2], ["+", *pieces[1::2]]
+    if len(texts) > 1 and not texts[0].strip():  # a leading sign: "- blue + circle"
+        texts, signs = texts[1:], signs[1:]
+    if len(texts) > MAX_TERMS:
+        raise SearchError(f"A composed query has at most {MAX_TERMS} terms, this one has {len(texts)}.")
+    terms = []
+    for i, (sign, text) in enumerate(zip(signs, texts)):
+        if not text.strip():
+            if i == len(texts) - 1:
+                raise SearchError(f"The query ends with the operator '{sign}': put a term after it, or remove it.")
+            raise SearchError(f"Two operators in a row ('{sign} {signs[i + 1]}'): put a term between them.")
+        term = _weighted(text)
+        terms.append(Term(term.text, -term.weight if sign == "-" else term.weight))
+    if all(term.negative for term in terms):
+        raise SearchError("A composed query needs a positive term: 'circle - red' finds circles that are not red, "
+                          "'- red' alone has nothing to look for.")
+    summed: dict[str, float] = {}
+    for term in terms:
+        key = " ".join(term.text.casefold().split())
+        summed[key] = summed.get(key, 0.0) + term.weight
+    if all(abs(weight) < _CANCEL for weight in summed.values()):
+        raise SearchError("The terms cancel out (the same words added and subtracted): the query has no direction.")
+    return Composition(tuple(terms))
+
+
+@dataclass(frozen=True)
+class ComposedSides:
+    """The two candidate lists of a composed query and each candidate's term parts."""
+
+    bm25: list[tuple[str, float]]
+    cosine: list[tuple[str, float]]
+    tokens: list[str]
+    parts: dict[str, tuple[TermPart, ...]]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _holds(index: BM25Index, doc_id: str, words: list[set[str]]) -> bool:
+    """Whether the document's caption holds all the analysed words of one of the negative terms."""
+    if not words or doc_id not in index:
+        return False
+    tokens = set(index.tokens(doc_id))
+    return any(term <= tokens for term in words)
+
+
+def _keyword_scores(index: BM25Index, positive: list[tuple[Term, list[str]]]) -> tuple[list[str], np.ndarray]:
+    """The index's ids and, per positive term, its weighted BM25 score of every document (terms x docs)."""
+    ids = index.ids
+    rows = [term.weight * index.scores(tokens) if tokens else np.zeros(len(ids)) for term, tokens in positive]
+    return ids, np.vstack(rows) if rows else np.zeros((0, len(ids)))
+
+
+def _keyword_top(ids: list[str], total: np.ndarray, depth: int, allowed: frozenset[str] | None,
+                 excluded: Callable[[str], bool]) -> list[tuple[str, float]]:
+    """The best `depth` (id, summed score) above 0, equal scores by id, skipping `excluded(id)` and ids not allowed.
+
+    Only the best few times `depth` scores are sorted (a common word scores most of a large collection); the
+    window widens when exclusions and the filter eat it."""
+    found = np.flatnonzero(total > 0)
+    window = 4 * depth
+    while True:
+        head = found
+        if found.size > window:
+            kth = np.partition(total[found], found.size - window)[found.size - window]
+            head = found[total[found] >= kth]  # keeps every document tied with the window's last
+        top: list[tuple[str, float]] = []
+        for p in sorted(head.tolist(), key=lambda p: (-total[p], ids[p])):
+            if len(top) == depth:
+                break
+            if (allowed is None or ids[p] in allowed) and not excluded(ids[p]):
+                top.append((ids[p], float(total[p])))
+        if len(top) == depth or head.size == found.size:
+            return top
+        window *= 4
+
+
+def compose(composition: Composition, collection: Collection, embedder: Embedder, depth: int,
+            where: dict | None, mode: str) -> ComposedSides:
+    """Both sides' candidates of a composed query (`mode` 'text' skips the vector side, 'vector' the BM25 boost)."""
+    terms = composition.terms
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    index = collection.bm25()
+    # a vector search analyses only its negative terms (for the exclusion), as a plain one analyses nothing
+    analysed = [analyze_one(term.text, index.language) if term.negative or mode != "vector" else [] for term in terms]
+    negative_words = [set(tokens) for term, tokens in zip(terms, analysed) if term.negative and tokens]
+    positive = [(term, tokens) for term, tokens in zip(terms, analysed) if not term.negative]
+
+    def excluded(doc_id: str) -> bool:
+        return _holds(index, doc_id, negative_words)
+
+    bm25: list[tuple[str, float]] = []
+    ids, rows = [], np.zeros((0, 0))
+    if mode != "vector":
+        ids, rows = _keyword_scores(index, positive)
+        allowed = collection.allowed_ids(where) if where else None
+        bm25 = _keyword_top(ids, rows.sum(axis=0), depth, allowed, excluded)
+    timings["bm25"] = (time.perf_counter() - start) * 1000
+    cosine: list[tuple[str, float]] = []
+    vectors, norm = np.zeros((0, 0)), 1.0
+    if mode != "text":
+        start = time.perf_counter()
+        vectors = embedder.embed_texts([term.text for term in terms])
+        weights = np.array([term.weight for term in terms], dtype=np.float64)
+        summed = weights @ vectors.astype(np.float64)
+        norm = float(np.linalg.norm(summed))
+        if norm < _CANCEL:
+            raise SearchError("The terms cancel out (the same words added and subtracted): the query has no direction.")
+        timings["embed"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        found = collection.query_vector((summed / norm).astype(np.float32), 2 * depth, where=where)
+        cosine = [(i, c) for i, c in found if not excluded(i)][:depth]
+        timings["vector"] = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    parts = _parts(terms, ids, rows, bm25, cosine, collection, vectors, norm, mode)
+    if mode == "hybrid":
+        bm25, cosine = _filled(bm25, cosine, parts)
+    timings["terms"] = (time.perf_counter() - start) * 1000
+    tokens = [token for _, words in positive for token in words]
+    return ComposedSides(bm25, cosine, tokens, parts, timings)
+
+
+def _filled(bm25: list[tuple[str, float]], cosine: list[tuple[str, float]],
+            parts: dict[str, tuple[TermPart, ...]]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Both lists with every candidate of the other side scored exactly (from its term parts), best first."""
+    def best_first(scores: dict[str, float]) -> list[tuple[str, float]]:
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+    keyword, vector = dict(bm25), dict(cosine)
+    for doc_id, entries in parts.items():
+        vector.setdefault(doc_id, sum(p.cosine for p in entries if p.cosine is not None))
+        found = sum(p.bm25 for p in entries if p.bm25 is not None)
+        if found > 0:
+            keyword.setdefault(doc_id, found)
+    return best_first(keyword), best_first(vector)
+
+
+def _parts(terms: tuple[Term, ...], ids: list[str], rows: np.ndarray, bm25: list[tuple[str, float]],
+           cosine: list[tuple[str, float]], collection: Collection, vectors: np.ndarray, norm: float,
+           mode: str) -> dict[str, tuple[TermPart, ...]]:
+    """Each candidate's TermParts: weight x BM25 for positive terms, weight x cosine / norm for every term."""
+    candidates = list(dict.fromkeys([i for i, _ in bm25] + [i for i, _ in cosine]))
+    position = {doc_id: p for p, doc_id in enumerate(ids)} if mode != "vector" else {}
+    embedded = collection.embeddings(candidates) if mode != "text" and candidates else {}
+    parts: dict[str, tuple[TermPart, ...]] = {}
+    for doc_id in candidates:
+        cosines = (vectors @ embedded[doc_id]) if doc_id in embedded else None
+        row, entries = 0, []
+        for k, term in enumerate(terms):
+            keyword = None
+            if not term.negative and mode != "vector":
+                p = position.get(doc_id)
+                keyword = float(rows[row, p]) if p is not None else 0.0
+                row += 1
+            share = term.weight * float(cosines[k]) / norm if cosines is not None else None
+            entries.append(TermPart(term.text, term.weight, keyword, share))
+        parts[doc_id] = tuple(entries)
+    return parts
+
