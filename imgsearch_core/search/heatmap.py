@@ -1,0 +1,106 @@
+"""Where in a picture a query matches: a forward-only region heatmap (issue 23, item 1).
+
+Why forward-only: the map is built from the embedder's image embedding alone (``embed_images``), so it works
+with every CLIP the product accepts and on every backend (torch, ONNX fp32 and int8), where gradient relevance
+(Chefer et al. 2021) needs torch and the model's attention internals. The picture is split into a grid of
+cells; square windows of ``window`` x ``window`` cells slide over it one cell at a time and are embedded in one
+batch. ``crop``: a window's score is the cosine of its crop (resized by the model's processor) with the query;
+``occlude``: the drop in the whole picture's cosine when the window is painted over with the picture's mean
+colour. A cell's value is the mean score of the windows that cover it; the peak is the best cell's centre in
+picture pixels. A text query and an image query are the same to the map: a unit vector in the image space.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+METHODS = ("crop", "occlude")
+# Chosen on held-out demo scenes (benchmarks/bench_heatmap.py, RESULTS.md): see DEFAULT_* there.
+DEFAULT_METHOD, DEFAULT_CELLS, DEFAULT_WINDOW = "occlude", 6, 2
+
+
+class ImageEmbedder(Protocol):
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """Cell values (rows x cols, higher = the region supports the query more) over a picture of width x height."""
+
+    values: np.ndarray
+    width: int
+    height: int
+    method: str
+    window: int
+    cosine: float  # the whole picture's cosine with the query
+
+    @property
+    def peak_cell(self) -> tuple[int, int]:
+        row, col = np.unravel_index(int(np.argmax(self.values)), self.values.shape)
+        return int(row), int(col)
+
+    @property
+    def peak(self) -> tuple[int, int]:
+        """The best cell's centre as (x, y) picture pixels."""
+        row, col = self.peak_cell
+        rows, cols = self.values.shape
+        return int((col + 0.5) * self.width / cols), int((row + 0.5) * self.height / rows)
+
+    def to_dict(self) -> dict:
+        rows, cols = self.values.shape
+        x, y = self.peak
+        return {"method": self.method, "rows": rows, "cols": cols, "window_cells": self.window,
+                "width": self.width, "height": self.height, "cosine": round(self.cosine, 6),
+                "peak": {"x": x, "y": y, "row": self.peak_cell[0], "col": self.peak_cell[1]},
+                "grid": [[round(float(v), 6) for v in row] for row in self.values]}
+
+
+def grid_shape(width: int, height: int, cells: int) -> tuple[int, int]:
+    """``cells`` along the short side, as many square-ish cells along the long side."""
+    short = min(width, height)
+    rows = max(cells, round(cells * height / short))
+    cols = max(cells, round(cells * width / short))
+    return rows, cols
+
+
+def _edges(length: int, n: int) -> np.ndarray:
+    return np.round(np.linspace(0, length, n + 1)).astype(int)
+
+
+def explain(embedder: ImageEmbedder, image: Image.Image, query: np.ndarray, *, method: str = DEFAULT_METHOD,
+            cells: int = DEFAULT_CELLS, window: int = DEFAULT_WINDOW) -> Heatmap:
+    """The heatmap of ``query`` (a unit vector in the image space: an embedded text or picture) over ``image``."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown heatmap method {method!r}; choose one of {', '.join(METHODS)}.")
+    if not 1 <= window <= cells:
+        raise ValueError(f"The window ({window} cells) must be between 1 and the grid's {cells} cells.")
+    image = image.convert("RGB")
+    width, height = image.size
+    rows, cols = grid_shape(width, height, cells)
+    ys, xs = _edges(height, rows), _edges(width, cols)
+    starts = [(r, c) for r in range(rows - window + 1) for c in range(cols - window + 1)]
+    boxes = [(int(xs[c]), int(ys[r]), int(xs[c + window]), int(ys[r + window])) for r, c in starts]
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    if method == "crop":
+        vectors = embedder.embed_images([image.crop(box) for box in boxes])
+        full = float(embedder.embed_images([image])[0] @ query)
+        scores = vectors @ query
+    else:
+        fill = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
+        variants = [image]
+        for box in boxes:
+            masked = image.copy()
+            ImageDraw.Draw(masked).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=fill)
+            variants.append(masked)
+        vectors = embedder.embed_images(variants)
+        full = float(vectors[0] @ query)
+        scores = full - vectors[1:] @ query
+    total, count = np.zeros((rows, cols), np.float64), np.zeros((rows, cols), np.float64)
+    for (r, c), score in zip(starts, scores):
+        total[r:r + window, c:c + window] += float(score)
+        count[r:r + window, c:c + window] += 1
+    return Heatmap(total / count, width, height, method, window, full)
