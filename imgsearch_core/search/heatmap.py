@@ -104,3 +104,49 @@ def explain(embedder: ImageEmbedder, image: Image.Image, query: np.ndarray, *, m
         total[r:r + window, c:c + window] += float(score)
         count[r:r + window, c:c + window] += 1
     return Heatmap(total / count, width, height, method, window, full)
+
+
+# Low to high: dark blue, cyan, yellow, red (readable over photos and for most colour-blind viewers' luminance).
+_RAMP = np.array([(30, 40, 140), (40, 180, 220), (250, 220, 40), (220, 30, 30)], np.float32)
+LEGEND_HEIGHT = 28
+MIN_OVERLAY_WIDTH = 256
+
+
+def _colours(t: np.ndarray) -> np.ndarray:
+    """Values in 0..1 to RGB along the ramp."""
+    position = np.clip(t, 0, 1) * (len(_RAMP) - 1)
+    low = np.minimum(position.astype(int), len(_RAMP) - 2)
+    frac = (position - low)[..., None]
+    return _RAMP[low] * (1 - frac) + _RAMP[low + 1] * frac
+
+
+def overlay(image: Image.Image, heatmap: Heatmap, *, alpha: float = 0.5) -> Image.Image:
+    """The picture with the map blended over it, the peak marked, and a legend strip below (low .. high, with the
+    cell values at both ends), so a saved file explains itself."""
+    image = image.convert("RGB")
+    if image.width < MIN_OVERLAY_WIDTH:  # a thumbnail-sized picture: enlarged so the legend stays legible
+        scale = MIN_OVERLAY_WIDTH / image.width
+        image = image.resize((MIN_OVERLAY_WIDTH, max(1, round(image.height * scale))), Image.Resampling.NEAREST)
+    width, height = image.size
+    values = heatmap.values
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    cells = Image.fromarray((scaled * 255).astype(np.uint8), "L").resize((width, height), Image.Resampling.BILINEAR)
+    heat = _colours(np.asarray(cells, np.float32) / 255)
+    blended = np.asarray(image, np.float32) * (1 - alpha) + heat * alpha
+    canvas = Image.new("RGB", (width, height + LEGEND_HEIGHT), (255, 255, 255))
+    canvas.paste(Image.fromarray(blended.astype(np.uint8), "RGB"))
+    draw = ImageDraw.Draw(canvas)
+    x, y = (round(v * s / d) for v, s, d in zip(heatmap.peak, (width, height), (heatmap.width, heatmap.height)))
+    arm = max(4, min(width, height) // 20)
+    for colour, thick in (((255, 255, 255), 3), ((0, 0, 0), 1)):
+        draw.line((x - arm, y, x + arm, y), fill=colour, width=thick)
+        draw.line((x, y - arm, x, y + arm), fill=colour, width=thick)
+    bar_left, bar_right = 4, max(5, width - 4)
+    ramp = _colours(np.linspace(0, 1, bar_right - bar_left))
+    strip = np.broadcast_to(ramp[None], (8, bar_right - bar_left, 3)).astype(np.uint8)
+    canvas.paste(Image.fromarray(np.ascontiguousarray(strip), "RGB"), (bar_left, height + 3))
+    draw.text((bar_left, height + 13), f"low {low:.3f}", fill=(0, 0, 0))
+    label = f"{high:.3f} high"
+    draw.text((bar_right - draw.textlength(label), height + 13), label, fill=(0, 0, 0))
+    return canvas
