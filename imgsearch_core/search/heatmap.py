@@ -6,8 +6,10 @@ with every CLIP the product accepts and on every backend (torch, ONNX fp32 and i
 cells; square windows of ``window`` x ``window`` cells slide over it one cell at a time and are embedded in one
 batch. ``crop``: a window's score is the cosine of its crop (resized by the model's processor) with the query;
 ``occlude``: the drop in the whole picture's cosine when the window is painted over with the picture's mean
-colour. A cell's value is the mean score of the windows that cover it; the peak is the best cell's centre in
-picture pixels. A text query and an image query are the same to the map: a unit vector in the image space.
+colour; ``combined``: both maps in standard units, summed (twice the cost). A cell's value is the mean score of
+the windows that cover it; the peak is the best cell's centre in picture pixels. A text query and an image
+query are the same to the map: a unit vector in the image space. CLIP's processors embed a picture's centre
+square, so under ``occlude`` the strips beyond it score 0: they played no part in the match.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, ImageDraw
 
-METHODS = ("crop", "occlude")
+METHODS = ("occlude", "crop", "combined")
 # Chosen on held-out demo scenes (benchmarks/bench_heatmap.py, RESULTS.md): see DEFAULT_* there.
 DEFAULT_METHOD, DEFAULT_CELLS, DEFAULT_WINDOW = "occlude", 6, 2
 
@@ -85,25 +87,41 @@ def explain(embedder: ImageEmbedder, image: Image.Image, query: np.ndarray, *, m
     starts = [(r, c) for r in range(rows - window + 1) for c in range(cols - window + 1)]
     boxes = [(int(xs[c]), int(ys[r]), int(xs[c + window]), int(ys[r + window])) for r, c in starts]
     query = np.asarray(query, dtype=np.float32).reshape(-1)
-    if method == "crop":
-        vectors = embedder.embed_images([image.crop(box) for box in boxes])
-        full = float(embedder.embed_images([image])[0] @ query)
-        scores = vectors @ query
-    else:
-        fill = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
-        variants = [image]
-        for box in boxes:
-            masked = image.copy()
-            ImageDraw.Draw(masked).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=fill)
-            variants.append(masked)
-        vectors = embedder.embed_images(variants)
-        full = float(vectors[0] @ query)
-        scores = full - vectors[1:] @ query
+    crops = [image.crop(box) for box in boxes] if method != "occlude" else []
+    occluded = _occluded(image, boxes) if method != "crop" else []
+    scores = embedder.embed_images([image, *crops, *occluded]) @ query
+    full = float(scores[0])
+    maps = {"crop": scores[1:1 + len(crops)], "occlude": full - scores[1 + len(crops):]}
+    if method in maps:
+        values = _cell_means(maps[method], starts, rows, cols, window)
+    else:  # both maps in standard units, summed: each method's misses are rarely the other's
+        values = sum(_standard(_cell_means(m, starts, rows, cols, window)) for m in maps.values())
+    return Heatmap(values, width, height, method, window, full)
+
+
+def _occluded(image: Image.Image, boxes: list[tuple[int, int, int, int]]) -> list[Image.Image]:
+    """The picture once per box, the box painted over with the picture's mean colour (no new edges or hues)."""
+    fill = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
+    variants = []
+    for left, top, right, bottom in boxes:
+        masked = image.copy()
+        ImageDraw.Draw(masked).rectangle((left, top, right - 1, bottom - 1), fill=fill)
+        variants.append(masked)
+    return variants
+
+
+def _cell_means(scores: np.ndarray, starts: list[tuple[int, int]], rows: int, cols: int, window: int) -> np.ndarray:
+    """Each cell's mean score over the windows that cover it."""
     total, count = np.zeros((rows, cols), np.float64), np.zeros((rows, cols), np.float64)
     for (r, c), score in zip(starts, scores):
         total[r:r + window, c:c + window] += float(score)
         count[r:r + window, c:c + window] += 1
-    return Heatmap(total / count, width, height, method, window, full)
+    return total / count
+
+
+def _standard(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 0 else values - values.mean()
 
 
 # Low to high: dark blue, cyan, yellow, red (readable over photos and for most colour-blind viewers' luminance).
