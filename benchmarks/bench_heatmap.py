@@ -4,7 +4,7 @@ lies inside the box of an object of that colour and shape. Also the random basel
 those boxes cover) and the wall time per map.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_heatmap.py --scenes 500 [--model vitb32] [--query image]
-        [--method crop|occlude] [--cells 8] [--window 3] [--threads 2]
+        [--method occlude|crop|combined] [--cells 6] [--window 2] [--threads 2] [--agreement]
 
 Scenes come from the test split's stream with the object count forced (never the training split), so none
 was trained on. ``--model vitb32`` builds a random-weights CLIP of the ViT-B/32 architecture here (the cost
@@ -72,6 +72,20 @@ def run(embedder, n: int, query_kind: str, method: str, cells: int, window: int)
             "ms_per_map": float(np.median(times[1:] if n > 1 else times))}
 
 
+def backend_agreement(model: str, n: int, method: str, cells: int, window: int) -> dict:
+    """Pearson correlation of the same maps on torch and on ONNX fp32 (and int8), and how often their peaks agree."""
+    embedders = {backend: build_embedder(model, backend) for backend in ("torch", "onnx", "onnx-int8")}
+    rows: dict[str, list] = {backend: [] for backend in embedders if backend != "torch"}
+    for image, _, obj in pointing_cases(n):
+        maps = {backend: explain(e, image, e.embed_texts([f"a {obj.colour} {obj.shape}"])[0], method=method,
+                                 cells=cells, window=window) for backend, e in embedders.items()}
+        for backend in rows:
+            r = float(np.corrcoef(maps["torch"].values.ravel(), maps[backend].values.ravel())[0, 1])
+            rows[backend].append((r, maps["torch"].peak_cell == maps[backend].peak_cell))
+    return {backend: {"median_r": float(np.median([r for r, _ in v])), "min_r": float(min(r for r, _ in v)),
+                      "same_peak": float(np.mean([same for _, same in v]))} for backend, v in rows.items()}
+
+
 def build_embedder(model: str, backend: str | None):
     from imgsearch_core.config import DEMO_MODEL
     from imgsearch_core.models.embed import Embedder
@@ -93,10 +107,16 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=DEFAULT_CELLS)
     parser.add_argument("--window", type=int, default=DEFAULT_WINDOW)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--agreement", action="store_true", help="compare the maps of torch, ONNX fp32 and int8")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.agreement:
+        for backend, row in backend_agreement(args.model, args.scenes, args.method, args.cells, args.window).items():
+            print(f"| {args.model} | torch vs {backend} | {args.scenes} | {row['median_r']:.4f} | {row['min_r']:.4f} | "
+                  f"{row['same_peak']:.3f} |", flush=True)
+        return
     embedder = build_embedder(args.model, args.backend)
     row = run(embedder, args.scenes, args.query, args.method, args.cells, args.window)
     print(f"| {args.method} {args.cells}x{args.cells}, window {args.window} | {args.model} ({embedder.backend}) | "
