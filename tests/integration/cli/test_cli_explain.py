@@ -98,3 +98,27 @@ def test_query_and_image_are_exclusive_and_one_is_required(demo, capsys):
             main(["explain", *args, "--store", demo[0]])
         assert exited.value.code == 2
     capsys.readouterr()
+
+
+def test_peak_is_in_the_stored_pictures_own_pixels(tmp_path, capsys):
+    """A 1024 px picture is analysed at a smaller size, but its peak is reported in its own pixels."""
+    from imgsearch_core.config import DEMO_MODEL, Settings
+    from imgsearch_core.ingest.pipeline import collect, ingest
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.scenes.scenes import scene_at
+    from imgsearch_core.store.store import Store
+
+    scene = scene_at("test", 100_003, n_objects=2)
+    image, boxes = render_with_boxes(scene)
+    (tmp_path / "photos").mkdir()
+    image.resize((1024, 1024), Image.Resampling.NEAREST).save(tmp_path / "photos" / "big.png")
+    store = Store(Settings.from_env(store_dir=tmp_path / "store"))
+    items, problems = collect(tmp_path / "photos")
+    assert ingest(store, "big", Embedder(DEMO_MODEL), items, problems=problems).added == 1
+    item_id = store.open("big").all_items()[0].id
+    obj, (left, top, right, bottom) = scene.objects[0], boxes[0]
+    assert main(["explain", "--id", item_id, "--query", f"a {obj.colour} {obj.shape}", "--json",
+                 "--store", str(tmp_path / "store")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["width"], document["height"]) == (1024, 1024)
+    assert inside((document["peak"]["x"], document["peak"]["y"]), [(8 * left, 8 * top, 8 * right, 8 * bottom)])
