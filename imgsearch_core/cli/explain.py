@@ -1,6 +1,7 @@
 """The explain command: where in a stored picture a text or an image query matches (issue 23, item 1).
 
-    python -m imgsearch_core explain --id ID (--query TEXT | --image PATH) [--collection NAME] [--out heat.png] [--json]
+    python -m imgsearch_core explain --id ID (--query TEXT | --image PATH) [--collection NAME] [--method occlude]
+        [--out heat.png] [--json]
 
 Prints the map as a grid (rows of cell values, higher = supports the query more) and its peak in the stored
 picture's pixel coordinates; `--out` also writes the picture with the map over it and a legend. The method is
@@ -61,7 +62,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     decoded, picture = _decoded(data, stored[0].media_path.name, settings)
     embedder = query_embedder_for(collection, embedder_for(collection))  # text through the tower searches use
     query = embedder.embed_texts([args.query])[0] if query_image is None else embedder.embed_images([query_image])[0]
-    analysed = explain(embedder, picture, query)
+    analysed = explain(embedder, picture, query, method=args.method)
     heatmap = replace(analysed, width=decoded.width, height=decoded.height)  # peak in the stored picture's pixels
     document = {"collection": name, "id": args.id, "query": args.query, "image": args.image, **heatmap.to_dict()}
     if args.out:
@@ -82,5 +83,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     what.add_argument("--query", help="a text query")
     what.add_argument("--image", metavar="PATH", help="a query picture")
     p.add_argument("--collection")
+    p.add_argument("--method", choices=("occlude", "crop", "combined"), default="occlude",
+                   help="occlude (default, fastest), crop, or combined (both: best for image queries, twice the cost)")
     p.add_argument("--out", metavar="FILE.png", help="also write the picture with the map over it and a legend")
     p.set_defaults(func=cmd_explain)

@@ -67,9 +67,10 @@ def test_image_query_text_output_and_overlay(demo, capsys, tmp_path):
     query = tmp_path / "query.png"
     query_picture(scene.objects[0]).save(query)
     out = tmp_path / "heat.png"
-    assert main(["explain", "--id", item_id, "--image", str(query), "--out", str(out), "--store", demo[0]]) == 0
+    assert main(["explain", "--id", item_id, "--image", str(query), "--method", "combined", "--out", str(out),
+                 "--store", demo[0]]) == 0
     text = capsys.readouterr().out.splitlines()
-    assert text[0].startswith(f"Heatmap of {query} over {item_id[:12]} (128x128 px") and len(text) == 7
+    assert text[0].startswith(f"Heatmap of {query} over {item_id[:12]} (128x128 px, combined") and len(text) == 7
     assert all(len(line.split()) == 6 for line in text[1:])
     with Image.open(out) as drawn:
         assert drawn.format == "PNG" and drawn.width == 256 and drawn.height > 256
@@ -90,6 +91,16 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(demo, capsys, tmp_path,
     assert captured.out == "" and captured.err.startswith(message) and captured.err.count("\n") == 1
     if args[-1] == "NOT_AN_IMAGE":
         assert "notes.png" in captured.err
+
+
+def test_the_method_choices_are_the_heatmap_modules(demo, capsys):
+    """The parser lists them literally (parsing must not import numpy), so this keeps the two lists one."""
+    from imgsearch_core.search.heatmap import DEFAULT_METHOD, METHODS
+
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "{" + ",".join(METHODS) + "}" in help_text and f"{DEFAULT_METHOD} (default" in help_text
 
 
 def test_query_and_image_are_exclusive_and_one_is_required(demo, capsys):
