@@ -17,6 +17,7 @@ from imgsearch_core.cli import archive as cli_archive
 from imgsearch_core.cli import audit as cli_audit
 from imgsearch_core.cli import enrich as cli_enrich
 from imgsearch_core.cli import evaluation as cli_eval
+from imgsearch_core.cli import explain as cli_explain
 from imgsearch_core.cli import settings as cli_settings
 from imgsearch_core.cli.support import (CliError, bad_input_errors, collect_source, read_input,
                                         resolve_collection_name, searcher_for, store_settings)
@@ -365,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.register(sub, common)
     cli_enrich.register(sub, common)
     cli_eval.register(sub, common)
+    cli_explain.register(sub, common)
     cli_settings.register(sub, common)
     cli_text_tower.register(sub, common)
 

@@ -59,8 +59,19 @@ def _background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(base.astype(np.float32) + np.float32(amp) * pattern[..., None].astype(np.float32), 0, 255)
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
+
+
 def render(scene: Scene, size: int = DISPLAY_SIZE, *, vocab: Vocabulary = DEMO_VOCAB) -> Image.Image:
     """Draw ``scene`` as an RGB image of ``size`` x ``size`` pixels (deterministic)."""
+    return render_with_boxes(scene, size, vocab=vocab)[0]
+
+
+def render_with_boxes(scene: Scene, size: int = DISPLAY_SIZE, *,
+                      vocab: Vocabulary = DEMO_VOCAB) -> tuple[Image.Image, list[Box]]:
+    """The picture of ``render`` and, per object in scene order, the box of its circumscribed circle (clipped to
+    the canvas). Why here: the placement (jitter, no overlap) is drawn from the render stream, so only the
+    drawing knows where each object landed; heatmaps are scored against these boxes."""
     rng = np.random.default_rng(list(scene.seed) + [size])
     canvas = _background(scene.background, size, rng)
     image = Image.fromarray(canvas.astype(np.uint8), "RGB")
@@ -83,7 +94,9 @@ def render(scene: Scene, size: int = DISPLAY_SIZE, *, vocab: Vocabulary = DEMO_V
         vocab.shapes[obj.shape].draw(draw, cx, cy, r, angle, fill)
     pixels = np.asarray(image, dtype=np.float32) + 0.5
     pixels += rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(rng.uniform(2, 7))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    boxes = [(max(0.0, cx - r), max(0.0, cy - r), min(float(size), cx + r), min(float(size), cy + r))
+             for cx, cy, r in placed]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB"), boxes
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -263,3 +263,19 @@ def test_shifted_captions_queries_and_positives_are_exact():
         assert q.source in q.relevant(scenes)
         assert set(q.text.replace(",", "").split()) & _words(SHIFTED)
         assert _words(V.DEMO_VOCAB).isdisjoint(q.text.replace(",", "").split())
+
+
+def test_render_with_boxes_draws_the_same_pixels_and_each_box_holds_its_object():
+    vocab = V.DEMO_VOCAB
+    for index in range(12):
+        scene = S.scene_at("test", index, n_objects=1 + index % 3)
+        image, boxes = R.render_with_boxes(scene)
+        assert image.tobytes() == R.render(scene).tobytes() and len(boxes) == len(scene.objects)
+        pixels = np.asarray(image, dtype=np.float32)
+        for obj, (left, top, right, bottom) in zip(scene.objects, boxes):
+            assert 0 <= left < right <= R.DISPLAY_SIZE and 0 <= top < bottom <= R.DISPLAY_SIZE
+            side = V.SIZES[obj.size] * R.DISPLAY_SIZE  # the circumscribed circle's diameter
+            assert 0.9 * side <= max(right - left, bottom - top) <= 1.1 * side
+            cx, cy = int((left + right) / 2), int((top + bottom) / 2)
+            centre = pixels[cy - 1:cy + 2, cx - 1:cx + 2].reshape(-1, 3).mean(axis=0)
+            assert np.abs(centre - np.array(vocab.colours[obj.colour])).max() < 30, (scene, obj)
