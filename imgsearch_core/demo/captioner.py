@@ -19,13 +19,11 @@ next-token cross-entropy, AdamW (the encoder at a lower rate), warm-up then cosi
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,9 @@ from transformers import (BertTokenizer, BlipImageProcessor, BlipProcessor, CLIP
                           GPT2LMHeadModel, VisionEncoderDecoderModel)
 
 from imgsearch_core.config import DEMO_MODEL
+from imgsearch_core.demo.captioner_card import write_card
 from imgsearch_core.demo.captioner_quality import caption_quality, quality_score
+from imgsearch_core.demo.training_cli import run_training, training_parser
 from imgsearch_core.models.captioner import TransformersCaptioner
 from imgsearch_core.models.embed import resolve_model
 from imgsearch_core.scenes.render import DISPLAY_SIZE, render
@@ -231,33 +231,9 @@ def train_captioner(settings: CaptionerSettings, out: Path, minutes: float | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="data/models/imgsearch-captioner")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-time cap (the step schedule is the default)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a CaptionerSettings field (experiments)")
-    parser.add_argument("--no-card", action="store_true", help="skip the quality table and model card")
-    parser.add_argument("--card-only", metavar="COMMAND",
-                        help="no training: rewrite the card of the captioner in --out, trained by COMMAND")
-    args = parser.parse_args(argv)
-    from imgsearch_core.demo.captioner_card import write_card
-
-    out = Path(args.out)
-    if args.card_only:
-        summary = json.loads((out / "training.json").read_text())
-        print(json.dumps(write_card(out, summary, args.card_only)["summary"]), flush=True)
-        return 0
-    settings = CaptionerSettings(seed=args.seed)
-    for item in args.set:
-        key, value = item.split("=", 1)
-        setattr(settings, key, type(getattr(settings, key))(value))
-    summary = train_captioner(settings, out, args.minutes)
-    print(json.dumps({k: v for k, v in summary.items() if k != "val_history"}), flush=True)
-    if not args.no_card:
-        command = " ".join(["python -m imgsearch_core.demo.captioner", *sys.argv[1:]])
-        print(json.dumps(write_card(out, summary, command)["summary"]), flush=True)
-    return 0
+    args = training_parser(__doc__.split("\n")[0], "data/models/imgsearch-captioner").parse_args(argv)
+    return run_training(args, "imgsearch_core.demo.captioner", CaptionerSettings(seed=args.seed), train_captioner,
+                        write_card)
 
 
 if __name__ == "__main__":

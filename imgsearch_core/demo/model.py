@@ -22,11 +22,9 @@ quality.json) is written by model_card.py.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ import torch
 from imgsearch_core.scenes import queries as Q
 from imgsearch_core.scenes.captions import caption, partial_caption, satisfies
 from imgsearch_core.demo.model_card import card_with_search_rows
+from imgsearch_core.demo.training_cli import run_training, training_parser
 from imgsearch_core.demo.positives import IMAGE_POSITIVES, positives_matrix, same_objects_matrix
 from imgsearch_core.scenes.render import DISPLAY_SIZE, render
 from imgsearch_core.scenes.scenes import sample_scene, split_scenes
@@ -241,32 +240,9 @@ def train_demo_model(settings: DemoSettings, out: Path, minutes: float | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="data/models/imgsearch-mini")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-time cap (the step schedule is the default)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a DemoSettings field (experiments)")
-    parser.add_argument("--no-card", action="store_true", help="skip the quality table and model card")
-    parser.add_argument("--card-only", metavar="COMMAND",
-                        help="no training: rewrite the card of the model in --out, trained by COMMAND")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    if args.card_only:
-        summary = json.loads((out / "training.json").read_text())
-        print(json.dumps(card_with_search_rows(out, summary, args.card_only)["summary"]), flush=True)
-        return 0
-    settings = DemoSettings(seed=args.seed)
-    for item in args.set:
-        key, value = item.split("=", 1)
-        kind = type(getattr(settings, key))
-        setattr(settings, key, kind(value))
-    summary = train_demo_model(settings, out, args.minutes)
-    print(json.dumps({k: v for k, v in summary.items() if k != "val_history"}), flush=True)
-    if not args.no_card:
-        command = " ".join(["python -m imgsearch_core.demo.model", *sys.argv[1:]])
-        print(json.dumps(card_with_search_rows(out, summary, command)["summary"]), flush=True)
-    return 0
+    args = training_parser(__doc__.split("\n")[0], "data/models/imgsearch-mini").parse_args(argv)
+    return run_training(args, "imgsearch_core.demo.model", DemoSettings(seed=args.seed), train_demo_model,
+                        card_with_search_rows)
 
 
 if __name__ == "__main__":

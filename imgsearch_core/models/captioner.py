@@ -14,7 +14,7 @@ from typing import Any
 
 from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_CAPTIONER
 from imgsearch_core.errors import CaptionerError
-from imgsearch_core.models.embed import _hub_reachable
+from imgsearch_core.models.model_sources import hub_reachable, local_model, looks_like_path
 
 ENV_CAPTIONER = "IMGSEARCH_CAPTIONER"
 MAX_NEW_TOKENS = 40  # a caption, not a paragraph: bounds the time per picture
@@ -31,21 +31,17 @@ def resolve_captioner(name_or_path: str | None = None) -> tuple[str, str]:
     text = (name_or_path if name_or_path is not None else os.environ.get(ENV_CAPTIONER) or DEMO_CAPTIONER).strip()
     if not text:
         raise CaptionerError(f"No captioner given. {FIX}")
-    bundled = BUNDLED_MODELS_DIR / text
-    if "/" not in text and bundled.is_dir():
-        return text, str(bundled)
+    found = local_model(text)
+    if found is not None:
+        return found
     path = Path(text).expanduser()
-    if path.is_dir():
-        resolved = path.resolve()
-        name = resolved.name if resolved.parent == BUNDLED_MODELS_DIR.resolve() else str(resolved)
-        return name, str(resolved)
     if path.exists():
         raise CaptionerError(f"Captioner path {text!r} is a file; give the directory that holds config.json. {FIX}")
     if text == DEMO_CAPTIONER:
         raise CaptionerError(f"The bundled captioner {text!r} is missing from {BUNDLED_MODELS_DIR}. Restore it "
                              f"(git checkout data/models/{text}) or retrain it: python -m "
                              f"imgsearch_core.demo.captioner --out data/models/{text}. {FIX}")
-    if text.startswith(("/", ".", "~")) or text.count("/") > 1 or "\\" in text:
+    if looks_like_path(text):
         raise CaptionerError(f"Captioner directory {text!r} does not exist. {FIX}")
     return text, text
 
@@ -94,7 +90,7 @@ def load_captioner(name_or_path: str | None = None) -> TransformersCaptioner:
     bundled demo captioner); anything missing or unloadable is one `CaptionerError` that names the fix."""
     name, source = resolve_captioner(name_or_path)
     bound_threads()
-    offline = not Path(source).is_dir() and not _hub_reachable()  # a hub name: the local cache only, no retries
+    offline = not Path(source).is_dir() and not hub_reachable()  # a hub name: the local cache only, no retries
     try:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 

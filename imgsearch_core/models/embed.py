@@ -24,17 +24,16 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image
 
-from imgsearch_core.config import BUNDLED_MODELS_DIR, DEMO_MODEL
+from imgsearch_core.config import DEMO_MODEL
+from imgsearch_core.models.model_sources import hub_reachable, local_model, looks_like_path
 from imgsearch_core.types import ModelIdentity
 
 log = logging.getLogger(__name__)
@@ -55,33 +54,14 @@ def resolve_model(name_or_path: str) -> tuple[str, str | None]:
     text = str(name_or_path).strip()
     if not text:
         raise ModelLoadError("No model given: pass a model name such as 'clip-ViT-B-32' or a local model directory.")
-    bundled = BUNDLED_MODELS_DIR / text
-    if "/" not in text and bundled.is_dir():
-        return text, str(bundled)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        resolved = path.resolve()
-        if resolved.parent == BUNDLED_MODELS_DIR.resolve():
-            return resolved.name, str(resolved)
-        return str(resolved), str(resolved)
-    if path.exists():
+    found = local_model(text)
+    if found is not None:
+        return found
+    if Path(text).expanduser().exists():
         raise ModelLoadError(f"Model path {text!r} is a file; give the directory that holds config.json.")
-    looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1 or "\\" in text
-    if looks_like_path:
+    if looks_like_path(text):
         raise ModelLoadError(f"Model directory {text!r} does not exist.")
     return text, None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP check, so an offline machine fails in seconds instead of retrying for a minute."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _load_sentence_transformer(name: str, local_dir: str | None):
@@ -103,7 +83,7 @@ def _load_sentence_transformer(name: str, local_dir: str | None):
         return SentenceTransformer(name, device="cpu", local_files_only=True)
     except Exception:  # noqa: BLE001 - not cached locally; try the hub below
         pass
-    if not _hub_reachable():
+    if not hub_reachable():
         raise ModelLoadError(
             f"Model {name!r} is not in the local Hugging Face cache and the model hub cannot be reached "
             "(offline or HF_HUB_OFFLINE=1). Fix: use the bundled offline model 'imgsearch-mini', give a local "

@@ -88,7 +88,7 @@ def test_environment_names_the_captioner(tiny_blip: Path, monkeypatch: pytest.Mo
 
 def test_bundled_name_resolves_like_the_demo_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / C.DEMO_CAPTIONER).mkdir()
-    monkeypatch.setattr(C, "BUNDLED_MODELS_DIR", tmp_path)
+    monkeypatch.setattr("imgsearch_core.models.model_sources.BUNDLED_MODELS_DIR", tmp_path)
     monkeypatch.delenv(C.ENV_CAPTIONER, raising=False)
     assert C.resolve_captioner(None) == (C.DEMO_CAPTIONER, str(tmp_path / C.DEMO_CAPTIONER))
     assert C.resolve_captioner(str(tmp_path / C.DEMO_CAPTIONER))[0] == C.DEMO_CAPTIONER  # short name, movable

@@ -39,7 +39,7 @@ def test_identity_pins_local_models_by_absolute_path(tiny_embedder, tiny_model_d
 def test_bundled_models_are_pinned_by_short_name_so_stores_survive_a_move(tmp_path, tiny_model_dir, monkeypatch):
     bundled = tmp_path / "models"
     shutil.copytree(tiny_model_dir, bundled / "imgsearch-mini")
-    monkeypatch.setattr("imgsearch_core.models.embed.BUNDLED_MODELS_DIR", bundled)
+    monkeypatch.setattr("imgsearch_core.models.model_sources.BUNDLED_MODELS_DIR", bundled)
     assert resolve_model("imgsearch-mini") == ("imgsearch-mini", str(bundled / "imgsearch-mini"))
     assert resolve_model(str(bundled / "imgsearch-mini"))[0] == "imgsearch-mini"
     assert Embedder("imgsearch-mini").identity.name == "imgsearch-mini"
