@@ -10,12 +10,17 @@ from PIL import Image, ImageDraw
 CAPTION_WORDS = ["red", "green", "blue", "circle", "square", "harbour", "mountain", "city", "portrait", "street"]
 
 
-def build_tiny_clip(directory: Path) -> Path:
+def build_tiny_clip(directory: Path, seed: int = 20261202) -> Path:
+    """Seeded, so every run (a CI machine's included) ranks with the same random weights as the last."""
+    import torch
+
     from imgsearch_core.models.clip_factory import build_clip, save_clip, train_clip_tokenizer
 
     tokenizer = train_clip_tokenizer([" ".join(CAPTION_WORDS)] * 4 + ["a photo of the sea"], vocab_size=400)
-    model, processor = build_clip(tokenizer, image_size=32, patch_size=8, vision_width=32, vision_layers=1,
-                                  text_width=32, text_layers=1, heads=2, projection_dim=16)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model, processor = build_clip(tokenizer, image_size=32, patch_size=8, vision_width=32, vision_layers=1,
+                                      text_width=32, text_layers=1, heads=2, projection_dim=16)
     return save_clip(model, processor, directory)
 
 

@@ -199,3 +199,13 @@ def downloads(monkeypatch) -> list[tuple[str | None, str, bytes]]:
 
     monkeypatch.setattr(MediaFileManager, "add", add)
     return seen
+
+
+def core_similar(store, *, item_id=None, image=None, text=None, alpha=1.0, k=24) -> list[str]:
+    """The hits the Image search page must show, from the core (a fresh Searcher on the same store)."""
+    from imgsearch_core.models.embed import Embedder
+    from imgsearch_core.search.engine import Searcher
+
+    collection = store.open("photos")
+    searcher = Searcher(collection, Embedder(collection.model.name))
+    return [h.id for h in searcher.similar(image, item_id=item_id, text=text, alpha=alpha, k=k).hits]

@@ -1,17 +1,8 @@
 """Image search page: uploads (and bad ones), arriving from "More like this", image + text with alpha."""
 from __future__ import annotations
 
-from tests.app.conftest import IMAGE_PAGE, hit_ids, pixel_bomb_png, run, start, texts
+from tests.app.conftest import IMAGE_PAGE, core_similar, hit_ids, pixel_bomb_png, run, start, texts
 from tests.helpers import image_bytes
-
-
-def core_similar(store, *, item_id=None, image=None, text=None, alpha=1.0, k=24):
-    from imgsearch_core.models.embed import Embedder
-    from imgsearch_core.search.engine import Searcher
-
-    collection = store.open("photos")
-    searcher = Searcher(collection, Embedder(collection.model.name))
-    return [h.id for h in searcher.similar(image, item_id=item_id, text=text, alpha=alpha, k=k).hits]
 
 
 def upload(at, name: str, data: bytes, mime: str = "image/png"):
