@@ -99,6 +99,12 @@ EMBEDDED_FIELDS: tuple[str, ...] = (
 )
 
 
+# What the caption audit (evaluation/caption_audit.py) stores per item: the score, the item's place in the
+# collection's order, which statistic and model computed them, and a checksum of the caption scored. They describe
+# one caption, so whatever replaces the caption (reread) removes them with it.
+CAPTION_AUDIT_FIELDS: tuple[str, ...] = ("caption_suspicion", "caption_audit_rank", "caption_audit_by",
+                                         "caption_audit_check")
+
 # Keys the code itself writes for every item: where its media file is (derived from the id, see
 # Collection.media_path), what decoding measured, where and when it came from, which container each value
 # came from. Why reserved: a caption file's extra columns and embedded metadata become item metadata, and a
@@ -110,7 +116,7 @@ RESERVED_KEYS: frozenset[str] = frozenset({
     # What an OCR engine or a captioner wrote (media/picture_text.py): a caption file cannot plant it.
     "ocr_text", "ocr_words", "ocr_engine", "machine_caption", "machine_caption_model",
     # What the caption audit wrote (evaluation/caption_audit.py).
-    "caption_suspicion", "caption_audit_rank", "caption_audit_by", "caption_audit_check",
+    *CAPTION_AUDIT_FIELDS,
     # What a file's Content Credentials say: a caption file claiming "has_credentials" would forge provenance.
     *CREDENTIAL_FIELDS,
 })

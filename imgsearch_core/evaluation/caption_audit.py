@@ -37,14 +37,15 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import rankdata
 
+from imgsearch_core.fields import CAPTION_AUDIT_FIELDS
 from imgsearch_core.store.collection import Collection
 from imgsearch_core.types import ModelIdentity
 
-SCORE_FIELD = "caption_suspicion"  # 0..1, catalogued in fields.py
-ORDER_FIELD = "caption_audit_rank"  # the item's place in the collection's order, 0..1 (ties of the score broken)
-BY_FIELD = "caption_audit_by"  # which statistic and model computed the score
-CHECK_FIELD = "caption_audit_check"  # CRC-32 of the caption scored: a caption edited since shows no stale score
-AUDIT_FIELDS = (SCORE_FIELD, ORDER_FIELD, BY_FIELD, CHECK_FIELD)
+# 0..1; the item's place in the collection's order, 0..1 (ties of the score broken); which statistic and model
+# computed the score; CRC-32 of the caption scored (a caption edited since shows no stale score). fields.py
+# catalogues them.
+AUDIT_FIELDS = CAPTION_AUDIT_FIELDS
+SCORE_FIELD, ORDER_FIELD, BY_FIELD, CHECK_FIELD = AUDIT_FIELDS
 REFERENCE = 4096
 PAGE = 512
 CSLS_K = 10

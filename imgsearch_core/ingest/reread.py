@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgsearch_core.fields import EMBEDDED_FIELDS, MACHINE_CAPTION_ORIGIN, twin_keys
+from imgsearch_core.fields import CAPTION_AUDIT_FIELDS, EMBEDDED_FIELDS, MACHINE_CAPTION_ORIGIN, twin_keys
 from imgsearch_core.media.images import ImageError
 from imgsearch_core.ingest.pipeline import Problem, Progress, SourceItem, describe_item, metadata_problems
 from imgsearch_core.store.records import StoredItem
@@ -47,7 +47,8 @@ def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str,
     """(caption, metadata changes with None for removed keys, report lines) for one stored item.
 
     Every embedded field is read afresh (a field the file no longer carries is removed); a caption
-    that came from a caption file or sidecar is kept unless this run gives one again.
+    that came from a caption file or sidecar is kept unless this run gives one again. A new caption drops the
+    audit's score of the old one (a `caption_suspicion` filter must not find it until the next audit).
     """
     described = describe_item(item, data)
     caption, metadata = described.caption, dict(described.metadata)
@@ -62,6 +63,8 @@ def changes_for(stored: StoredItem, item: SourceItem, data: bytes) -> tuple[str,
     target = {**{k: stored.metadata[k] for k in _KEPT_FROM_INGEST if k in stored.metadata}, **metadata}
     stale = {key for name in (*EMBEDDED_FIELDS, "caption_from") for key in twin_keys(name)} - set(target)
     changes = {k: v for k, v in target.items() if stored.metadata.get(k) != v}
+    if caption != stored.caption:
+        stale |= set(CAPTION_AUDIT_FIELDS)
     changes.update({k: None for k in stale if k in stored.metadata})
     refused = [Problem(item.name, reason) for reason in described.refused]
     return caption, changes, metadata_problems(item.name, described.problems) + refused
