@@ -20,6 +20,7 @@ from imgsearch_core.ingest.engines import PictureText
 from imgsearch_core.ingest.sources import Problem
 from imgsearch_core.ingest.writes import Progress
 from imgsearch_core.store.collection import Collection
+from imgsearch_core.store.lock import StoreLockedError
 from imgsearch_core.store.records import StoredItem
 from imgsearch_core.store.store import Store
 from imgsearch_core.types import Captioner, TextReader
@@ -89,17 +90,37 @@ def enrich(
     report = EnrichReport(total=len(todo))
     for start in range(0, len(todo), batch_size):
         if should_stop is not None and should_stop():
-            report.stopped = True
-            report.problems.append(Problem("(run)", f"stopped by the user after {start:,} of {len(todo):,} items"))
+            _stopped(report, start)
             break
         results = _work(collection, store, engines, todo[start:start + batch_size], report)
-        _write(store, collection, results)
+        if not _write_when_free(store, collection, results, should_stop):
+            _stopped(report, start)
+            break
         if progress is not None:
             done, elapsed = min(start + batch_size, len(todo)), time.perf_counter() - started
             rate = done / elapsed if elapsed > 0 else 0.0
             progress(Progress(done, len(todo), rate, (len(todo) - done) / rate if rate > 0 else None))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stopped(report: EnrichReport, done: int) -> None:
+    report.stopped = True
+    report.problems.append(Problem("(run)", f"stopped by the user after {done:,} of {report.total:,} items"))
+
+
+def _write_when_free(store: Store, collection: Collection, results: dict[str, dict[str, Any]],
+                     should_stop: Callable[[], bool] | None) -> bool:
+    """Write one batch, waiting while another writer has the store: an ingest holds the write lock for its
+    whole run, and a background enrich must outlast it, not fail. Each try waits the lock's own timeout. False
+    when the user stops the run meanwhile (the batch is done again by the next run, like a killed one)."""
+    while True:
+        try:
+            _write(store, collection, results)
+            return True
+        except StoreLockedError:
+            if should_stop is not None and should_stop():
+                return False
 
 
 def _label(item: StoredItem) -> str:

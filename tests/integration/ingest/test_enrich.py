@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,32 @@ def test_problems_per_file_stop_and_resume(plain_store):
     assert "failed on this picture" in reasons["broken.png"]
     items = by_name(plain_store.open("news"))
     assert "ocr_engine" not in items["shop.png"].metadata and items["captioned.png"].metadata["ocr_text"] == "Ferry"
+
+
+def test_enrich_outlasts_a_writer_holding_the_store_and_stops_when_asked_meanwhile(plain_store):
+    """Admin runs an ingest (the write lock held for its whole run) beside an enrich: the enrich waits, not fails."""
+    held, release = threading.Event(), threading.Event()
+
+    def ingest_like_writer() -> None:
+        with plain_store.writing():
+            held.set()
+            release.wait(60)
+
+    writer = threading.Thread(target=ingest_like_writer)
+    writer.start()
+    assert held.wait(10)
+    answers = iter([False, True])  # at the batch's start: go on; once the store was found busy: stop
+    stopped = enrich(plain_store, "news", reader=PixelReader(), should_stop=lambda: next(answers))
+    assert stopped.stopped and "stopped by the user after 0 of 5" in stopped.problems[-1].reason
+    assert len(pending_ids(plain_store.open("news"), ocr=True, captions=False)) == 5  # nothing half-written
+
+    threading.Timer(3.0, release.set).start()
+    started = time.monotonic()
+    report = enrich(plain_store, "news", reader=PixelReader())
+    writer.join(10)
+    assert time.monotonic() - started >= 2.5 and not report.stopped and report.read == 4
+    broken = by_name(plain_store.open("news"))["broken.png"].id  # the reader fails on it: a problem, still to do
+    assert pending_ids(plain_store.open("news"), ocr=True, captions=False) == [broken]
 
 
 def test_ingest_reads_text_and_captions_new_items(store, tiny_embedder, tmp_path):
