@@ -239,6 +239,7 @@ def sidebar(store: Store) -> None:
 # coming back by the sidebar restores the last view, a link or Back/Forward (the URL differs from what
 # the page last wrote) shows the URL's view, and otherwise the widgets hold it.
 VIEWS_KEY = "_views"
+OWN_INPUT_KEY = "_own_input"
 
 
 def arrived() -> bool:
@@ -254,14 +255,22 @@ def view_to_show(page: str, keys: Sequence[str], first_run: bool = False) -> tup
     the page it leaves). `first_run`: the page's widgets were never set up."""
     url = {key: st.query_params.get_all(key) for key in st.query_params}
     last = st.session_state.get(VIEWS_KEY, {}).get(page)
+    own_input = st.session_state.pop(OWN_INPUT_KEY, False)
     # No remembered view yet and not a fresh arrival: the first run was cut short by the user's own input
     # (typing before the page finished); the widgets hold that input, and the URL holds nothing newer.
-    new_url = arrived() or first_run or (last is not None and url != last)
+    # A run from the user's own input keeps the widgets too: its URL can predate the last run's (a slow
+    # machine, a search sent right after a mode change), and only Back/Forward changes the URL alone.
+    new_url = arrived() or first_run or (last is not None and url != last and not own_input)
     if not new_url:
         return None, False
     if set(url) & set(keys) or not last:
         return url, True
     return last, False  # a bare URL (the sidebar, a switch without parameters): the last view stays
+
+
+def mark_own_input() -> None:
+    """The callback of every widget outside a page's results fragment: this run comes from the user's input."""
+    st.session_state[OWN_INPUT_KEY] = True
 
 
 def write_url(page: str, params: dict[str, Any]) -> None:

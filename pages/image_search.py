@@ -59,6 +59,7 @@ def _apply_view(store, collection, view: dict, from_link: bool) -> None:
 def _text_changed() -> None:
     """Text typed into an empty box moves the slider from image only to image_default_alpha(text), so the
     text counts; emptied, it goes back to image only. A slider the user set while text stood stays."""
+    _ui.mark_own_input()
     ss = st.session_state
     before, text = ss.get(TEXT_BEFORE_KEY, ""), ss.is_text
     if bool(before.strip()) != bool(text.strip()):
@@ -79,6 +80,7 @@ def combined_text(text: str, mode: str, alpha: float, candidates, own_caption: b
 
 def _upload_changed() -> None:
     """The editor removed the upload (the uploader's x): forget it. A new file replaces it in main."""
+    _ui.mark_own_input()
     if st.session_state.get("is_upload") is None:
         st.session_state.pop(KEPT_UPLOAD_KEY, None)
 
@@ -149,7 +151,7 @@ def main() -> None:
         st.text_input("Combine with text (optional)", key="is_text", max_chars=url_state.MAX_QUERY_CHARS,
                       placeholder="e.g. at night, in the snow", on_change=_text_changed,
                       help="Adds keyword (BM25) matches of this text; typing it sets the slider to an equal mix.")
-        st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160)
+        st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160, on_change=_ui.mark_own_input)
 
     chosen = _archive_filters.filter_controls(store, collection, "is")
     where_key = filter_where.filter_key(chosen)

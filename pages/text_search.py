@@ -55,8 +55,9 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
         with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
             st.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
                           max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
-            submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content")
-    st.text_input("Metadata filter (optional)", key="ts_where", width=300,
+            submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content",
+                                              on_click=_ui.mark_own_input)
+    st.text_input("Metadata filter (optional)", key="ts_where", width=300, on_change=_ui.mark_own_input,
                   placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
     st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",

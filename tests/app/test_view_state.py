@@ -140,3 +140,24 @@ def test_an_upload_says_it_cannot_be_linked(filled_store):
     run(at)
     assert any("uploaded picture cannot be linked" in c for c in texts(at.caption))
     assert "item" not in at.query_params
+
+
+def test_a_search_sent_before_the_url_caught_up_keeps_the_editor_s_choices(archive_store):
+    """A slow machine: the editor switches to Text mode and presses Enter before the browser took the URL that
+    run wrote, so the search arrives with the older URL. Own input keeps the widgets; only Back/Forward (a URL
+    change with no input, test above) restores the URL's view."""
+    at = start()
+    submit_query(at, QUERY)
+    older_url = dict(at.query_params)
+    at.segmented_control(key="ts_mode").set_value("text")
+    run(at)
+    at.query_params.clear()
+    at.query_params.update(older_url)  # the browser still shows the hybrid search's URL
+    submit_query(at, QUERY)
+    assert at.segmented_control(key="ts_mode").value == "text"
+    assert any("· text ·" in m for m in texts(at.markdown))
+    at.multiselect(key="ts_f_credit").set_value(["dpa"])  # a filter chosen with the URL still behind, too
+    at.query_params.clear()
+    at.query_params.update(older_url)
+    run(at)
+    assert at.multiselect(key="ts_f_credit").value == ["dpa"] and at.segmented_control(key="ts_mode").value == "text"
