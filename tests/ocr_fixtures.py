@@ -244,13 +244,14 @@ def words_in(fixtures: Sequence[OcrFixture]) -> int:
     return sum(len(f.words) for f in fixtures)
 
 
-def big_picture(width: int = 7000, height: int = 7000) -> OcrFixture:
-    """A 49-MP scan (a paper-coloured page) with three words large enough to survive the engine's downscale.
+def big_picture(width: int = 7000, height: int = 7000, size: int | None = None) -> OcrFixture:
+    """A 49-MP scan (a paper-coloured page) with three words large enough to survive the engine's downscale
+    (or `size` px tall, for words that only survive a milder one).
 
     Drawn in Pillow with each sign rendered on a float cut-out only: one copy of the picture, about a second."""
     rng = np.random.default_rng(49)
     image = Image.new("RGB", (width, height), (214, 205, 188))
-    words, boxes, size = ("Zürich", "Bahnhof", "2024"), [], height // 27
+    words, boxes, size = ("Zürich", "Bahnhof", "2024"), [], size or height // 27
     for k, word in enumerate(words):
         x, y = width // 12 + k * width // 8, height // 6 + k * height // 4
         area = (x, y, x + width // 2, y + height // 8)

@@ -104,10 +104,12 @@ def decode_for_ingest(
     max_side: int = MEDIA_MAX_SIDE,
     model_side: int = MODEL_INPUT_SIDE,
     budget: FrameBudget | None = None,
+    work_side: int | None = None,
 ) -> IngestPicture:
     """Decode once, straight to what ingest stores: a media rendition and the model input.
 
-    The working picture (`decoded.image`, upright RGB) keeps its long side >= max_side * DRAFT_SLACK
+    The working picture (`decoded.image`, upright RGB) keeps its long side >= work_side * DRAFT_SLACK
+    (work_side: max_side unless given; an OCR engine that reads it wants more pixels than the rendition keeps)
     and its short side >= model_side where the original allows it: JPEGs get there by DCT scaling,
     other formats by an integer `reduce` right after loading, so no full-resolution RGB copy is ever
     made of a large scan. Everything the tests demand of `decode_image` (orientation, CMYK, alpha on
@@ -115,7 +117,7 @@ def decode_for_ingest(
     """
     if max_side < 1 or model_side < 1:
         raise ValueError(f"max_side and model_side must be positive, got {max_side} and {model_side}")
-    long_min = max(1, math.ceil(max_side * DRAFT_SLACK))
+    long_min = max(1, math.ceil(max(max_side, work_side or 0) * DRAFT_SLACK))
 
     def draft(width: int, height: int) -> tuple[int, int]:
         return (long_min, model_side) if width >= height else (model_side, long_min)

@@ -16,6 +16,7 @@ from imgsearch_core.ingest.decode import MODEL_INPUT_SIDE, FrameBudget, decode_f
 from imgsearch_core.ingest.engines import PictureText
 from imgsearch_core.ingest.sources import Problem, SourceItem, describe_item
 from imgsearch_core.media.perceptual import perceptual_hash
+from imgsearch_core.media.picture_text import OCR_MAX_SIDE
 
 @dataclass(frozen=True)
 class Prepared:
@@ -104,11 +105,13 @@ def _read_for_decoding(item: SourceItem, digest: str, stat: tuple[int, int] | No
 def prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits: Limits,
             budget: FrameBudget | None = None, engines: PictureText | None = None) -> Prepared:
     """Read, decode once, describe and hash one new item (runs in the decode pool); with `engines`, read the
-    text in the working picture and keep a small copy of an uncaptioned one for the captioner."""
+    text in the working picture and keep a small copy of an uncaptioned one for the captioner. The text is read
+    from a working picture of OCR_MAX_SIDE, not the 1024-px rendition, where small words would be lost."""
     data = _read_for_decoding(item, digest, stat, limits)
+    reading = engines is not None and engines.reader is not None
     picture = decode_for_ingest(
         data, name=item.name, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes,
-        model_side=limits.model_side, budget=budget,
+        model_side=limits.model_side, budget=budget, work_side=OCR_MAX_SIDE if reading else None,
     )
     described = describe_item(item, data, limits.read_metadata)
     metadata = {
@@ -119,7 +122,7 @@ def prepare(item: SourceItem, digest: str, stat: tuple[int, int] | None, limits:
         "phash": perceptual_hash(picture.decoded.image),
     }
     problems, caption_input = [], None
-    if engines is not None and engines.reader is not None:
+    if reading:
         fields, problem = engines.read(picture.decoded.image)
         metadata.update(fields or {})
         problems += [problem] if problem else []

@@ -20,7 +20,10 @@ from typing import Any
 from imgsearch_core.fields import MACHINE_CAPTION_ORIGIN
 from imgsearch_core.types import WordBox
 
-OCR_MAX_SIDE = 1024  # a picture is read at most this large (the media rendition's long side): a 49-MP scan never is
+# A picture is read at most this large (RapidOCR's own max_side_len): a 49-MP scan never is, and ingest decodes its
+# working picture this large when it reads text, since 14-28 px words of a 12-MP photo are lost at the rendition's
+# 1024 px (benchmarks/RESULTS.md "OCR engines"). Enrich reads the stored 1024-px rendition: the originals may be gone.
+OCR_MAX_SIDE = 2000
 CAPTION_SIDE = 384  # a picture is captioned at most this large (BLIP's input side; a captioner resizes anyway)
 MAX_WORDS = 300  # words kept per picture, in reading order
 MAX_WORD_CHARS = 64

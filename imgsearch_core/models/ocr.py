@@ -33,10 +33,11 @@ import numpy as np
 from PIL import Image, ImageStat
 
 from imgsearch_core.errors import StoreError
+from imgsearch_core.media.picture_text import OCR_MAX_SIDE
 from imgsearch_core.types import TextReader, WordBox
 
 ENGINE = "rapidocr-onnxruntime {version} (PP-OCRv4 det + rec, ch)"  # `name`, recorded with the words read
-MAX_SIDE = 2000  # px, the long side the engine sees (RapidOCR's own max_side_len)
+MAX_SIDE = OCR_MAX_SIDE  # px, the long side the engine sees (RapidOCR's own max_side_len)
 CONFIDENCE_FLOOR = 0.7  # mean character confidence of a kept word (RESULTS.md "OCR engines")
 SPACE_PROB = 0.1  # a space is read where its probability reaches this and no character wins
 THREADS = 2

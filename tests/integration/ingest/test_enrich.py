@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from imgsearch_core.config import Settings
 from imgsearch_core.ingest.enrich import enrich, ocr_at_ingest, pending_ids, reset_machine_captions, set_ocr_at_ingest
 from imgsearch_core.ingest.pipeline import collect, ingest
 from imgsearch_core.ingest.reread import reread_metadata
-from imgsearch_core.media.picture_text import decode_words
+from imgsearch_core.media.picture_text import OCR_MAX_SIDE, decode_words
 from imgsearch_core.search.filters.parse import collection_fields, parse_filter
 from imgsearch_core.store.store import Store
 from imgsearch_core.text.analysis import analyze_one
@@ -258,8 +259,11 @@ def test_engines_get_bounded_pictures_at_ingest_and_at_enrich(store, tiny_embedd
                                                "scan.jpg": picture([], "red", size=(3000, 5000), fmt="JPEG")})
     reader, captioner = SizeReader(), SizeCaptioner()
     assert ingest(store, "news", tiny_embedder, collect(folder)[0], reader=reader, captioner=captioner).added == 2
-    # the working picture of one decode (JPEG: DCT-scaled, PNG: reduced by an integer factor), never the full scan
-    assert len(reader.sizes) == 2 and all(960 <= max(s) <= 1024 and min(s) >= 576 for s in reader.sizes), reader.sizes
+    # the working picture of one decode (JPEG: DCT-scaled, PNG: reduced by an integer factor), never the full scan,
+    # and at OCR_MAX_SIDE, not the 1024-px rendition, so small words stay readable
+    assert len(reader.sizes) == 2 and all(max(s) == OCR_MAX_SIDE and min(s) == 1200 for s in reader.sizes), reader.sizes
+    assert all(max(i.metadata["width"], i.metadata["height"]) == 5000 for i in store.open("news").all_items())
+    assert all(max(Image.open(i.media_path).size) == 1024 for i in store.open("news").all_items())  # as without OCR
     assert sorted(captioner.sizes) == [(230, 384), (384, 230)]
     reset_machine_captions(store, "news")
     enrich(store, "news", reader=reader, captioner=captioner)  # from the stored renditions: nothing read twice

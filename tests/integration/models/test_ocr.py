@@ -1,5 +1,6 @@
 """The product's OCR engine (models.ocr, RapidOCR) on pictures rendered with real fonts: the words it must find,
-the pictures it must find nothing in, a 49-MP scan read at a bounded size with boxes in the scan's own pixels.
+the pictures it must find nothing in, a 49-MP scan read at a bounded size with boxes in the scan's own pixels, and
+small words of a 12-MP photo found at ingest.
 
 Thresholds sit a little below what benchmarks/bench_ocr.py measured on the same fixtures (RESULTS.md, "OCR")."""
 from __future__ import annotations
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imgsearch_core.ingest.pipeline import collect, ingest
+from imgsearch_core.media.images import fit
 from imgsearch_core.models import ocr
 from imgsearch_core.types import WordBox
 from tests.ocr_fixtures import (
@@ -95,6 +98,18 @@ def test_a_49_mp_scan_is_read_downscaled_with_boxes_in_its_own_pixels(reader):
     for word, drawn in zip(words, scan.boxes):
         assert _overlap(word.box, drawn) > 0.8, (word, drawn)  # a box in the 2000-px copy's pixels would miss
         assert word.box[2] <= 12_000 and word.box[3] <= 4_000
+
+
+def test_ingest_reads_small_words_of_a_12_mp_photo_that_its_1024_px_rendition_loses(reader, store, tiny_embedder,
+                                                                                     tmp_path):
+    photo = big_picture(4000, 3000, size=20)  # a 20-px font: 10 px at the engine's 2000, 5 px at the rendition's 1024
+    (tmp_path / "in").mkdir()
+    photo.image.save(tmp_path / "in" / "street.jpg", quality=92)
+    assert len(reader.read(fit(photo.image, 1024))) < len(photo.words)  # why ingest does not read the rendition
+    report = ingest(store, "news", tiny_embedder, collect(tmp_path / "in")[0], reader=reader)
+    [item] = store.open("news").all_items()
+    assert report.added == 1 and max(Image.open(item.media_path).size) == 1024
+    assert normalise(item.metadata["ocr_text"], True).split() == ["zurich", "bahnhof", "2024"]
 
 
 def test_downscale_keeps_small_pictures_and_reads_any_mode():
