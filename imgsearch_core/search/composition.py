@@ -194,6 +194,33 @@ def parse(query: str) -> Composition:
     return Composition(tuple(terms))
 
 
+def _field_terms(label: str, text: str, weight: float) -> list[str]:
+    """A "More of" / "Less of" field's comma-separated terms, each written with the field's weight."""
+    out = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if _OPERATOR.search(piece) or _WEIGHT.fullmatch(piece):
+            raise SearchError(f"The {label} field takes words or item:<id>, separated by commas ({piece!r} is not "
+                              "one such term): give its weight in the field's weight, or type the whole query in "
+                              "the search box.")
+        parse(piece)  # an item or picture term's own form
+        out.append(piece if weight == 1 else f"{weight:g}:{piece}")
+    return out
+
+
+def with_fields(query: str, more: str = "", more_weight: float = 1.0, less: str = "", less_weight: float = 1.0) -> str:
+    """The search box's query with the app's "More of" terms added and "Less of" terms subtracted, in the grammar
+    (so the page can show the query an editor could type): ``circle`` + more "sky, sea" (2) + less "red" ->
+    ``circle + 2:sky + 2:sea - red``. SearchError for a field term that is not one plain term."""
+    added = _field_terms("More of", more, more_weight)
+    subtracted = _field_terms("Less of", less, less_weight)
+    pieces = [query.strip()] if query.strip() else []
+    pieces += [f"+ {term}" if pieces or i else term for i, term in enumerate(added)]
+    pieces += [f"- {term}" for term in subtracted]
+    return " ".join(pieces)
+
+
 @dataclass(frozen=True)
 class Pictures:
     """The resolved image terms of a composition: each term's unit vector (by Term.key) and the ids to leave out."""

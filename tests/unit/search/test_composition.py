@@ -110,3 +110,17 @@ def test_the_keyword_top_widens_its_window_when_exclusions_eat_it_and_breaks_tie
     assert top == [("d007", total[7]), ("d150", 0.5)]
     assert _keyword_top(ids, total, 3, frozenset({"d151", "d150", "d199"}), lambda doc_id: False) == [
         ("d150", 0.5), ("d151", 0.5)]
+
+
+def test_the_fields_compose_a_query_the_grammar_reads_back():
+    from imgsearch_core.search.composition import with_fields
+
+    assert with_fields("circle", "sky, sea", 2, "red") == "circle + 2:sky + 2:sea - red"
+    assert with_fields("", "sky", 1, "red, item:3fa2c9e1", 0.5) == "sky - 0.5:red - 0.5:item:3fa2c9e1"
+    assert with_fields("circle", " , ", 3, "") == "circle"
+    assert terms(with_fields("a - b", "c, e-mail", 0, "12:30")) == [("a", 1.0), ("b", -1.0), ("12:30", -1.0)]
+    for field in ("a + b", "2:a", "0:a", "- a"):
+        with pytest.raises(SearchError, match="The More of field takes words or item:<id>"):
+            with_fields("x", field)
+    with pytest.raises(SearchError, match="The item term 'item:zz' needs a stored id"):
+        with_fields("x", "", 1, "item:zz")
