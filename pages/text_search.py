@@ -24,7 +24,8 @@ from imgsearch_core.store.language_policy import ensure_language
 from pages import _archive_filters, _results, _ui
 
 RANK_KEYS = ("ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", *_results.option_keys("ts"))
-KEYS = ("ts_q", "ts_more", "ts_more_w", "ts_less", "ts_less_w", "ts_where", *_archive_filters.widget_keys("ts"), *RANK_KEYS)
+FIELD_KEYS = ("ts_more", "ts_more_w", "ts_less", "ts_less_w")  # the composed query's More of / Less of
+KEYS = ("ts_q", *FIELD_KEYS, "ts_where", *_archive_filters.widget_keys("ts"), *RANK_KEYS)
 
 
 def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: float, default_method: str) -> None:
@@ -38,7 +39,8 @@ def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: f
     ss = st.session_state
     ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
     ss.ts_fusion, ss.ts_cutoff, ss.ts_page = params.fusion, params.cutoff, params.page
-    ss.ts_more, ss.ts_more_w, ss.ts_less, ss.ts_less_w = params.more, params.more_weight, params.less, params.less_weight
+    ss.ts_more, ss.ts_more_w = params.more, params.more_weight
+    ss.ts_less, ss.ts_less_w = params.less, params.less_weight
     ss.ts_signature = None  # keep the view's page number for its first search
 
 
@@ -61,12 +63,12 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
             submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content")
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             for key, label, verb in (("ts_more", "More of", "added to"), ("ts_less", "Less of", "subtracted from")):
-                st.text_input(label, key=key, max_chars=url_state.MAX_QUERY_CHARS, width=260,
-                              placeholder="words, or item:<id> from a hit's Details",
+                st.text_input(label, key=key, max_chars=url_state.MAX_QUERY_CHARS, width=190,
+                              placeholder="words or item:<id>",
                               help=f"Terms {verb} the query, separated by commas: words, or item:<id> for a stored "
                                    "picture (its id is the first row of a hit's Details). The search box takes the "
                                    "same as a typed query, e.g. circle + 2:sky - red.")
-                st.number_input("Weight", key=f"{key}_w", min_value=0.0, max_value=MAX_WEIGHT, step=0.5, width=110,
+                st.number_input("Weight", key=f"{key}_w", min_value=0.0, max_value=MAX_WEIGHT, step=0.5, width=100,
                                 help=f"How strongly the {label} terms count, relative to the search box's 1; "
                                      "0 leaves them out.")
     st.text_input("Metadata filter (optional)", key="ts_where", width=300,
@@ -120,7 +122,8 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     collection_name = collection.name
     params = _params(store, collection, default_alpha, default_method)
     method, cutoff = params.fusion, params.cutoff
-    signature = (collection_name, params.q, params.more, params.more_weight, params.less, params.less_weight, params.mode, params.alpha, method, cutoff, params.k, params.where,
+    signature = (collection_name, params.q, params.more, params.more_weight, params.less, params.less_weight,
+                 params.mode, params.alpha, method, cutoff, params.k, params.where,
                  filter_where.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_show_all = False

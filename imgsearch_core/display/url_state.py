@@ -75,7 +75,8 @@ def _parse_weight(raw: str | None, field_name: str, errors: list[str]) -> float:
     except ValueError:
         value = math.nan
     if math.isnan(value) or not 0.0 <= value <= MAX_WEIGHT:
-        errors.append(f"The link's {field_name} weight {quoted(raw)} is not a number from 0 to {MAX_WEIGHT:g}; using 1.")
+        errors.append(f"The link's {field_name} weight {quoted(raw)} is not a number from 0 to {MAX_WEIGHT:g}; "
+                      "using 1.")
         return 1.0
     return value
 

@@ -141,7 +141,8 @@ def _kind(words: str) -> Term:
     if words.startswith('"') or words.endswith('"'):
         path = words[1:-1].strip() if len(words) > 1 and words[0] == words[-1] == '"' else ""
         if not path or '"' in path:
-            raise SearchError(f"The picture term {words} is not one path in double quotes: write it like \"./pool.jpg\".")
+            raise SearchError(f"The picture term {words} is not one path in double quotes: "
+                              'write it like "./pool.jpg".')
         return Term(path, 1.0, PICTURE)
     return Term(words, 1.0)
 
