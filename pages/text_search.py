@@ -110,6 +110,8 @@ def _ranked(store, collection, submitted: bool, chosen: dict | None, default_alp
     reruns only this part (the candidates are cached), not the facets, filters and form above. It writes the
     URL itself, on every run."""
     def body() -> None:
+        if st.session_state.pop("ts_rerun_app", False):  # a card added a picture term: redraw the fields too
+            st.rerun(scope="app")
         _rank_controls()
         _search(store, collection, submitted, chosen, default_alpha, default_method)
 

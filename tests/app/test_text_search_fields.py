@@ -52,3 +52,15 @@ def test_a_link_with_an_item_term_and_a_bad_weight_opens_with_one_message(filled
 
     at = start(query={"q": "circle", "more": "item:00000000deadbeef"})
     assert len(at.error) == 1 and "No item with id '00000000deadbeef'" in at.error[0].value and not hit_ids(at)
+
+
+def test_a_cards_add_to_more_of_makes_its_picture_a_term(filled_store):
+    at = search_with_fields(start(), "circle", "", 1.0, "")
+    first = hit_ids(at)[0]
+    at.button(key=f"ts_more_term_{first}").click()
+    run(at)
+    composed = f"circle + item:{first}"
+    expected = [h.id for h in core_hits(filled_store, composed)]
+    assert not at.error and at.text_input(key="ts_more").value == f"item:{first}"
+    assert texts(at.code) == [composed] and hit_ids(at) == expected[:12] and first not in hit_ids(at)
+    assert at.query_params.get("more") == f"item:{first}"

@@ -1,5 +1,6 @@
 """A link carrying a composed query, opened in a real browser: the Text search page shows the composed query,
-the core's hits for it, and a card's breakdown lists each term's part."""
+the core's hits for it, and a card's breakdown lists each term's part; its "Add to Less of" makes the picture a
+term (the fields outside the results fragment show it, and the link keeps it)."""
 from __future__ import annotations
 
 import time
@@ -51,4 +52,10 @@ def test_a_composed_link_shows_the_cores_hits_and_each_terms_part(composed_serve
     table = body.first.inner_text()
     assert "Per term" in table and "square" in table and "+2" in table and "excludes" in table
     assert_no_errors(server, page, "a composed link")
+
+    body.first.get_by_role("button", name="Add to Less of").click()  # the first hit, less of it: a picture term
+    with_picture = f"{COMPOSED} - item:{expected[0]}"
+    wait_summary(server, page, f"results for “{with_picture}”")
+    assert page.locator(".st-key-ts_less input").input_value() == f"blue, item:{expected[0]}"
+    assert expected[0] not in hit_ids(page, "ts") and f"less=blue%2C+item%3A{expected[0]}" in page.url
     assert time.monotonic() - started < 25
