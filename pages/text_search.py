@@ -66,8 +66,8 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
                 st.text_input(label, key=key, max_chars=url_state.MAX_QUERY_CHARS, width=190,
                               placeholder="words or item:<id>",
                               help=f"Terms {verb} the query, separated by commas: words, or item:<id> for a stored "
-                                   "picture (its id is the first row of a hit's Details). The search box takes the "
-                                   "same as a typed query, e.g. circle + 2:sky - red.")
+                                   f"picture (a result's score breakdown has \"Add to {label}\"). The search box "
+                                   "takes the same as a typed query, e.g. circle + 2:sky - red.")
                 st.number_input("Weight", key=f"{key}_w", min_value=0.0, max_value=MAX_WEIGHT, step=0.5, width=100,
                                 help=f"How strongly the {label} terms count, relative to the search box's 1; "
                                      "0 leaves them out.")

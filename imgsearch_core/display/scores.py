@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from imgsearch_core.display.captions import escape_markdown
+from imgsearch_core.search.composition import TEXT
 from imgsearch_core.search.relevance import Verdict
 
 BAND_ICONS = {"strong": ":material/check_circle:", "weak": ":material/help:", "none": ":material/block:"}
@@ -88,7 +89,7 @@ def term_rows(hit: Any, mode: str) -> list[dict[str, str]]:
     for part in getattr(hit, "terms", ()):
         if mode == "vector":
             bm25 = ""
-        elif part.kind != "text":
+        elif part.kind != TEXT:
             bm25 = "— (picture: no keywords)"
         elif part.bm25 is None:
             bm25 = "— (excludes)"

@@ -106,15 +106,6 @@ class Composition:
         """False for one positive text term: it ranks as the plain query of its words."""
         return len(self.terms) > 1 or self.terms[0].kind != TEXT
 
-    def query(self) -> str:
-        """The composition written back in the grammar (weights shown only where not 1)."""
-        out = []
-        for i, term in enumerate(self.terms):
-            weight = abs(term.weight)
-            written = term.label if weight == 1 else f"{weight:g}:{term.label}"
-            out.append(("- " if term.negative else "" if i == 0 else "+ ") + written)
-        return " ".join(out)
-
 
 @dataclass(frozen=True)
 class TermPart:
