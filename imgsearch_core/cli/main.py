@@ -166,7 +166,9 @@ def _query_pictures(args: argparse.Namespace) -> dict:
     from imgsearch_core.media.images import ImageError, decode_query
     from imgsearch_core.search.composition import PICTURE, parse
 
-    pictures = {}
+    pictures: dict = {}
+    if not args.query.strip():
+        return pictures  # the search says "Enter a search query"
     for term in parse(args.query).terms:
         if term.kind == PICTURE and term.text not in pictures:
             data = read_input(term.text, SourceLimits.of(store_settings(args)).file)

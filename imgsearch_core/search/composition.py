@@ -239,7 +239,7 @@ def picture_vectors(composition: Composition, collection: Collection, embedder: 
             picture = (pictures or {}).get(term.text)
             if picture is None:
                 raise SearchError(f"The picture term {term.label} names a file, which only the command line reads: "
-                                  "in the app use a stored picture (item:<id>, from a hit's Details).")
+                                  "in the app use a stored picture (a result's \"Add to More of\", or item:<id>).")
             vector, name = embedder.embed_images([picture.image])[0], picture.digest
         else:
             continue
