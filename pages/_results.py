@@ -176,6 +176,24 @@ def relevance_of(ctx: GridContext, store, collection) -> Callable[[Any], tuple[A
     return _ui.relevance_judge(store, collection, ctx.mode, bool(ctx.query), ctx.query_tokens)
 
 
+def _add_term(prefix: str, field: str, item_id: str) -> None:
+    """Add the picture as a term (item:<id>) to the page's More of or Less of field; the page reruns whole."""
+    key = f"{prefix}_{field}"
+    terms = [t.strip() for t in st.session_state.get(key, "").split(",") if t.strip()]
+    st.session_state[key] = ", ".join(dict.fromkeys([*terms, f"item:{item_id}"]))
+    st.session_state[f"{prefix}_rerun_app"] = True
+    _ui.mark_own_input()  # the page's whole run comes from this click: its URL may still be the last run's
+
+
+def term_buttons(prefix: str, item_id: str) -> None:
+    """This picture as a term of the query: an editor composes "more like this, in these words" in one click."""
+    with st.container(horizontal=True, gap="small"):
+        for field, name in (("more", "More of"), ("less", "Less of")):
+            st.button(f"Add to {name}", key=f"{prefix}_{field}_term_{item_id}", type="tertiary", on_click=_add_term,
+                      args=(prefix, field, item_id),
+                      help=f"Search again with this picture as a term of the {name} field (item:{item_id[:8]}…)")
+
+
 def hit_card(hit: Any, ctx: GridContext, judge: Callable[[Any], tuple[Any, str]],
              verdicts: dict[str, str] | None = None, root: str = "") -> None:
     """One result: image, rank and score (the score opens its breakdown), caption, actions. `judge`: the
@@ -195,6 +213,8 @@ def hit_card(hit: Any, ctx: GridContext, judge: Callable[[Any], tuple[Any, str]]
                         help="What the band rests on, and how the rank score was made"):
             st.markdown(scores_md.band_markdown(verdict, note))
             st.markdown(scores_md.score_markdown(hit, ctx.mode, ctx.alpha))
+            if f"{ctx.key}_more" in st.session_state:  # a page with a composed query's More of / Less of fields
+                term_buttons(ctx.key, hit.id)
         if ctx.query and root:
             judge_buttons(ctx, hit, verdicts or {}, root)
         if option_values(ctx.key)[0] != "relevance":  # sorted by date: the card says the date it is sorted by

@@ -15,7 +15,8 @@ import streamlit as st
 from imgsearch_core.search.filters import clauses as filter_clauses
 from imgsearch_core.search.filters import where as filter_where
 from imgsearch_core.search.filters import parse as filters
-from imgsearch_core.search.fusion import METHOD_LABELS, METHODS
+from imgsearch_core.search.composition import MAX_WEIGHT
+from imgsearch_core.search.fusion import METHOD_LABELS, METHODS, SearchError
 from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import url_state
 from imgsearch_core.evaluation.evaluate import default_method as default_method_of
@@ -23,7 +24,8 @@ from imgsearch_core.store.language_policy import ensure_language
 from pages import _archive_filters, _results, _ui
 
 RANK_KEYS = ("ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", *_results.option_keys("ts"))
-KEYS = ("ts_q", "ts_where", *_archive_filters.widget_keys("ts"), *RANK_KEYS)
+FIELD_KEYS = ("ts_more", "ts_more_w", "ts_less", "ts_less_w")  # the composed query's More of / Less of
+KEYS = ("ts_q", *FIELD_KEYS, "ts_where", *_archive_filters.widget_keys("ts"), *RANK_KEYS)
 
 
 def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: float, default_method: str) -> None:
@@ -37,6 +39,8 @@ def _apply_view(store, collection, view: dict, from_link: bool, default_alpha: f
     ss = st.session_state
     ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where = params.q, params.mode, params.alpha, params.k, params.where
     ss.ts_fusion, ss.ts_cutoff, ss.ts_page = params.fusion, params.cutoff, params.page
+    ss.ts_more, ss.ts_more_w = params.more, params.more_weight
+    ss.ts_less, ss.ts_less_w = params.less, params.less_weight
     ss.ts_signature = None  # keep the view's page number for its first search
 
 
@@ -46,7 +50,8 @@ def _params(store, collection, default_alpha: float, default_method: str) -> url
     return url_state.TextSearchParams(
         ss.ts_q, ss.ts_mode, ss.ts_alpha, ss.ts_k, ss.ts_where, ss.get("ts_page", 1), collection.name, default_alpha,
         ss.get("ts_fusion", default_method), bool(ss.get("ts_cutoff")),
-        _archive_filters.chosen_listing(store, collection, "ts"), default_method)
+        _archive_filters.chosen_listing(store, collection, "ts"), default_method, ss.get("ts_more", ""),
+        float(ss.get("ts_more_w", 1.0)), ss.get("ts_less", ""), float(ss.get("ts_less_w", 1.0)))
 
 
 def _controls(store, collection) -> tuple[bool, dict | None]:
@@ -57,6 +62,16 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
                           max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
             submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content",
                                               on_click=_ui.mark_own_input)
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+            for key, label, verb in (("ts_more", "More of", "added to"), ("ts_less", "Less of", "subtracted from")):
+                st.text_input(label, key=key, max_chars=url_state.MAX_QUERY_CHARS, width=190,
+                              placeholder="words or item:<id>",
+                              help=f"Terms {verb} the query, separated by commas: words, or item:<id> for a stored "
+                                   f"picture (a result's score breakdown has \"Add to {label}\"). The search box "
+                                   "takes the same as a typed query, e.g. circle + 2:sky - red.")
+                st.number_input("Weight", key=f"{key}_w", min_value=0.0, max_value=MAX_WEIGHT, step=0.5, width=100,
+                                help=f"How strongly the {label} terms count, relative to the search box's 1; "
+                                     "0 leaves them out.")
     st.text_input("Metadata filter (optional)", key="ts_where", width=300, on_change=_ui.mark_own_input,
                   placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
@@ -96,6 +111,8 @@ def _ranked(store, collection, submitted: bool, chosen: dict | None, default_alp
     reruns only this part (the candidates are cached), not the facets, filters and form above. It writes the
     URL itself, on every run."""
     def body() -> None:
+        if st.session_state.pop("ts_rerun_app", False):  # a card added a picture term: redraw the fields too
+            st.rerun(scope="app")
         _rank_controls()
         _search(store, collection, submitted, chosen, default_alpha, default_method)
 
@@ -108,14 +125,23 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     collection_name = collection.name
     params = _params(store, collection, default_alpha, default_method)
     method, cutoff = params.fusion, params.cutoff
-    signature = (collection_name, params.q, params.mode, params.alpha, method, cutoff, params.k, params.where,
+    signature = (collection_name, params.q, params.more, params.more_weight, params.less, params.less_weight,
+                 params.mode, params.alpha, method, cutoff, params.k, params.where,
                  filter_where.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_show_all = False
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_page = 1  # a new search or a new ranking starts on its first page
     ss.ts_signature = signature
-    query = params.q
+    try:
+        query = params.query  # the box's query with the More of / Less of terms
+    except SearchError as exc:
+        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
+        st.error(str(exc), icon=":material/error:")
+        return
+    if params.more.strip() or params.less.strip():
+        st.caption("Composed query (the search box takes it as typed):")
+        st.code(query, language=None, wrap_lines=True)
     if not query.strip():
         _ui.write_url(_ui.TEXT_PAGE, params.to_query())
         if submitted or query:

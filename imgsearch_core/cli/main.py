@@ -160,10 +160,30 @@ def _ingest_with_workers(args: argparse.Namespace, store, name: str, model: str)
     return EXIT_INTERNAL if failures else 0
 
 
+def _query_pictures(args: argparse.Namespace) -> dict:
+    """The picture files a composed query names ('circle + "./pool.jpg"'), each read within the query-file limit
+    and decoded, by the path as written: an unreadable one is one error before anything runs."""
+    from imgsearch_core.media.images import ImageError, decode_query
+    from imgsearch_core.search.composition import PICTURE, parse
+
+    pictures: dict = {}
+    if not args.query.strip():
+        return pictures  # the search says "Enter a search query"
+    for term in parse(args.query).terms:
+        if term.kind == PICTURE and term.text not in pictures:
+            data = read_input(term.text, SourceLimits.of(store_settings(args)).file)
+            try:
+                pictures[term.text] = decode_query(data, name=term.text)
+            except ImageError as exc:
+                raise CliError(f"The picture term {term.label}: {exc}") from exc
+    return pictures
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from imgsearch_core.cli.prefetch import Prefetch
 
     export = _export_path(args)
+    pictures = _query_pictures(args)
     prefetch = Prefetch(store_settings(args), args.collection, args.query, embed=args.mode != "text")
     store = _store(args)
     name = resolve_collection_name(store, args.collection)
@@ -173,7 +193,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     method, listed = args.fusion or saved_method(collection), None
     searcher = searcher_for(collection, prefetch)
-    result = searcher.search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff)
+    result = searcher.search(args.query, args.mode, args.alpha, args.k, where, method, args.cutoff, pictures)
     if args.cutoff:
         from dataclasses import replace
 
@@ -316,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="text to image search")
-    p.add_argument("query")
+    p.add_argument("query", help='words, or a composed query: 2:red circle + item:ID + "./pool.jpg" - blue')
     p.add_argument("--mode", choices=["text", "vector", "hybrid"], default="hybrid")
     p.add_argument("--alpha", type=float, default=0.5, help="hybrid weight: 0 keyword .. 1 semantic")
     p.add_argument("--fusion", choices=FUSION_METHODS,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from imgsearch_core.display.captions import escape_markdown
+from imgsearch_core.search.composition import TEXT
 from imgsearch_core.search.relevance import Verdict
 
 BAND_ICONS = {"strong": ":material/check_circle:", "weak": ":material/help:", "none": ":material/block:"}
@@ -79,6 +81,40 @@ def band_markdown(verdict: Verdict, note: str = "") -> str:
             + "\n\n**Rank score**: it orders this list, relative to this query's candidates, not a match by itself:")
 
 
+def term_rows(hit: Any, mode: str) -> list[dict[str, str]]:
+    """A composed query's parts per term (search.composition.TermPart): its BM25 share (weight x its BM25; an
+    image term and a negative one have none) and cosine share (weight x cosine / the weighted sum's norm), each
+    side's shares adding up to that side's raw score. [] for a plain query."""
+    rows = []
+    for part in getattr(hit, "terms", ()):
+        if mode == "vector":
+            bm25 = ""
+        elif part.kind != TEXT:
+            bm25 = "— (picture: no keywords)"
+        elif part.bm25 is None:
+            bm25 = "— (excludes)"
+        else:
+            bm25 = f"{part.bm25:.4f}"
+        cosine = "" if mode == "text" else "—" if part.cosine is None else f"{part.cosine:+.4f}"
+        rows.append({"term": part.term, "weight": f"{part.weight:+g}", "bm25": bm25, "cosine": cosine})
+    return rows
+
+
+def _terms_markdown(hit: Any, mode: str) -> str:
+    """term_rows as a markdown table (the terms are the user's text: escaped)."""
+    rows = term_rows(hit, mode)
+    if not rows:
+        return ""
+    sides = [("bm25", "BM25 share")] * (mode != "vector") + [("cosine", "cosine share")] * (mode != "text")
+    lines = ["**Per term** (a negative weight subtracts; a side's shares add up to its raw score):", "",
+             "| term | weight | " + " | ".join(name for _, name in sides) + " |",
+             "|---|---:|" + "---:|" * len(sides)]
+    for row in rows:
+        lines.append(f"| {escape_markdown(row['term'])} | {row['weight']} | "
+                     + " | ".join(row[key] for key, _ in sides) + " |")
+    return "\n\n" + "\n".join(lines)
+
+
 def score_markdown(hit: Any, mode: str, alpha: float) -> str:
     """The breakdown as a small markdown table plus the formula that produced the fused score."""
     method = getattr(hit, "method", "linear-minmax")
@@ -102,4 +138,4 @@ def score_markdown(hit: Any, mode: str, alpha: float) -> str:
     else:
         formula = "Vector mode ranks by cosine alone."
     note = SCORE_NOTES.get(method, SCORE_NOTES["linear-minmax"])
-    return "\n".join(lines) + f"\n\n{formula}\n\n:gray[{note}]"
+    return "\n".join(lines) + f"\n\n{formula}" + _terms_markdown(hit, mode) + f"\n\n:gray[{note}]"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from imgsearch_core.display.url_listing import KEYS as LISTING_KEYS, ListingParams, first as _first, flag, quoted
+from imgsearch_core.search.composition import MAX_WEIGHT, with_fields
 from imgsearch_core.search.fusion import METHODS
 
 
@@ -65,6 +66,21 @@ def _parse_k(raw: str | None, default: int, errors: list[str]) -> int:
     return value
 
 
+def _parse_weight(raw: str | None, field_name: str, errors: list[str]) -> float:
+    """A "More of" / "Less of" weight: a number from 0 (leaves the field's terms out) to MAX_WEIGHT, else 1."""
+    if raw is None or raw == "":
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value) or not 0.0 <= value <= MAX_WEIGHT:
+        errors.append(f"The link's {field_name} weight {quoted(raw)} is not a number from 0 to {MAX_WEIGHT:g}; "
+                      "using 1.")
+        return 1.0
+    return value
+
+
 def _parse_page(raw: str | None) -> int:
     try:
         return max(1, int(raw)) if raw else 1
@@ -75,8 +91,9 @@ def _parse_page(raw: str | None) -> int:
 @dataclass(frozen=True)
 class TextSearchParams:
     """What a text search link holds: ?q=red+circle&mode=hybrid&alpha=0.3&fusion=rrf&cut=1&k=24&where=...&page=2,
-    plus the filters, sort and collapse (ListingParams). The collection's saved alpha and fusion method are
-    the defaults, and a link leaves them out."""
+    plus the filters, sort and collapse (ListingParams), and the composed query's "More of" / "Less of" fields
+    (&more=sky,+item:3fa2c9e1&mw=2&less=red&lw=0.5; `q` itself may be composed, search.composition). The
+    collection's saved alpha and fusion method are the defaults, and a link leaves them out."""
 
     q: str = ""
     mode: str = "hybrid"
@@ -90,8 +107,18 @@ class TextSearchParams:
     cutoff: bool = False
     listing: ListingParams = field(default_factory=ListingParams)
     default_fusion: str = METHODS[0]  # the collection's saved fusion method: a link leaves it out
+    more: str = ""  # "More of": comma-separated terms added with `more_weight`
+    more_weight: float = 1.0
+    less: str = ""  # "Less of": comma-separated terms subtracted with `less_weight`
+    less_weight: float = 1.0
 
-    KEYS: ClassVar[tuple[str, ...]] = ("q", "mode", "alpha", "fusion", "cut", "k", "where", *LISTING_KEYS, "page")  # the page's parameters
+    KEYS: ClassVar[tuple[str, ...]] = ("q", "more", "mw", "less", "lw", "mode", "alpha", "fusion", "cut", "k", "where",
+                                       *LISTING_KEYS, "page")  # the page's parameters
+
+    @property
+    def query(self) -> str:
+        """What is searched: the box's query with the More of / Less of terms (SearchError for a malformed field)."""
+        return with_fields(self.q, self.more, self.more_weight, self.less, self.less_weight)
 
     @classmethod
     def from_query(cls, params: Mapping[str, Any], default_alpha: float = 0.5,
@@ -122,24 +149,35 @@ class TextSearchParams:
             cutoff=flag(params.get("cut")),
             listing=listing,
             default_fusion=default_fusion,
+            more=(_first(params.get("more")) or "")[:MAX_QUERY_CHARS],
+            more_weight=_parse_weight(_first(params.get("mw")), "More of", errors),
+            less=(_first(params.get("less")) or "")[:MAX_QUERY_CHARS],
+            less_weight=_parse_weight(_first(params.get("lw")), "Less of", errors),
         )
         return parsed, errors + listing_errors
 
     def to_query(self) -> dict[str, str | list[str]]:
-        """URL parameters, leaving out defaults so shared links stay short. Without a query only the
-        collection and the filters count (mode, alpha, fusion, cutoff and page rank nothing)."""
+        """URL parameters, leaving out defaults so shared links stay short (a field's weight only with its terms).
+        Without a query only the collection and the filters count (mode, alpha, fusion, cutoff and page rank
+        nothing)."""
         out: dict[str, str | list[str]] = {}
         if self.collection:
             out["c"] = self.collection
         if self.q:
             out["q"] = self.q
+        for key, text, weight_key, weight in (("more", self.more, "mw", self.more_weight),
+                                              ("less", self.less, "lw", self.less_weight)):
+            if text:
+                out[key] = text
+                if weight != 1:
+                    out[weight_key] = f"{weight:g}"
         if self.mode != "hybrid":
             out["mode"] = self.mode
         if self.mode == "hybrid" and self.alpha != self.default_alpha:
             out["alpha"] = f"{self.alpha:g}"
-        if self.q and self.mode == "hybrid" and self.fusion != self.default_fusion:
+        if (self.q or self.more or self.less) and self.mode == "hybrid" and self.fusion != self.default_fusion:
             out["fusion"] = self.fusion
-        if self.q and self.cutoff:
+        if (self.q or self.more or self.less) and self.cutoff:
             out["cut"] = "1"
         if self.k != 24:
             out["k"] = str(self.k)

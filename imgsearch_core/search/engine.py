@@ -12,7 +12,7 @@ imgsearch_core.text.languages), so an inflected query word meets the lemma its c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_core.models.embed import Embedder
-from imgsearch_core.search.composition import Composition, TermPart, compose, parse
+from imgsearch_core.search.composition import Composition, TermPart, compose, parse, picture_vectors
 from imgsearch_core.search.fusion import DEFAULT_METHOD, SearchError, autocut, check_alpha, check_method, fuse  # noqa: F401
 from imgsearch_core.media.images import ImageError, QueryImage, decode_query
 from imgsearch_core.store.collection import Collection
@@ -169,17 +169,19 @@ class Searcher:
         hits = self.collection.query_vector(vector, self.depth + len(exclude), where=where)
         return [(i, c) for i, c in hits if i not in exclude][: self.depth]
 
-    def text_candidates(self, query: str, where: dict | None = None, mode: str = "hybrid") -> Candidates:
+    def text_candidates(self, query: str, where: dict | None = None, mode: str = "hybrid",
+                        pictures: Mapping[str, QueryImage] | None = None) -> Candidates:
         """Both sides' candidates (the app re-ranks them in any mode), or with `mode` 'text' or 'vector' only the
         side that mode ranks: a keyword search never embeds the query (no text tower session is made) and a
         vector search never analyses it (no spaCy; its query_tokens are empty). A composed query
-        ("2:red circle + square - blue", search.composition) is parsed first: malformed input runs nothing."""
+        ("2:red circle + square - blue", search.composition) is parsed first, its image terms resolved (an
+        item:<id>, or a quoted path found in `pictures`, the files the CLI read): bad input runs nothing."""
         if not isinstance(query, str) or not query.strip():
             raise SearchError("Enter a search query.")
         check_mode(mode)
         composition = parse(query)  # "2:red circle + square - blue"; one positive term is a plain query
         if composition.composed:
-            return self._composed_candidates(composition, where, mode)
+            return self._composed_candidates(composition, where, mode, pictures)
         query = composition.terms[0].text
         timings: dict[str, float] = {}
         # The keyword side needs no vector: it runs while the text tower encodes (ONNX Runtime and torch
@@ -197,8 +199,10 @@ class Searcher:
         return Candidates(bm25, cosine, tokens, has_text=keyword_side is not None, has_vector=mode != "text",
                           notice=notice, timings_ms=timings)
 
-    def _composed_candidates(self, composition: Composition, where: dict | None, mode: str) -> Candidates:
-        sides = compose(composition, self.collection, self.embedder, self.depth, where, mode)
+    def _composed_candidates(self, composition: Composition, where: dict | None, mode: str,
+                             pictures: Mapping[str, QueryImage] | None) -> Candidates:
+        resolved = picture_vectors(composition, self.collection, self.embedder, pictures)
+        sides = compose(composition, self.collection, self.embedder, self.depth, where, mode, resolved)
         notice = STOP_WORDS_NOTICE if mode != "vector" and not sides.tokens else None
         return Candidates(sides.bm25, sides.cosine, sides.tokens, has_text=mode != "vector", has_vector=mode != "text",
                           notice=notice, timings_ms=sides.timings_ms, term_parts=sides.parts)
@@ -290,12 +294,13 @@ class Searcher:
 
     # ----- one-call conveniences ---------------------------------------------------------------
     def search(self, query: str, mode: str = "hybrid", alpha: float = 0.5, k: int = 10, where: dict | None = None,
-               method: str = DEFAULT_METHOD, cutoff: bool = False) -> SearchResult:
+               method: str = DEFAULT_METHOD, cutoff: bool = False,
+               pictures: Mapping[str, QueryImage] | None = None) -> SearchResult:
         check_mode(mode)
         check_alpha(alpha)
         check_k(k)
         check_method(method)
-        return self.rank(self.text_candidates(query, where, mode), mode, alpha, k, method, cutoff)
+        return self.rank(self.text_candidates(query, where, mode, pictures), mode, alpha, k, method, cutoff)
 
     def similar(
         self,
