@@ -7,7 +7,9 @@ Grammar (whitespace around the operators is required)::
     term     := [weight ":"] (words | "item:" id | '"' path '"')
     weight   := digits ["." digits] | "." digits    0 <= weight <= MAX_WEIGHT
     id       := 8 to 128 hex digits            a stored item: its stored picture vector is the term
-    path     := a picture file, in double quotes (like rclip's "./pool.jpg"); only where the caller reads files
+    path     := a picture file, in double quotes (like rclip's "./pool.jpg"); only where the caller reads files.
+                A quoted term is a path only when it starts with / . ~ or ends in a picture extension: other
+                quoted words ("red circle") are words, as editors quote phrases.
 
 - An operator is a lone ``+`` or ``-`` with whitespace (or the query's start or end) on both sides, so a hyphenated
   word ("e-mail", "t-shirt"), a glued sign ("-red", "+5") and a range ("2-3") stay words of a plain query.
@@ -54,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from imgsearch_core.media.images import QueryImage
+from imgsearch_core.media.images import SUPPORTED_EXTENSIONS, QueryImage
 from imgsearch_core.models.embed import Embedder
 from imgsearch_core.search.fusion import SearchError
 from imgsearch_core.store.collection import Collection
@@ -129,13 +131,18 @@ def _kind(words: str) -> Term:
             raise SearchError(f"The item term {words!r} needs a stored id after 'item:' (8 to 128 hex digits, "
                               "as in a hit's Details), e.g. item:3fa2c9e1.")
         return Term(item.lower(), 1.0, ITEM)
-    if words.startswith('"') or words.endswith('"'):
+    if _names_picture(words.strip('"')):
         path = words[1:-1].strip() if len(words) > 1 and words[0] == words[-1] == '"' else ""
         if not path or '"' in path:
             raise SearchError(f"The picture term {words} is not one path in double quotes: "
                               'write it like "./pool.jpg".')
         return Term(path, 1.0, PICTURE)
-    return Term(words, 1.0)
+    return Term(words, 1.0)  # quoted words ("red circle") stay words: editors quote phrases
+
+
+def _names_picture(text: str) -> bool:
+    """A quoted term is a picture path only when it ends in a picture file's extension."""
+    return text.startswith(("/", ".", "~")) or text.lower().rstrip().endswith(tuple(SUPPORTED_EXTENSIONS))
 
 
 def _weighted(text: str) -> Term:

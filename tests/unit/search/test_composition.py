@@ -65,8 +65,8 @@ def test_operators_need_whitespace_on_both_sides_but_any_whitespace_counts():
     ("circle + item:", "The item term 'item:' needs a stored id"),
     ("circle + 2:item:1234", "The item term 'item:1234' needs a stored id"),
     ('circle + "./pool.jpg', 'The picture term "./pool.jpg is not one path'),
-    ('circle + ""', 'The picture term "" is not one path'),
-    ('circle + "a"b"', 'The picture term "a"b" is not one path'),
+    ('circle + "./a"b.png"', 'The picture term "./a"b.png" is not one path'),
+    ('circle + "pool.JPG', 'The picture term "pool.JPG is not one path'),
     ("item:3fa2c9e1 - item:3FA2C9E1", "The terms cancel out"),
     ("0:item:zz + red", "The item term 'item:zz' needs a stored id"),  # a term weighted 0 is still checked for form
 ])
@@ -123,3 +123,9 @@ def test_the_fields_compose_a_query_the_grammar_reads_back():
             with_fields("x", field)
     with pytest.raises(SearchError, match="The item term 'item:zz' needs a stored id"):
         with_fields("x", "", 1, "item:zz")
+
+
+@pytest.mark.parametrize("query", ['"red circle"', 'circle + "blue square"', '"the big" dog', 'a "quoted" word'])
+def test_quoted_words_are_words_not_picture_paths(query):
+    assert all(term.kind == "text" for term in parse(query).terms)
+
