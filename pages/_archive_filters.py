@@ -20,7 +20,7 @@ from imgsearch_core.display import formatting as fmt
 from imgsearch_core.display.url_listing import ListingParams
 from imgsearch_core.search.facets import Facets
 from imgsearch_core.fields import BY_NAME
-from pages import _results, _ui
+from pages import _results, _url_view
 
 CHOICE_FIELDS = ("credit", "creator", "keywords")
 _PLURAL = {"credit": "credits", "creator": "creators", "keywords": "keywords"}
@@ -58,7 +58,7 @@ def _multiselect(facets: Facets, name: str, key: str) -> list[str]:
     return st.multiselect(
         BY_NAME[name].label, options, format_func=lambda v: fmt.count_label(v, counts.get(v, 0)), key=key,
         placeholder=f"All {_PLURAL[name]}", help=f"Only pictures with any of the chosen {_PLURAL[name]}.",
-        on_change=_ui.mark_own_input,
+        on_change=_url_view.mark_own_input,
         wrap=False,  # one row of chips (it scrolls): a box that grew while focused would move the page on blur
     )
 
@@ -72,7 +72,7 @@ def _date_range(bounds: tuple[date, date], key: str) -> tuple[date | None, date 
             or any(not isinstance(d, date) or not low <= d <= high for d in value)):
         st.session_state[key] = (low, high)  # first run, or the collection's dates changed
     chosen = st.date_input(BY_NAME["date_taken"].label, min_value=low, max_value=high, key=key, format="YYYY-MM-DD",
-                           on_change=_ui.mark_own_input,
+                           on_change=_url_view.mark_own_input,
                            help="Only pictures taken within these days. The full span also keeps pictures "
                                 "without a date; a narrower one keeps only dated pictures.")
     if len(chosen) < 2 or (chosen[0], chosen[1]) == (low, high):  # still picking, or everything
@@ -102,7 +102,7 @@ def filter_controls(store, collection, prefix: str) -> dict | None:
                 date_from, date_to = _date_range(bounds, dates_key)
         if uncaptioned:
             only_uncaptioned = st.checkbox(f"Only uncaptioned ({facets.uncaptioned:,})", key=uncaptioned_key,
-                                           width="content", on_change=_ui.mark_own_input,
+                                           width="content", on_change=_url_view.mark_own_input,
                                            help="Only pictures without a caption (found by vector search).")
     equals = {name: chosen.get(name, []) for name in ("credit", "creator")}
     return filter_where.where_from_choices(equals, chosen.get("keywords", []), date_from, date_to, only_uncaptioned)

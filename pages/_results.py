@@ -26,7 +26,7 @@ from imgsearch_core.display import item_facts
 from imgsearch_core.display import paging
 from imgsearch_core.display import ranks
 from imgsearch_core.display import scores as scores_md
-from pages import _admin_gate, _picture_text, _style, _ui
+from pages import _admin_gate, _picture_text, _style, _ui, _url_view
 
 GRID_THUMB = 320
 DETAIL_THUMB = 960
@@ -182,7 +182,7 @@ def _add_term(prefix: str, field: str, item_id: str) -> None:
     terms = [t.strip() for t in st.session_state.get(key, "").split(",") if t.strip()]
     st.session_state[key] = ", ".join(dict.fromkeys([*terms, f"item:{item_id}"]))
     st.session_state[f"{prefix}_rerun_app"] = True
-    _ui.mark_own_input()  # the page's whole run comes from this click: its URL may still be the last run's
+    _url_view.mark_own_input()  # the page's whole run comes from this click: its URL may still be the last run's
 
 
 def term_buttons(prefix: str, item_id: str) -> None:

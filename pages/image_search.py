@@ -22,7 +22,7 @@ from imgsearch_core.display import url_state
 from imgsearch_core.store.language_policy import caption_language
 from imgsearch_core.media.images import SUPPORTED_EXTENSIONS, QueryImage, decode_query
 from imgsearch_core.search.filters import where as filter_where
-from pages import _archive_filters, _provenance, _results, _ui
+from pages import _archive_filters, _provenance, _results, _ui, _url_view
 
 KEYS = ("is_text", "is_alpha", "is_k", *_archive_filters.widget_keys("is"), *_results.option_keys("is"))
 QUERY_IMAGE_KEY = "is_query_image"  # the current upload, decoded once (only that one is kept)
@@ -59,7 +59,7 @@ def _apply_view(store, collection, view: dict, from_link: bool) -> None:
 def _text_changed() -> None:
     """Text typed into an empty box moves the slider from image only to image_default_alpha(text), so the
     text counts; emptied, it goes back to image only. A slider the user set while text stood stays."""
-    _ui.mark_own_input()
+    _url_view.mark_own_input()
     ss = st.session_state
     before, text = ss.get(TEXT_BEFORE_KEY, ""), ss.is_text
     if bool(before.strip()) != bool(text.strip()):
@@ -80,7 +80,7 @@ def combined_text(text: str, mode: str, alpha: float, candidates, own_caption: b
 
 def _upload_changed() -> None:
     """The editor removed the upload (the uploader's x): forget it. A new file replaces it in main."""
-    _ui.mark_own_input()
+    _url_view.mark_own_input()
     if st.session_state.get("is_upload") is None:
         st.session_state.pop(KEPT_UPLOAD_KEY, None)
 
@@ -134,11 +134,11 @@ def main() -> None:
         return
     store, name = opened
     collection = store.open(name)
-    view, from_link = _ui.view_to_show(_ui.IMAGE_PAGE, url_state.ImageSearchParams.KEYS,
-                                       first_run="is_k" not in st.session_state)
+    view, from_link = _url_view.view_to_show(_ui.IMAGE_PAGE, url_state.ImageSearchParams.KEYS,
+                                             first_run="is_k" not in st.session_state)
     if view is not None:  # "first_run": also the rerun after the empty-store screen
         _apply_view(store, collection, view, from_link)
-    _ui.keep_widget_state(KEYS)
+    _url_view.keep_widget_state(KEYS)
     ss = st.session_state
     st.title("Image search")
 
@@ -151,7 +151,7 @@ def main() -> None:
         st.text_input("Combine with text (optional)", key="is_text", max_chars=url_state.MAX_QUERY_CHARS,
                       placeholder="e.g. at night, in the snow", on_change=_text_changed,
                       help="Adds keyword (BM25) matches of this text; typing it sets the slider to an equal mix.")
-        st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160, on_change=_ui.mark_own_input)
+        st.selectbox("Results", url_state.K_CHOICES, key="is_k", width=160, on_change=_url_view.mark_own_input)
 
     chosen = _archive_filters.filter_controls(store, collection, "is")
     where_key = filter_where.filter_key(chosen)
@@ -185,7 +185,7 @@ def main() -> None:
             st.error(f"The item {ss.is_item[:16]}… is not in collection {name!r} (deleted, or another collection).",
                      icon=":material/error:")
             ss.is_item = ""
-            _ui.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
+            _url_view.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
             return
         thumb = _ui.thumbnail(stored[0].media_path, _ui.QUERY_THUMB)
         candidates, computed, elapsed = _ui.cached(
@@ -194,7 +194,7 @@ def main() -> None:
         )
         query_view = QueryView(thumb, stored[0].caption or "(no caption)", ss.is_item, None, True)
     else:
-        _ui.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
+        _url_view.write_url(_ui.IMAGE_PAGE, url_state.ImageSearchParams(collection=name).to_query())
         st.info("Upload an image, or use **More like this** on any search result.", icon=":material/image_search:")
         return
     _ranked(store, collection, searcher, candidates, computed, elapsed, query_view, chosen)
@@ -216,7 +216,7 @@ def _ranked(store, collection, searcher, candidates, computed: bool, elapsed: fl
             chosen: dict | None) -> None:
     """The alpha slider, the query panel and the results: a fragment, so a slider step, a sort, a page turn or a
     card's button reruns only this part (the candidates are cached), not the uploader, text box and filters."""
-    _ui.keep_widget_state(("is_alpha", *_results.option_keys("is")))  # a hidden slider's value too (no text)
+    _url_view.keep_widget_state(("is_alpha", *_results.option_keys("is")))  # a hidden slider's value too (no text)
     _ui.guarded(lambda: _results_view(store, collection, searcher, candidates, computed, elapsed, query, chosen))
 
 
@@ -262,7 +262,7 @@ def _results_view(store, collection, searcher, candidates, computed: bool, elaps
         if not result.hits:
             st.info("No similar images in this collection" + (" match the filter." if chosen else "."),
                     icon=":material/search_off:")
-            _ui.write_url(_ui.IMAGE_PAGE, params.to_query())
+            _url_view.write_url(_ui.IMAGE_PAGE, params.to_query())
             return
         st.markdown(f"**{len(result.hits)}** similar images · {how} · "
                     + _results.timing_text(result, computed, elapsed, result.timings_ms["rank"]))
@@ -270,7 +270,7 @@ def _results_view(store, collection, searcher, candidates, computed: bool, elaps
         ctx = _results.GridContext(name, mode, result.alpha, tokens, "is", language=caption_language(collection).language)
         has_dates = _archive_filters.collection_facets(store, collection).dated > 0
         _results.listing(result.hits, ctx, store, collection, "is_page", columns=3, has_dates=has_dates)
-    _ui.write_url(_ui.IMAGE_PAGE, url_state.with_page(params, ss.is_page).to_query())
+    _url_view.write_url(_ui.IMAGE_PAGE, url_state.with_page(params, ss.is_page).to_query())
 
 
 _ui.guarded(main)

@@ -3,7 +3,7 @@
 The whole view lives in the URL (url_state.TextSearchParams): query, mode, alpha, fusion method (when not
 the collection's default), cutoff, number of results, typed filter, the filter widgets, sort, collapse and
 page, so a search can be bookmarked and shared, and comes back after a visit to another page
-(_ui.view_to_show). Moving the slider only re-ranks the cached candidates (no new embedding), and reruns
+(_url_view.view_to_show). Moving the slider only re-ranks the cached candidates (no new embedding), and reruns
 only the results fragment (`_ranked`: re-ranking controls, listing, URL), not the form and filters. The
 filter widgets (credit, creator, keywords, date taken, uncaptioned) are built from the collection's own
 values and ANDed with the typed filter; a changed filter fetches new candidates.
@@ -21,7 +21,7 @@ from imgsearch_core.display import captions as captions_md
 from imgsearch_core.display import url_state
 from imgsearch_core.evaluation.evaluate import default_method as default_method_of
 from imgsearch_core.store.language_policy import ensure_language
-from pages import _archive_filters, _results, _ui
+from pages import _archive_filters, _results, _ui, _url_view
 
 RANK_KEYS = ("ts_mode", "ts_alpha", "ts_fusion", "ts_cutoff", "ts_k", *_results.option_keys("ts"))
 FIELD_KEYS = ("ts_more", "ts_more_w", "ts_less", "ts_less_w")  # the composed query's More of / Less of
@@ -61,7 +61,7 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
             st.text_input("Search", key="ts_q", placeholder="Describe the picture, e.g. a red circle near a blue square",
                           max_chars=url_state.MAX_QUERY_CHARS, label_visibility="collapsed")
             submitted = st.form_submit_button("Search", icon=":material/search:", type="primary", width="content",
-                                              on_click=_ui.mark_own_input)
+                                              on_click=_url_view.mark_own_input)
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             for key, label, verb in (("ts_more", "More of", "added to"), ("ts_less", "Less of", "subtracted from")):
                 st.text_input(label, key=key, max_chars=url_state.MAX_QUERY_CHARS, width=190,
@@ -72,7 +72,7 @@ def _controls(store, collection) -> tuple[bool, dict | None]:
                 st.number_input("Weight", key=f"{key}_w", min_value=0.0, max_value=MAX_WEIGHT, step=0.5, width=100,
                                 help=f"How strongly the {label} terms count, relative to the search box's 1; "
                                      "0 leaves them out.")
-    st.text_input("Metadata filter (optional)", key="ts_where", width=300, on_change=_ui.mark_own_input,
+    st.text_input("Metadata filter (optional)", key="ts_where", width=300, on_change=_url_view.mark_own_input,
                   placeholder="credit = Reuters, date_taken >= 2020-01-01", help=filter_clauses.FILTER_HELP)
     chosen = _archive_filters.filter_controls(store, collection, "ts")
     st.caption(f"Keywords in captions and queries are read as {ensure_language(collection).label}.",
@@ -116,7 +116,7 @@ def _ranked(store, collection, submitted: bool, chosen: dict | None, default_alp
         _rank_controls()
         _search(store, collection, submitted, chosen, default_alpha, default_method)
 
-    _ui.keep_widget_state(RANK_KEYS)  # a fragment run drops its hidden widgets' values too (alpha in text mode)
+    _url_view.keep_widget_state(RANK_KEYS)  # a fragment run drops its hidden widgets' values too (alpha in text mode)
     _ui.guarded(body)  # a fragment run does not pass through main's guard
 
 
@@ -130,20 +130,19 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
                  filter_where.filter_key(chosen), *_results.option_values("ts"))
     if ss.get("ts_signature") not in (None, signature):
         ss.ts_show_all = False
-    if ss.get("ts_signature") not in (None, signature):
         ss.ts_page = 1  # a new search or a new ranking starts on its first page
     ss.ts_signature = signature
     try:
         query = params.query  # the box's query with the More of / Less of terms
     except SearchError as exc:
-        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
+        _url_view.write_url(_ui.TEXT_PAGE, params.to_query())
         st.error(str(exc), icon=":material/error:")
         return
     if params.more.strip() or params.less.strip():
         st.caption("Composed query (the search box takes it as typed):")
         st.code(query, language=None, wrap_lines=True)
     if not query.strip():
-        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
+        _url_view.write_url(_ui.TEXT_PAGE, params.to_query())
         if submitted or query:
             st.error("Enter a search query: some words describing the picture.", icon=":material/error:")
         else:
@@ -161,7 +160,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
     if result.notice:
         st.info(result.notice, icon=":material/info:")
     if not result.hits:
-        _ui.write_url(_ui.TEXT_PAGE, params.to_query())
+        _url_view.write_url(_ui.TEXT_PAGE, params.to_query())
         st.info("No images match this query" + (" and filter." if where else "."), icon=":material/search_off:")
         return
     mode_text = (f"hybrid, alpha {result.alpha:.2f}, {METHOD_LABELS[method]}" if params.mode == "hybrid"
@@ -173,7 +172,7 @@ def _search(store, collection, submitted: bool, chosen: dict | None, default_alp
                                query.strip(), ensure_language(collection).language)
     has_dates = _archive_filters.collection_facets(store, collection).dated > 0
     _results.listing(hits, ctx, store, collection, "ts_page", columns=4, has_dates=has_dates)
-    _ui.write_url(_ui.TEXT_PAGE, url_state.with_page(params, ss.ts_page).to_query())
+    _url_view.write_url(_ui.TEXT_PAGE, url_state.with_page(params, ss.ts_page).to_query())
 
 
 def _fields(collection, revision: tuple) -> list[str]:
@@ -214,11 +213,11 @@ def main() -> None:
     # One container for everything above the fragment: the fragment keeps one place in the page however many
     # elements this part draws (a link's errors, a chosen filter).
     with st.container():
-        view, from_link = _ui.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
-                                           first_run="ts_mode" not in st.session_state)
+        view, from_link = _url_view.view_to_show(_ui.TEXT_PAGE, url_state.TextSearchParams.KEYS,
+                                                 first_run="ts_mode" not in st.session_state)
         if view is not None:  # "first_run": also the rerun after the empty-store screen
             _apply_view(store, collection, view, from_link, default_alpha, default_method)
-        _ui.keep_widget_state(KEYS)
+        _url_view.keep_widget_state(KEYS)
         st.title("Text search")
         _ui.flash()
         submitted, chosen = _controls(store, collection)

@@ -161,22 +161,9 @@ def query_shows_results(server: Server, page: Page) -> None:
     assert f"q={QUERY.replace(' ', '+')}" in page.url, page.url
 
 
-def choose_mode(server: Server, page: Page, label: str) -> None:
-    """Click a Text search mode until the browser shows it chosen: a click that lands while the frontend
-    swaps the page's elements between two runs is lost (seen once on a slow CI machine)."""
-    radio = page.locator(".st-key-ts_mode").get_by_role("radio", name=label, exact=True)
-    for _ in range(3):
-        wait_idle(server, page)
-        radio.click()
-        if radio.is_checked():
-            return
-        page.wait_for_timeout(POLL_MS)
-    pytest.fail(f"The {label} mode stayed unchosen after three clicks.\n{server.logs()}", pytrace=False)
-
-
 def ranking_in_mode(server: Server, page: Page, label: str, marker: str) -> list[str]:
     """Switch the mode; the query's candidates are reused, only the ranking is new."""
-    choose_mode(server, page, label)
+    page.locator(".st-key-ts_mode").get_by_role("radio", name=label, exact=True).click()
     line = wait_summary(server, page, f"results for “{QUERY}” · {marker}")
     assert "re-ranked in" in line, f"a mode change must reuse the query's candidates: {line!r}"
     hits = hit_ids(page, "ts")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import Server, serve_folder
-from tests.e2e.test_browser import assert_no_errors, choose_mode, hit_ids, loaded_images, main, save_full_page, wait_summary
+from tests.e2e.test_browser import assert_no_errors, hit_ids, loaded_images, main, save_full_page, wait_summary
 from tests.keyword_photos import write_keyword_photos
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -42,7 +42,7 @@ def test_unaccented_query_and_credit_name_find_their_photos(keyword_server, page
     box.fill("zurich")
     box.press("Enter")
     wait_summary(server, page, "results for “zurich”")
-    choose_mode(server, page, "Text")
+    page.locator(".st-key-ts_mode").get_by_role("radio", name="Text", exact=True).click()
 
     assert search(server, page, "zurich", 1) == [ids["tram.jpg"]]
     assert loaded_images(server, page, 1) == 1
